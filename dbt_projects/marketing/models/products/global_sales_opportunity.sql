@@ -1,0 +1,22 @@
+-- TPC-H Q22: customers in selected countries with an above-average balance who never ordered.
+with candidates as (
+    select
+        customer_key,
+        substring(phone, 1, 2) as cntrycode,
+        account_balance
+    from {{ source('customers', 'customer_profiles') }}
+    where substring(phone, 1, 2) in ('{{ var("q22_country_codes") | join("', '") }}')
+)
+
+select
+    cntrycode,
+    count(*) as numcust,
+    sum(account_balance) as totacctbal
+from candidates
+where account_balance > (select avg(account_balance) from candidates where account_balance > 0.00)
+    and not exists (
+        select 1 from {{ source('sales', 'orders') }} as orders
+        where orders.customer_key = candidates.customer_key
+    )
+group by cntrycode
+order by cntrycode

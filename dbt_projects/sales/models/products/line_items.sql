@@ -1,0 +1,2 @@
+select * from {{ ref('stg_lineitem') }}
+order by order_key, line_number

@@ -1,0 +1,2 @@
+select * from {{ ref('stg_orders') }}
+order by order_key

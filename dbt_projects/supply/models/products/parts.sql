@@ -1,0 +1,2 @@
+select * from {{ ref('stg_part') }}
+order by part_key

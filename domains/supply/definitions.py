@@ -1,0 +1,3 @@
+from platform_lib import domain_definitions
+
+defs = domain_definitions(__file__)

@@ -1,0 +1,48 @@
+"""When a domain's products refresh: its own schedule, and right after the ports it consumes publish."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    AssetsDefinition,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    ScheduleDefinition,
+    define_asset_job,
+)
+
+from platform_lib.descriptors.domain import Domain
+
+
+def automation_condition(domain: Domain) -> AutomationCondition | None:
+    """Consumers refresh as soon as an upstream port publishes; source-aligned domains run on their schedule."""
+    return AutomationCondition.eager() if domain.input_ports else None
+
+
+def domain_job(domain: Domain, assets: list[AssetsDefinition]):
+    return define_asset_job(
+        f"{domain.name}_products",
+        selection=AssetSelection.assets(*assets),
+        description=f"Build and publish every data product of the {domain.name} domain.",
+    )
+
+
+def domain_schedule(domain: Domain, job) -> ScheduleDefinition:
+    return ScheduleDefinition(
+        name=f"{domain.name}_schedule",
+        job=job,
+        cron_schedule=domain.cron,
+        execution_timezone=domain.timezone,
+        default_status=DefaultScheduleStatus.RUNNING,
+    )
+
+
+def domain_automation_sensor(domain: Domain) -> AutomationConditionSensorDefinition:
+    # Dagster's default automation sensor starts STOPPED; the mesh's cross-domain refresh must not.
+    return AutomationConditionSensorDefinition(
+        f"{domain.name}_automation",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+    )

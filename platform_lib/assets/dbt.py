@@ -1,0 +1,78 @@
+"""A domain's dbt project as Dagster assets: keys namespaced by domain, sources bound before each run."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
+from platform_lib.descriptors.domain import Domain
+from platform_lib.ports.binding import UnboundSource, bind_sources, source_asset_key
+from platform_lib.ports.store import PortStore
+
+
+class MeshTranslator(DagsterDbtTranslator):
+    """Models are keyed [domain, model]; sources keep the key their meta declares (an operational
+    source of this domain, or another domain's port), which draws the cross-domain edges."""
+
+    def __init__(self, domain: Domain, automation_condition: AutomationCondition | None):
+        super().__init__()
+        self.domain = domain
+        self.automation_condition = automation_condition
+        self.ports_by_model = {port.contract.model: port for port in domain.output_ports}
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            key = source_asset_key(dbt_resource_props)
+            if key is None:
+                raise UnboundSource(
+                    f"{dbt_resource_props['original_file_path']}: source {dbt_resource_props['source_name']}."
+                    f"{dbt_resource_props['name']}: set config.meta.dagster.asset_key"
+                )
+            return AssetKey(list(key))
+        return AssetKey([self.domain.name, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return self.domain.name
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return self.domain.owners
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        port = self.ports_by_model.get(dbt_resource_props["name"])
+        if port is not None:
+            return f"Internal table behind port {port.name}: {port.contract.description}"
+        return dbt_resource_props.get("description") or f"dbt model {dbt_resource_props['name']} of domain {self.domain.name}"
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        metadata = dict(super().get_metadata(dbt_resource_props))
+        port = self.ports_by_model.get(dbt_resource_props["name"])
+        if port is not None:
+            metadata["dagster/column_schema"] = column_schema(port.contract)
+        return metadata
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        port = self.ports_by_model.get(dbt_resource_props["name"])
+        tags = port_tags(port) if port is not None else domain_tags(self.domain)
+        return {k: v for k, v in tags.items() if k in ("mesh/domain", "mesh/product")}
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> AutomationCondition | None:
+        return self.automation_condition
+
+
+def domain_dbt_assets(
+    domain: Domain, project: DbtProject, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
+) -> AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest,
+        project=project,
+        name=f"{domain.name}_dbt_models",
+        dagster_dbt_translator=MeshTranslator(domain, automation_condition),
+    )
+    def _models(context: AssetExecutionContext, dbt: DbtCliResource):
+        bound = bind_sources(domain, manifest, PortStore())
+        context.log.info(f"bound sources: {bound}")
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return _models

@@ -1,0 +1,39 @@
+"""The one call a domain's definitions.py makes: descriptors and dbt project in, Dagster definitions out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dagster import Definitions, in_process_executor
+
+from platform_lib.assets.automation import automation_condition, domain_automation_sensor, domain_job, domain_schedule
+from platform_lib.assets.dbt import domain_dbt_assets
+from platform_lib.assets.dbt_project import dbt_project, dbt_resource, prepare
+from platform_lib.assets.ports import domain_port_assets
+from platform_lib.assets.sources import operational_source_specs
+from platform_lib.descriptors.domain import load_domain
+from platform_lib.settings import export_environment
+
+
+def domain_definitions(definitions_file: str | Path) -> Definitions:
+    export_environment()
+    domain = load_domain(Path(definitions_file).resolve().parent)
+    project = dbt_project(domain.name)
+    if not project.manifest_path.exists():
+        project = prepare(domain.name)
+    manifest = json.loads(project.manifest_path.read_text())
+    condition = automation_condition(domain)
+    models = domain_dbt_assets(domain, project, manifest, condition)
+    ports = domain_port_assets(domain, manifest, condition)
+    job = domain_job(domain, [models, ports])
+    return Definitions(
+        assets=[*operational_source_specs(domain), models, ports],
+        jobs=[job],
+        schedules=[domain_schedule(domain, job)],
+        sensors=[domain_automation_sensor(domain)],
+        resources={"dbt": dbt_resource(project)},
+        # One process per run: a domain run is one dbt invocation plus Parquet exports, and a
+        # subprocess per step would cost more than the steps themselves.
+        executor=in_process_executor,
+    )

@@ -1,0 +1,67 @@
+"""ODCS v3 data contracts: the schema and promises of one output port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_lib.descriptors.fields import field, major_of, name_field
+from platform_lib.descriptors.yaml_file import load_yaml
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    logical_type: str
+    physical_type: str
+    description: str
+    required: bool
+    unique: bool
+    primary_key: bool
+    classification: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    id: str
+    version: str
+    major: int
+    status: str
+    description: str
+    model: str
+    columns: tuple[Column, ...]
+    file: Path
+
+
+def load_contract(path: Path) -> Contract:
+    doc = load_yaml(path)
+    field(doc, "apiVersion")
+    if field(doc, "kind") != "DataContract":
+        raise doc.fail("must be DataContract", "kind")
+    schema = field(doc, "schema", kind=list)
+    if len(schema) != 1:
+        raise doc.fail("an output port contract describes exactly one schema object (the published table)", "schema")
+    properties = field(doc, "schema", 0, "properties", kind=list)
+    columns = tuple(
+        Column(
+            name=name_field(doc, "schema", 0, "properties", i, "name"),
+            logical_type=field(doc, "schema", 0, "properties", i, "logicalType"),
+            physical_type=field(doc, "schema", 0, "properties", i, "physicalType"),
+            description=field(doc, "schema", 0, "properties", i, "description"),
+            required=field(doc, "schema", 0, "properties", i, "required", kind=bool, default=False),
+            unique=field(doc, "schema", 0, "properties", i, "unique", kind=bool, default=False),
+            primary_key=field(doc, "schema", 0, "properties", i, "primaryKey", kind=bool, default=False),
+            classification=field(doc, "schema", 0, "properties", i, "classification", default="internal"),
+        )
+        for i in range(len(properties))
+    )
+    return Contract(
+        id=field(doc, "id"),
+        version=str(field(doc, "version")),
+        major=major_of(doc, "version"),
+        status=field(doc, "status"),
+        description=field(doc, "description", "purpose"),
+        model=name_field(doc, "schema", 0, "physicalName"),
+        columns=columns,
+        file=path,
+    )

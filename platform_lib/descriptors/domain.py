@@ -1,0 +1,65 @@
+"""A domain's own YAML (team, schedule, operational sources) and the products in its folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_lib.descriptors.fields import field, name_field
+from platform_lib.descriptors.product import DESCRIPTOR_FILE, Product, load_product
+from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.settings import DBT_PROJECTS_DIR
+
+DOMAIN_FILE = "domain.yaml"
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    description: str
+    team: str
+    email: str
+    cron: str
+    timezone: str
+    operational_sources: dict[str, str]
+    products: tuple[Product, ...]
+    folder: Path
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return DBT_PROJECTS_DIR / self.name
+
+    @property
+    def owners(self) -> list[str]:
+        return [self.email, f"team:{self.team}"]
+
+    @property
+    def output_ports(self):
+        return [port for product in self.products for port in product.output_ports]
+
+    @property
+    def input_ports(self):
+        return [port for product in self.products for port in product.input_ports]
+
+
+def load_domain(folder: Path) -> Domain:
+    doc = load_yaml(folder / DOMAIN_FILE)
+    name = name_field(doc, "name")
+    if name != folder.name:
+        raise doc.fail(f"must equal the domain's folder name {folder.name!r}", "name")
+    sources = field(doc, "operationalSources", kind=list, default=[])
+    product_dirs = sorted(p.parent for p in (folder / "products").glob(f"*/{DESCRIPTOR_FILE}"))
+    return Domain(
+        name=name,
+        description=field(doc, "description"),
+        team=name_field(doc, "team", "name"),
+        email=field(doc, "team", "email"),
+        cron=field(doc, "schedule", "cron"),
+        timezone=field(doc, "schedule", "timezone", default="UTC"),
+        operational_sources={
+            name_field(doc, "operationalSources", i, "name"): field(doc, "operationalSources", i, "description")
+            for i in range(len(sources))
+        },
+        products=tuple(load_product(p, name) for p in product_dirs),
+        folder=folder,
+    )

@@ -1,0 +1,43 @@
+"""Typed reads of descriptor fields that fail with the file, the field and the line."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from platform_lib.descriptors.yaml_file import YamlDocument
+
+# Names reach file paths, SQL identifiers and asset keys: keep them to one safe alphabet.
+SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def field(doc: YamlDocument, *path: str | int, kind: type | tuple = str, default: Any = ...) -> Any:
+    value: Any = doc.data
+    for i, part in enumerate(path):
+        container_ok = isinstance(value, dict) if isinstance(part, str) else isinstance(value, list)
+        present = container_ok and (part in value if isinstance(part, str) else part < len(value))
+        if not present:
+            if default is not ...:
+                return default
+            raise doc.fail("required field is missing", *path[: i + 1])
+        value = value[part]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise doc.fail(f"expected {expected}, got {type(value).__name__} {value!r}", *path)
+    return value
+
+
+def name_field(doc: YamlDocument, *path: str | int) -> str:
+    value = field(doc, *path)
+    if not SAFE_NAME.match(value):
+        raise doc.fail(f"{value!r} is not a safe name: use lowercase letters, digits and _ (start with a letter)", *path)
+    return value
+
+
+def major_of(doc: YamlDocument, *path: str | int) -> int:
+    """The major number of a semantic version field such as 1.2.0."""
+    value = str(field(doc, *path, kind=(str, int, float)))
+    match = re.match(r"^v?(\d+)(\.\d+){0,2}$", value)
+    if not match:
+        raise doc.fail(f"{value!r} is not a semantic version such as 1.0.0", *path)
+    return int(match.group(1))

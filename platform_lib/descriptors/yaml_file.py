@@ -1,0 +1,70 @@
+"""YAML documents that remember where each field was written, so errors can name the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from platform_lib.descriptors.errors import DescriptorError, Problem
+
+
+class YamlDocument:
+    def __init__(self, path: Path, data: Any, lines: dict[tuple, int]):
+        self.path = path
+        self.data = data
+        self._lines = lines
+
+    def line(self, *field_path: str | int) -> int | None:
+        """The line of the nearest written ancestor of a field path."""
+        parts = tuple(field_path)
+        while parts not in self._lines and parts:
+            parts = parts[:-1]
+        return self._lines.get(parts)
+
+    def problem(self, message: str, *field_path: str | int) -> Problem:
+        return Problem(self.path, dotted(field_path), message, self.line(*field_path))
+
+    def fail(self, message: str, *field_path: str | int) -> DescriptorError:
+        return DescriptorError([self.problem(message, *field_path)])
+
+
+def dotted(field_path: tuple) -> str:
+    out = ""
+    for part in field_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_yaml(path: Path) -> YamlDocument:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise DescriptorError([Problem(path, "", "file not found")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise DescriptorError([Problem(path, "", f"malformed YAML: {reason}", mark.line + 1 if mark else None)]) from None
+    lines: dict[tuple, int] = {}
+    data = _to_python(node, (), lines) if node is not None else None
+    if not isinstance(data, dict):
+        raise DescriptorError([Problem(path, "", "expected a mapping at the top of the document", 1)])
+    return YamlDocument(path, data, lines)
+
+
+def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[key] = _to_python(value_node, path + (key,), lines)
+            # A field's line is where its key is written, not where its value starts.
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, path + (i,), lines) for i, item in enumerate(node.value)]
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)

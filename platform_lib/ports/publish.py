@@ -1,0 +1,45 @@
+"""Write, audit, publish: a port version is staged locally, audited, then published atomically."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from platform_lib.descriptors.product import OutputPort
+from platform_lib.ports.store import PortStore, PublishedVersion
+from platform_lib.settings import staging_dir, warehouse_path
+
+
+def staging_folder(port: OutputPort) -> Path:
+    return staging_dir().joinpath(*port.asset_key)
+
+
+def stage(port: OutputPort, relation: str, run_id: str) -> Path:
+    """Export the port's dbt relation to a staged Parquet file, clearing what killed runs left behind."""
+    folder = staging_folder(port)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    target = folder / f"{run_id}.parquet"
+    with duckdb.connect(str(warehouse_path(port.domain)), read_only=True) as con:
+        con.execute(f"COPY (select * from {relation}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+    return target
+
+
+def publish(port: OutputPort, staged: Path, run_id: str, store: PortStore) -> PublishedVersion:
+    published = store.publish(
+        port.asset_key,
+        staged,
+        {
+            "domain": port.domain,
+            "product": port.product,
+            "port": port.name,
+            "contract_id": port.contract.id,
+            "contract_version": port.contract.version,
+            "run_id": run_id,
+        },
+    )
+    shutil.rmtree(staging_folder(port), ignore_errors=True)
+    return published

@@ -1,0 +1,47 @@
+"""Where the mesh keeps its state: everything lives under $MESH_HOME, ports behind a URI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOMAINS_DIR = REPO_ROOT / "domains"
+DBT_PROJECTS_DIR = REPO_ROOT / "dbt_projects"
+WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
+
+
+def mesh_home() -> Path:
+    return Path(os.environ.get("MESH_HOME") or REPO_ROOT / ".mesh").resolve()
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME") or mesh_home() / "dagster").resolve()
+
+
+def port_store_uri() -> str:
+    """The port store's root. Defaults to a local folder; any pyarrow filesystem URI works."""
+    return os.environ.get("MESH_PORT_STORE") or (mesh_home() / "ports").as_uri()
+
+
+def staging_dir() -> Path:
+    """Local scratch space for port versions being written and audited."""
+    return mesh_home() / "staging"
+
+
+def operational_sources_dir(domain: str) -> Path:
+    return mesh_home() / "sources" / domain
+
+
+def warehouse_path(domain: str) -> Path:
+    return mesh_home() / "warehouse" / f"{domain}.duckdb"
+
+
+def export_environment() -> None:
+    """Make the resolved homes visible to child processes (dbt reads MESH_HOME from its profile)."""
+    os.environ["MESH_HOME"] = str(mesh_home())
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    dagster_home().mkdir(parents=True, exist_ok=True)
+    instance_config = dagster_home() / "dagster.yaml"
+    if not instance_config.exists():
+        instance_config.write_text("telemetry:\n  enabled: false\n")

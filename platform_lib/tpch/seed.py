@@ -1,0 +1,47 @@
+"""Operational sources for the demo: TPC-H dbgen, one Parquet file per table, in the owning domain's folder."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+
+from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.descriptors.domain import DOMAIN_FILE
+from platform_lib.mesh import Mesh
+from platform_lib.settings import mesh_home, operational_sources_dir
+from platform_lib.tpch import connect
+
+SEED_FILE = "seed.json"
+
+
+def seed(mesh: Mesh, scale_factor: float) -> dict[str, int]:
+    """Generate TPC-H at a scale factor and land each domain's operational tables; returns rows per table."""
+    rows = {}
+    mesh_home().mkdir(parents=True, exist_ok=True)
+    # dbgen into a scratch database file, not memory, so SF 1 and above stay within a bounded footprint.
+    with tempfile.TemporaryDirectory(dir=mesh_home()) as scratch, connect() as con:
+        con.execute(f"ATTACH '{scratch}/dbgen.duckdb' AS gen")
+        con.execute("USE gen")
+        con.execute("CALL dbgen(sf = ?)", [scale_factor])
+        tables = {row[0] for row in con.execute("select table_name from information_schema.tables where table_catalog = 'gen'").fetchall()}
+        for domain in mesh.domains:
+            out_dir = operational_sources_dir(domain.name)
+            for i, table in enumerate(domain.operational_sources):
+                out_dir.mkdir(parents=True, exist_ok=True)
+                if table not in tables:
+                    doc = load_yaml(domain.folder / DOMAIN_FILE)
+                    raise DescriptorError([doc.problem(f"{table!r} is not a TPC-H table ({', '.join(sorted(tables))})", "operationalSources", i, "name")])
+                target = out_dir / f"{table}.parquet"
+                tmp = target.with_suffix(".parquet.tmp")
+                con.execute(f"COPY {table} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+                tmp.replace(target)
+                rows[f"{domain.name}.{table}"] = con.execute(f"select count(*) from {table}").fetchone()[0]
+        con.execute("USE memory")
+    (mesh_home() / "sources" / SEED_FILE).write_text(json.dumps({"scale_factor": scale_factor, "rows": rows}, indent=2))
+    return rows
+
+
+def seeded_scale_factor() -> float | None:
+    path = mesh_home() / "sources" / SEED_FILE
+    return json.loads(path.read_text())["scale_factor"] if path.exists() else None
