@@ -28,7 +28,7 @@ def domain_definitions(definitions_file: str | Path) -> Definitions:
     ports = domain_port_assets(domain, manifest, condition)
     job = domain_job(domain, [models, ports])
     return Definitions(
-        assets=[*operational_source_specs(domain), models, ports],
+        assets=[*operational_source_specs(domain, manifest), models, ports],
         jobs=[job],
         schedules=[domain_schedule(domain, job)],
         sensors=[domain_automation_sensor(domain)],

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from platform_lib.settings import DBT_PROJECTS_DIR
 
@@ -15,9 +18,19 @@ def dbt_project(domain: str) -> DbtProject:
     return DbtProject(project_dir=project_dir, profiles_dir=project_dir)
 
 
+class MeshDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, running the dbt installed beside this interpreter."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        # dagster-dbt asks `dbt --version` on every run: a 3 s subprocess that also queries the
+        # package index. The dbt executable is the one of this environment, so its package says it.
+        return Version(version("dbt-core"))
+
+
 def dbt_resource(project: DbtProject) -> DbtCliResource:
-    # The dbt installed beside this interpreter, so an unactivated virtualenv still finds it.
-    return DbtCliResource(project_dir=project, dbt_executable=str(Path(sys.executable).parent / "dbt"))
+    # The dbt beside this interpreter, so an unactivated virtualenv still finds it.
+    return MeshDbtCliResource(project_dir=project, dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
 def prepare(domain: str) -> DbtProject:

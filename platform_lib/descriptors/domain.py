@@ -21,7 +21,7 @@ class Domain:
     email: str
     cron: str
     timezone: str
-    operational_sources: dict[str, str]
+    operational_sources: tuple[str, ...]
     products: tuple[Product, ...]
     folder: Path
 
@@ -56,10 +56,7 @@ def load_domain(folder: Path) -> Domain:
         email=field(doc, "team", "email"),
         cron=field(doc, "schedule", "cron"),
         timezone=field(doc, "schedule", "timezone", default="UTC"),
-        operational_sources={
-            name_field(doc, "operationalSources", i, "name"): field(doc, "operationalSources", i, "description")
-            for i in range(len(sources))
-        },
+        operational_sources=tuple(name_field(doc, "operationalSources", i) for i in range(len(sources))),
         products=tuple(load_product(p, name) for p in product_dirs),
         folder=folder,
     )

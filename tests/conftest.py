@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.support.processes import mesh
+
+TEST_SCALE_FACTOR = 0.01
+
+
+def mesh_env(home) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MESH_PORT_STORE")}
+    env["MESH_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="session")
+def seeded_env(tmp_path_factory) -> dict:
+    """A fresh MESH_HOME with TPC-H operational sources at the test scale factor."""
+    env = mesh_env(tmp_path_factory.mktemp("mesh_home"))
+    mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def mesh_run(seeded_env) -> dict:
+    """The whole mesh materialized once through `mesh run`; yields the environment it ran in."""
+    result = mesh("run", env=seeded_env)
+    seeded_env["MESH_RUN_LOG"] = result.stderr
+    return seeded_env

@@ -1,0 +1,71 @@
+"""Descriptor loading: bad input is a one-line error naming the file, the field and the line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from platform_lib.descriptors.domain import load_domain
+from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.mesh import load_mesh
+from platform_lib.settings import DOMAINS_DIR
+
+
+@pytest.fixture
+def sales_copy(tmp_path) -> Path:
+    folder = tmp_path / "sales"
+    shutil.copytree(DOMAINS_DIR / "sales", folder)
+    return folder
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def error_of(folder: Path) -> str:
+    with pytest.raises(DescriptorError) as info:
+        load_domain(folder)
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_repository_mesh_loads_every_domain():
+    mesh = load_mesh()
+    assert [d.name for d in mesh.domains] == ["sales", "customers", "supply", "finance", "marketing"]
+    assert sum(len(d.products) for d in mesh.domains) == 13
+    assert mesh.run_order().index("finance") > max(mesh.run_order().index(d) for d in ("sales", "customers", "supply"))
+
+
+def test_malformed_yaml_names_file_and_line(sales_copy):
+    edit(sales_copy / "domain.yaml", "team:\n", "team: [\n")
+    message = error_of(sales_copy)
+    assert message.startswith(f"{sales_copy / 'domain.yaml'}:") and "malformed YAML" in message
+
+
+def test_missing_field_names_its_path_and_line(sales_copy):
+    contract = sales_copy / "products" / "orders" / "orders.odcs.yaml"
+    edit(contract, "    physicalType: BIGINT\n", "", )
+    message = error_of(sales_copy)
+    assert f"{contract}:" in message
+    assert "schema[0].properties[0].physicalType: required field is missing" in message
+
+
+def test_wrong_type_is_reported_with_expected_type(sales_copy):
+    edit(sales_copy / "products" / "orders" / "orders.odcs.yaml", "    required: true\n", "    required: 'yes'\n")
+    message = error_of(sales_copy)
+    assert "schema[0].properties[0].required: expected bool, got str 'yes'" in message
+
+
+def test_unsafe_name_is_refused(sales_copy):
+    edit(sales_copy / "products" / "orders" / "orders.odcs.yaml", "  physicalName: orders\n", "  physicalName: orders; drop table x\n")
+    assert "schema[0].physicalName: 'orders; drop table x' is not a safe name" in error_of(sales_copy)
+
+
+def test_dangling_contract_reference(sales_copy):
+    edit(sales_copy / "products" / "orders" / "product.odps.yaml", "contractId: urn:mesh:contract:sales:orders", "contractId: urn:mesh:contract:sales:nope")
+    assert "outputPorts[0].contractId: names contract 'urn:mesh:contract:sales:nope'" in error_of(sales_copy)

@@ -1,0 +1,63 @@
+"""A full mesh run on a fresh MESH_HOME: every port published, TPC-H products equal the official answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from platform_lib.mesh import load_mesh
+from platform_lib.ports.store import local_path
+from tests.conftest import TEST_SCALE_FACTOR
+from tests.support.processes import mesh
+from tests.support.tpch import TPCH_PRODUCTS, differences
+
+MESH = load_mesh()
+
+
+def ports_json(env) -> list[dict]:
+    return json.loads(mesh("ports", "--json", env=env).stdout)
+
+
+def test_every_port_is_published_and_listed(mesh_run):
+    listed = ports_json(mesh_run)
+    expected = {(d.name, p.product, p.name) for d in MESH.domains for p in d.output_ports}
+    assert {(p["domain"], p["product"], p["port"]) for p in listed} == expected
+    for port in listed:
+        assert set(port) == {"domain", "product", "port", "contract_version", "version_id", "data_uri", "row_count", "published_at"}
+        path = local_path(port["data_uri"])
+        assert Path(path).exists(), path
+        assert pq.read_metadata(path).num_rows == port["row_count"] > 0
+
+
+def test_tpch_products_equal_the_official_answers(mesh_run):
+    published = {(p["domain"], p["product"]): p for p in ports_json(mesh_run)}
+    for (domain, product), query in TPCH_PRODUCTS.items():
+        port = published[(domain, product)]
+        assert differences(local_path(port["data_uri"]), query, TEST_SCALE_FACTOR) == [], f"{domain}.{product} (Q{query})"
+
+
+def test_runs_are_recorded_in_the_instance(mesh_run):
+    home = Path(mesh_run["MESH_HOME"]) / "dagster"
+    with DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
+        assert {r.job_name for r in runs} >= {f"{d.name}_products" for d in MESH.domains}
+
+
+def test_consumers_read_ports_not_sources(mesh_run):
+    """A consumer-aligned domain's warehouse holds only bound ports, never a producer's operational tables."""
+    import duckdb
+
+    for domain in MESH.domains:
+        if domain.operational_sources:
+            continue
+        with duckdb.connect(str(Path(mesh_run["MESH_HOME"]) / "warehouse" / f"{domain.name}.duckdb"), read_only=True) as con:
+            views = con.execute("select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()
+        assert views and all(schema == "ports" and "/ports/" in sql and "/sources/" not in sql for schema, _, sql in views)
+
+
+def test_ports_text_listing(mesh_run):
+    text = mesh("ports", env=mesh_run).stdout
+    assert len(text.strip().splitlines()) == 1 + sum(len(d.output_ports) for d in MESH.domains)
