@@ -75,5 +75,5 @@ def test_each_domain_has_a_running_schedule_and_automation_sensor(served):
             (f"{domain.name}_schedule", domain.cron, "RUNNING")
         ]
         assert [(s["name"], s["sensorType"], s["sensorState"]["status"]) for s in repo["sensors"]] == [
-            (f"{domain.name}_automation", "AUTOMATION", "RUNNING")
+            (f"{domain.name}_automation", "AUTO_MATERIALIZE", "RUNNING")
         ]
