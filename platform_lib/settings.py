@@ -37,10 +37,16 @@ def warehouse_path(domain: str) -> Path:
     return mesh_home() / "warehouse" / f"{domain}.duckdb"
 
 
+def duckdb_memory_limit() -> str:
+    """Per DuckDB process; a domain run holds at most one writer and one reader at a time."""
+    return os.environ.get("MESH_DUCKDB_MEMORY_LIMIT") or "1GB"
+
+
 def export_environment() -> None:
     """Make the resolved homes visible to child processes (dbt reads MESH_HOME from its profile)."""
     os.environ["MESH_HOME"] = str(mesh_home())
     os.environ["DAGSTER_HOME"] = str(dagster_home())
+    os.environ["MESH_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
     dagster_home().mkdir(parents=True, exist_ok=True)
     instance_config = dagster_home() / "dagster.yaml"
     if not instance_config.exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
-from platform_lib.settings import DBT_PROJECTS_DIR
+from platform_lib.settings import DBT_PROJECTS_DIR, export_environment
 
 
 def dbt_project(domain: str) -> DbtProject:
@@ -40,6 +40,7 @@ def prepare(domain: str) -> DbtProject:
     """
     from dbt.cli.main import dbtRunner
 
+    export_environment()
     project = dbt_project(domain)
     args = ["parse", "--quiet", "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)]
     result = dbtRunner().invoke(args)

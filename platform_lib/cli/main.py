@@ -10,8 +10,11 @@ from platform_lib.descriptors.errors import DescriptorError
 
 def _seed(args) -> int:
     from platform_lib.mesh import load_mesh
-    from platform_lib.tpch.seed import seed
+    from platform_lib.tpch.seed import seed, seeded_scale_factor
 
+    if seeded_scale_factor() == args.sf and not args.force:
+        print(f"operational sources already seeded at scale factor {args.sf} (--force to regenerate)")
+        return 0
     rows = seed(load_mesh(), args.sf)
     print(f"seeded TPC-H at scale factor {args.sf}: {sum(rows.values())} rows in {len(rows)} operational tables")
     return 0
@@ -30,8 +33,12 @@ def _run(args) -> int:
     from platform_lib.cli.run import run_domains
     from platform_lib.mesh import load_mesh
 
-    results = run_domains(load_mesh(), args.domain)
-    return 0 if results and all(ok for _, ok, _ in results) else 1
+    mesh = load_mesh()
+    runs = run_domains(mesh, args.domain, args.parallelism)
+    not_run = sorted(set(args.domain or [d.name for d in mesh.domains]) - {r.domain for r in runs})
+    if not_run:
+        print(f"not run, an upstream domain failed: {', '.join(not_run)}", file=sys.stderr)
+    return 0 if runs and all(r.success for r in runs) and not not_run else 1
 
 
 def _ports(args) -> int:
@@ -41,20 +48,47 @@ def _ports(args) -> int:
     return 0
 
 
+def _lineage(args) -> int:
+    from platform_lib.mesh import load_mesh
+    from platform_lib.mesh.lineage import mermaid
+
+    print(mermaid(load_mesh()))
+    return 0
+
+
+def _ui(args) -> int:
+    import os
+
+    from platform_lib.settings import REPO_ROOT, WORKSPACE_FILE, export_environment
+
+    export_environment()
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    os.chdir(REPO_ROOT)
+    os.execv(dagster, [dagster, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mesh", description="Run and inspect the data mesh.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("seed", help="generate TPC-H operational sources for the source-aligned domains")
     s.add_argument("--sf", type=float, default=0.1, help="TPC-H scale factor (default 0.1)")
+    s.add_argument("--force", action="store_true", help="regenerate even if already seeded at this scale factor")
     s.set_defaults(func=_seed)
     s = sub.add_parser("prepare", help="parse every domain's dbt project into its manifest")
     s.set_defaults(func=_prepare)
     s = sub.add_parser("run", help="materialize products across domains, producers first")
     s.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    s.add_argument("--parallelism", type=int, help="domains run at once (default: one per core)")
     s.set_defaults(func=_run)
     s = sub.add_parser("ports", help="list every published output port")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_ports)
+    s = sub.add_parser("lineage", help="print the product-level lineage as a Mermaid flowchart")
+    s.set_defaults(func=_lineage)
+    s = sub.add_parser("ui", help="serve the Dagster UI on the whole workspace, with the mesh's instance")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=3000)
+    s.set_defaults(func=_ui)
     return p
 
 
@@ -62,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DescriptorError, KeyError, ValueError) as exc:
+    except (DescriptorError, KeyError, ValueError, RuntimeError) as exc:
         print(f"mesh {args.command}: {exc}", file=sys.stderr)
         return 1
 

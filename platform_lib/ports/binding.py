@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import duckdb
-
 from platform_lib.descriptors.domain import Domain
 from platform_lib.ports.store import PortStore, local_path
-from platform_lib.settings import operational_sources_dir, warehouse_path
+from platform_lib.ports.warehouse import connect_warehouse
+from platform_lib.settings import operational_sources_dir
 
 OPERATIONAL = "operational"
 
@@ -70,8 +69,7 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], store: PortStore) 
         statements.append(f"create schema if not exists {schema}")
         statements.append(f"create or replace view {schema}.{table} as select * from read_parquet({_sql_string(path)})")
         bound["/".join(source_asset_key(source))] = version
-    warehouse_path(domain.name).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse_path(domain.name))) as con:
+    with connect_warehouse(domain.name) as con:
         for statement in statements:
             con.execute(statement)
     return bound

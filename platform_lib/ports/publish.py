@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
-
 from platform_lib.descriptors.product import OutputPort
 from platform_lib.ports.store import PortStore, PublishedVersion
-from platform_lib.settings import staging_dir, warehouse_path
+from platform_lib.ports.warehouse import connect_warehouse
+from platform_lib.settings import staging_dir
 
 
 def staging_folder(port: OutputPort) -> Path:
@@ -23,7 +22,7 @@ def stage(port: OutputPort, relation: str, run_id: str) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     target = folder / f"{run_id}.parquet"
-    with duckdb.connect(str(warehouse_path(port.domain)), read_only=True) as con:
+    with connect_warehouse(port.domain, read_only=True) as con:
         con.execute(f"COPY (select * from {relation}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
     return target
 

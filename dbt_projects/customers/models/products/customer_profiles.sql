@@ -1,2 +1,1 @@
 select * from {{ ref('stg_customer') }}
-order by customer_key

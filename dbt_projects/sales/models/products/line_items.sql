@@ -1,2 +1,1 @@
 select * from {{ ref('stg_lineitem') }}
-order by order_key, line_number

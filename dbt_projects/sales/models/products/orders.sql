@@ -1,2 +1,1 @@
 select * from {{ ref('stg_orders') }}
-order by order_key

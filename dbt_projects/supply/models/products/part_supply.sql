@@ -1,2 +1,1 @@
 select * from {{ ref('stg_partsupp') }}
-order by part_key, supplier_key

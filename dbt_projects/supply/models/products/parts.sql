@@ -1,2 +1,1 @@
 select * from {{ ref('stg_part') }}
-order by part_key

@@ -1,2 +1,1 @@
 select * from {{ ref('stg_supplier') }}
-order by supplier_key

@@ -1,0 +1,138 @@
+"""The whole mesh against plain `dbt build` of the same projects, measured in the same run.
+
+    python bench/mesh_vs_dbt.py --sf 1
+
+Reports: `mesh run` wall time and peak memory (summed over the process tree), plain `dbt build` of
+each domain's project in the same order over the same bound inputs, their ratio, and the time each
+code location takes to load. Nothing here asserts a time: the numbers are for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            continue
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total
+
+
+def timed(cmd: list[str], env: dict, cwd: Path = REPO) -> tuple[float, int]:
+    """Wall seconds and peak tree memory of a command; fails loudly if the command fails."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_bytes(proc.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, stderr = proc.communicate()
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{stderr[-4000:]}")
+    return time.perf_counter() - started, peak
+
+
+def location_load_seconds(domain: str, env: dict) -> float:
+    """Seconds to build a code location's definitions, in a fresh interpreter with Dagster imported."""
+    code = (
+        "import time, dagster, dagster_dbt\n"
+        "from platform_lib.mesh import load_mesh\n"
+        "from platform_lib.cli.run import load_definitions\n"
+        "t = time.perf_counter()\n"
+        f"load_definitions(load_mesh(), {domain!r}).resolve_asset_graph()\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sf", type=float, default=1.0)
+    parser.add_argument("--home", help="MESH_HOME to use (default: a new temporary folder)")
+    args = parser.parse_args()
+    home = Path(args.home or tempfile.mkdtemp(prefix="mesh-bench-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MESH_PORT_STORE")}
+    env["MESH_HOME"] = str(home)
+    os.environ.update(env)
+
+    from platform_lib.assets.dbt_project import dbt_project
+    from platform_lib.mesh import load_mesh
+    from platform_lib.ports.binding import bind_sources
+    from platform_lib.ports.store import PortStore
+    from platform_lib.settings import export_environment
+
+    export_environment()
+    env = dict(os.environ)
+    mesh = load_mesh()
+    seed_s, _ = timed([str(BIN / "mesh"), "seed", "--sf", str(args.sf)], env)
+    mesh_s, mesh_peak = timed([str(BIN / "mesh"), "run"], env)
+
+    dbt_s, dbt_peak, per_domain = 0.0, 0, {}
+    for name in mesh.run_order():
+        project = dbt_project(name)
+        manifest = json.loads(project.manifest_path.read_text())
+        bind_sources(mesh.domain(name), manifest, PortStore())
+        seconds, peak = timed(
+            [str(BIN / "dbt"), "build", "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)],
+            env,
+        )
+        per_domain[name] = round(seconds, 2)
+        dbt_s += seconds
+        dbt_peak = max(dbt_peak, peak)
+
+    loads = {d.name: round(location_load_seconds(d.name, env), 3) for d in mesh.domains}
+    result = {
+        "scale_factor": args.sf,
+        "cores": os.cpu_count(),
+        "seed_seconds": round(seed_s, 2),
+        "mesh_run_seconds": round(mesh_s, 2),
+        "plain_dbt_build_seconds": round(dbt_s, 2),
+        "plain_dbt_build_per_domain": per_domain,
+        "ratio_mesh_to_dbt": round(mesh_s / dbt_s, 3),
+        "mesh_peak_memory_mb": round(mesh_peak / 2**20),
+        "dbt_peak_memory_mb": round(dbt_peak / 2**20),
+        "location_load_seconds": loads,
+    }
+    print(json.dumps(result, indent=2))
+    (home / "bench.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
