@@ -61,6 +61,10 @@ def run_domains(mesh: Mesh, domains: list[str] | None = None, parallelism: int |
     sorter = TopologicalSorter({name: mesh.upstream_domains(mesh.domain(name)) & selected for name in selected})
     sorter.prepare()
     runs: list[DomainRun] = []
+    # Create the instance's databases here, once: forked runs creating them at the same time race
+    # in their schema migrations.
+    with DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
     fork = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(parallelism or os.cpu_count() or 1, mp_context=fork) as pool:
         pending = {}
