@@ -49,16 +49,35 @@ def test_malformed_yaml_names_file_and_line(sales_copy):
 
 def test_missing_field_names_its_path_and_line(sales_copy):
     contract = sales_copy / "products" / "orders" / "orders.odcs.yaml"
-    edit(contract, "    physicalType: BIGINT\n", "", )
+    edit(contract, "  physicalName: orders\n", "")
     message = error_of(sales_copy)
     assert f"{contract}:" in message
-    assert "schema[0].properties[0].physicalType: required field is missing" in message
+    assert "schema[0].physicalName: required field is missing" in message
 
 
 def test_wrong_type_is_reported_with_expected_type(sales_copy):
     edit(sales_copy / "products" / "orders" / "orders.odcs.yaml", "    required: true\n", "    required: 'yes'\n")
     message = error_of(sales_copy)
-    assert "schema[0].properties[0].required: expected bool, got str 'yes'" in message
+    assert "schema[0].properties[0].required: 'yes' is not of type 'boolean'" in message
+
+
+def test_misspelled_nested_contract_field_is_an_error(sales_copy):
+    contract = sales_copy / "products" / "orders" / "orders.odcs.yaml"
+    edit(contract, "    physicalType: BIGINT\n", "    physicalTyp: BIGINT\n")
+    message = error_of(sales_copy)
+    line = contract.read_text().splitlines().index("    physicalTyp: BIGINT") + 1
+    assert message == f"{contract}:{line}: schema[0].properties[0].physicalTyp: unknown field 'physicalTyp' (not in ODCS v3): check its spelling"
+
+
+def test_misspelled_descriptor_field_is_an_error(sales_copy):
+    descriptor = sales_copy / "products" / "orders" / "product.odps.yaml"
+    edit(descriptor, "  purpose:", "  purpse:")
+    assert "description.purpse: unknown field (not in ODPS v1.0.0): check its spelling" in error_of(sales_copy)
+
+
+def test_product_without_owner_is_refused(sales_copy):
+    edit(sales_copy / "products" / "orders" / "product.odps.yaml", "role: owner", "role: steward")
+    assert "team: no team member has role: owner" in error_of(sales_copy)
 
 
 def test_unsafe_name_is_refused(sales_copy):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from platform_lib.descriptors.fields import field, major_of, name_field
+from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import load_yaml
 
 
@@ -35,9 +36,7 @@ class Contract:
 
 def load_contract(path: Path) -> Contract:
     doc = load_yaml(path)
-    field(doc, "apiVersion")
-    if field(doc, "kind") != "DataContract":
-        raise doc.fail("must be DataContract", "kind")
+    validate_odcs(doc)
     schema = field(doc, "schema", kind=list)
     if len(schema) != 1:
         raise doc.fail("an output port contract describes exactly one schema object (the published table)", "schema")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.fields import field, name_field
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, Product, load_product
 from platform_lib.descriptors.yaml_file import load_yaml
-from platform_lib.settings import DBT_PROJECTS_DIR
 
 DOMAIN_FILE = "domain.yaml"
 
@@ -27,7 +27,8 @@ class Domain:
 
     @property
     def dbt_project_dir(self) -> Path:
-        return DBT_PROJECTS_DIR / self.name
+        """By convention `dbt_projects/<domain>` beside the `domains/` folder."""
+        return self.folder.parent.parent / "dbt_projects" / self.name
 
     @property
     def owners(self) -> list[str]:
@@ -49,6 +50,14 @@ def load_domain(folder: Path) -> Domain:
         raise doc.fail(f"must equal the domain's folder name {folder.name!r}", "name")
     sources = field(doc, "operationalSources", kind=list, default=[])
     product_dirs = sorted(p.parent for p in (folder / "products").glob(f"*/{DESCRIPTOR_FILE}"))
+    products, problems = [], []
+    for product_dir in product_dirs:
+        try:
+            products.append(load_product(product_dir, name))
+        except DescriptorError as exc:
+            problems += exc.problems
+    if problems:
+        raise DescriptorError(problems)
     return Domain(
         name=name,
         description=field(doc, "description"),
@@ -57,6 +66,6 @@ def load_domain(folder: Path) -> Domain:
         cron=field(doc, "schedule", "cron"),
         timezone=field(doc, "schedule", "timezone", default="UTC"),
         operational_sources=tuple(name_field(doc, "operationalSources", i) for i in range(len(sources))),
-        products=tuple(load_product(p, name) for p in product_dirs),
+        products=tuple(products),
         folder=folder,
     )

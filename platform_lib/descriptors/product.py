@@ -7,6 +7,7 @@ from pathlib import Path
 
 from platform_lib.descriptors.contract import Contract, load_contract
 from platform_lib.descriptors.fields import field, major_of, name_field
+from platform_lib.descriptors.standards import validate_odps
 from platform_lib.descriptors.yaml_file import load_yaml
 
 DESCRIPTOR_FILE = "product.odps.yaml"
@@ -46,11 +47,18 @@ class Product:
     file: Path
 
 
+def _owner(doc) -> str:
+    members = field(doc, "team", kind=list)
+    for i, member in enumerate(members):
+        if member.get("role") == "owner":
+            return field(doc, "team", i, "username")
+    raise doc.fail("no team member has role: owner; every product needs an owner", "team")
+
+
 def load_product(folder: Path, domain: str) -> Product:
     path = folder / DESCRIPTOR_FILE
     doc = load_yaml(path)
-    if field(doc, "kind") != "DataProduct":
-        raise doc.fail("must be DataProduct", "kind")
+    validate_odps(doc)
     name = name_field(doc, "name")
     if name != folder.name:
         raise doc.fail(f"must equal the product's folder name {folder.name!r}", "name")
@@ -75,7 +83,7 @@ def load_product(folder: Path, domain: str) -> Product:
         version=str(field(doc, "version")),
         status=field(doc, "status"),
         description=field(doc, "description", "purpose"),
-        team=field(doc, "team", "name"),
+        team=_owner(doc),
         input_ports=tuple(
             InputPort(
                 name=name_field(doc, "inputPorts", i, "name"),
