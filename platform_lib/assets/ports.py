@@ -1,9 +1,25 @@
-"""Output ports as Dagster assets: one multi-asset per domain publishes the selected ports."""
+"""Output ports as Dagster assets: one multi-asset per domain writes, audits and publishes the
+selected ports. Every contract rule is a blocking asset check: a version that fails one is never
+published, and its consumers keep reading the last good version."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, AutomationCondition, MaterializeResult, MetadataValue, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    AutomationCondition,
+    Failure,
+    FreshnessPolicy,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 
 from platform_lib.assets.metadata import column_schema, port_tags
 from platform_lib.descriptors.domain import Domain
@@ -12,6 +28,16 @@ from platform_lib.descriptors.product import OutputPort
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.ports.publish import publish, stage
 from platform_lib.ports.store import PortStore
+from platform_lib.quality.audit import CheckOutcome, audit
+from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
+
+def freshness_policy(port: OutputPort) -> FreshnessPolicy | None:
+    """`frequency` is how often a new version is due; `latency` how late it may be on top of that."""
+    frequency, latency = port.contract.sla_duration("frequency"), port.contract.sla_duration("latency")
+    if frequency is None and latency is None:
+        return None
+    due = frequency or timedelta(0)
+    return FreshnessPolicy.time_window(fail_window=due + (latency or timedelta(0)), warn_window=due if frequency and latency else None)
 
 
 def model_relation(port: OutputPort, manifest: Mapping[str, Any]) -> str:
@@ -34,12 +60,33 @@ def port_spec(domain: Domain, port: OutputPort, automation_condition: Automation
         tags=port_tags(port),
         code_version=port.contract.version,
         automation_condition=automation_condition,
+        freshness_policy=freshness_policy(port),
         metadata={
             "dagster/column_schema": column_schema(port.contract),
             "mesh/contract_id": port.contract.id,
             "mesh/contract_version": port.contract.version,
+            "mesh/contract_file": str(port.contract.file),
         },
     )
+
+
+def check_specs(port: OutputPort) -> list[AssetCheckSpec]:
+    key = AssetKey(list(port.asset_key))
+    schema = AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=True, description="Columns, types and required values match the contract (pyarrow).")
+    return [schema] + [AssetCheckSpec(r.name, asset=key, blocking=True, description=r.description) for r in contract_rules(port.contract)]
+
+
+def check_result(key: AssetKey, outcome: CheckOutcome, version: str) -> AssetCheckResult:
+    metadata = {"mesh/audited_version": version}
+    if outcome.observed is not None:
+        metadata["observed"] = MetadataValue.text(str(outcome.observed))
+    if outcome.unexpected_count is not None:
+        metadata["unexpected_count"] = outcome.unexpected_count
+    if outcome.sample:
+        metadata["failing_sample"] = MetadataValue.json([str(v) for v in outcome.sample])
+    if outcome.error:
+        metadata["error"] = MetadataValue.text(outcome.error)
+    return AssetCheckResult(asset_key=key, check_name=outcome.name, passed=outcome.passed, metadata=metadata, description=outcome.description)
 
 
 def domain_port_assets(
@@ -51,14 +98,22 @@ def domain_port_assets(
     @multi_asset(
         name=f"{domain.name}_ports",
         specs=[port_spec(domain, port, automation_condition) for port in ports.values()],
+        check_specs=[spec for port in ports.values() for spec in check_specs(port)],
         can_subset=True,
     )
     def _publish(context: AssetExecutionContext):
         store = PortStore()
+        refused = []
         for key in sorted(context.selected_asset_keys):
             port = ports[key]
             staged = stage(port, relations[key], context.run_id)
-            published = publish(port, staged, context.run_id, store)
+            outcomes = audit(staged, port.contract)
+            if not all(o.passed for o in outcomes):
+                refused.append(f"{key.to_user_string()}: " + ", ".join(o.name for o in outcomes if not o.passed))
+                for outcome in outcomes:
+                    yield check_result(key, outcome, f"staged by run {context.run_id}")
+                continue
+            published = publish(port, staged, context.run_id, [o.to_dict() for o in outcomes], store)
             yield MaterializeResult(
                 asset_key=key,
                 metadata={
@@ -67,6 +122,12 @@ def domain_port_assets(
                     "mesh/uri": MetadataValue.url(published.data_uri),
                     "mesh/schema_fingerprint": published.manifest["schema_fingerprint"],
                 },
+                check_results=[check_result(key, o, published.version_id) for o in outcomes],
+            )
+        if refused:
+            raise Failure(
+                description="Audit failed; these port versions were not published and consumers keep the last good version:\n"
+                + "\n".join(refused)
             )
 
     return _publish

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from platform_lib.descriptors.fields import field, major_of, name_field
@@ -32,6 +33,26 @@ class Contract:
     model: str
     columns: tuple[Column, ...]
     file: Path
+    # The validated ODCS document: quality rules, SLOs and roles are read from it where they are used.
+    document: dict
+
+    @property
+    def schema_object(self) -> dict:
+        return self.document["schema"][0]
+
+    def property(self, name: str) -> dict:
+        return next(p for p in self.schema_object["properties"] if p["name"] == name)
+
+    def sla(self, name: str) -> dict | None:
+        return next((s for s in self.document.get("slaProperties", []) if s["property"] == name), None)
+
+    def sla_duration(self, name: str) -> timedelta | None:
+        """An SLA property such as latency, frequency or retention, as a duration (ISO units)."""
+        sla = self.sla(name)
+        if sla is None:
+            return None
+        days = {"m": 1 / 1440, "min": 1 / 1440, "h": 1 / 24, "d": 1, "day": 1, "days": 1, "w": 7, "y": 365, "yr": 365}
+        return timedelta(days=float(sla["value"]) * days[str(sla.get("unit", "d")).lower()])
 
 
 def load_contract(path: Path) -> Contract:
@@ -63,4 +84,5 @@ def load_contract(path: Path) -> Contract:
         model=name_field(doc, "schema", 0, "physicalName"),
         columns=columns,
         file=path,
+        document=doc.data,
     )

@@ -27,7 +27,8 @@ def stage(port: OutputPort, relation: str, run_id: str) -> Path:
     return target
 
 
-def publish(port: OutputPort, staged: Path, run_id: str, store: PortStore) -> PublishedVersion:
+def publish(port: OutputPort, staged: Path, run_id: str, checks: list[dict], store: PortStore) -> PublishedVersion:
+    """Make an audited staged file the port's current version; prune versions past `retention`."""
     published = store.publish(
         port.asset_key,
         staged,
@@ -38,7 +39,11 @@ def publish(port: OutputPort, staged: Path, run_id: str, store: PortStore) -> Pu
             "contract_id": port.contract.id,
             "contract_version": port.contract.version,
             "run_id": run_id,
+            "checks": checks,
         },
     )
+    retention = port.contract.sla_duration("retention")
+    if retention is not None:
+        store.prune(port.asset_key, older_than=retention)
     shutil.rmtree(staging_folder(port), ignore_errors=True)
     return published

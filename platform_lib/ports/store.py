@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -102,6 +102,25 @@ class PortStore:
         self._write_json(f"{version_dir}/manifest.json", manifest)
         self._write_json(f"{self._dir(key)}/{CURRENT}", manifest)
         return PublishedVersion(manifest)
+
+    def versions(self, key: tuple[str, ...]) -> list[PublishedVersion]:
+        """Every version still in the store, oldest first."""
+        selector = pafs.FileSelector(f"{self._dir(key)}/versions", allow_not_found=True)
+        manifests = [self._read_json(f"{info.path}/manifest.json") for info in self.fs.get_file_info(selector)]
+        return sorted((PublishedVersion(m) for m in manifests if m), key=lambda v: v.version_id)
+
+    def prune(self, key: tuple[str, ...], older_than: timedelta) -> list[str]:
+        """Delete versions published before the retention window; never the current one."""
+        current = self.current(key)
+        cutoff = datetime.now(timezone.utc) - older_than
+        pruned = []
+        for version in self.versions(key):
+            if current and version.version_id == current.version_id:
+                continue
+            if datetime.fromisoformat(version.manifest["published_at"]) < cutoff:
+                self.fs.delete_dir(f"{self._dir(key)}/versions/{version.version_id}")
+                pruned.append(version.version_id)
+        return pruned
 
     def published(self) -> list[PublishedVersion]:
         """The current version of every port in the store."""

@@ -1,0 +1,123 @@
+"""The audit of a staged port version: the schema check with pyarrow, then every contract rule
+executed by great-expectations 1.x on DuckDB, so the engine computes each answer and no table is
+pulled into pandas (6 million line items audit in seconds, in bounded memory).
+
+GX's SQL engine returns query results after closing the connection that produced them; DuckDB's
+driver does not buffer, so every metric silently came back empty and every expectation failed
+(GX issues 10738, 11579). `_buffered_execute_query` buffers the rows before the connection closes.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from platform_lib.descriptors.contract import Contract
+from platform_lib.quality.rules import SCHEMA_CHECK, Rule, contract_rules, passes
+from platform_lib.quality.schema import schema_mismatches
+from platform_lib.settings import duckdb_memory_limit
+
+SAMPLE_SIZE = 5
+REDACTED = "<redacted: pii>"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str
+    observed: Any = None
+    unexpected_count: int | None = None
+    sample: tuple = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self), default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def _buffered_execute_query(self, query):
+    with self.get_connection() as connection:
+        return self._execute_query_with_recovery(connection, query).freeze()()
+
+
+@contextmanager
+def _gx_batch(parquet: Path):
+    """A GX batch over the staged file, through a DuckDB view in a scratch database."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
+
+    SqlAlchemyExecutionEngine.execute_query = _buffered_execute_query
+    with tempfile.TemporaryDirectory(dir=parquet.parent) as scratch:
+        database = Path(scratch) / "audit.duckdb"
+        with duckdb.connect(str(database)) as con:
+            con.execute(f"create view port as select * from read_parquet('{parquet}')")
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = context.data_sources.add_sql(
+            name="staged",
+            connection_string=f"duckdb:///{database}",
+            kwargs={"connect_args": {"config": {"memory_limit": duckdb_memory_limit()}}},
+        )
+        yield source.add_table_asset(name="port", table_name="port").add_batch_definition_whole_table("all").get_batch()
+        context.data_sources.delete("staged")
+
+
+def _redact(values: list, rule: Rule, pii: set[str]) -> tuple:
+    return tuple(REDACTED if pii.intersection(rule.columns) else v for v in values[:SAMPLE_SIZE])
+
+
+def _run(batch, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
+    import great_expectations.expectations as gxe
+
+    expectation = getattr(gxe, rule.expectation)(**rule.arguments)
+    result = batch.validate(expectation, result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE})
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        return CheckOutcome(rule.name, False, rule.description, error=result.exception_info.get("exception_message"))
+    details = result.result
+    if rule.measure == "query_value":
+        rows = details.get("details", {}).get("unexpected_rows") or []
+        value = next(iter(rows[0].values())) if rows else None
+        ok = value is not None and passes(float(value), rule.operator)
+        return CheckOutcome(rule.name, ok, rule.description, observed=value)
+    if rule.measure == "observed_value" and rule.expectation == "UnexpectedRowsExpectation":
+        count = int(details.get("observed_value") or 0)
+        sample = [list(r.values())[0] if len(r) == 1 else r for r in details.get("details", {}).get("unexpected_rows") or []]
+        measured = count * 100.0 / row_count if rule.unit == "percent" and row_count else count
+        return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, _redact(sample, rule, pii))
+    if rule.measure == "observed_value":
+        observed = details.get("observed_value")
+        return CheckOutcome(rule.name, passes(observed, rule.operator), rule.description, observed)
+    count = int(details.get("unexpected_count") or 0)
+    measured = details.get("unexpected_percent", 0.0) if rule.unit == "percent" else count
+    sample = list(details.get("partial_unexpected_list") or [])
+    return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, _redact(sample, rule, pii))
+
+
+def audit(parquet: Path, contract: Contract) -> list[CheckOutcome]:
+    """Every check of the contract on a staged file: the schema first, then each rule."""
+    mismatches = schema_mismatches(parquet, contract)
+    outcomes = [CheckOutcome(SCHEMA_CHECK, not mismatches, "Columns, types and required values match the contract.", observed="; ".join(mismatches) or "matches")]
+    if mismatches:
+        # Rules name columns the schema may no longer have: report them as not run.
+        return outcomes + [CheckOutcome(r.name, False, r.description, error="not run: the schema check failed") for r in contract_rules(contract)]
+    import pyarrow.parquet as pq
+
+    row_count = pq.read_metadata(parquet).num_rows
+    pii = {c.name for c in contract.columns if c.classification.lower() in ("pii", "restricted", "sensitive")}
+    with _gx_batch(parquet) as batch:
+        outcomes += [_run(batch, rule, row_count, pii) for rule in contract_rules(contract)]
+    return outcomes
