@@ -8,7 +8,8 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
 from platform_lib.descriptors.domain import Domain
-from platform_lib.ports.binding import UnboundSource, bind_sources, source_asset_key
+from platform_lib.descriptors.dbt_manifest import source_asset_key
+from platform_lib.ports.binding import UnboundSource, bind_sources
 from platform_lib.ports.store import PortStore
 
 

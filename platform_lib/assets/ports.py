@@ -23,9 +23,8 @@ from dagster import (
 
 from platform_lib.assets.metadata import column_schema, port_tags
 from platform_lib.descriptors.domain import Domain
-from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.product import OutputPort
-from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.ports.publish import publish, stage
 from platform_lib.ports.store import PortStore
 from platform_lib.quality.audit import CheckOutcome, audit
@@ -38,15 +37,6 @@ def freshness_policy(port: OutputPort) -> FreshnessPolicy | None:
         return None
     due = frequency or timedelta(0)
     return FreshnessPolicy.time_window(fail_window=due + (latency or timedelta(0)), warn_window=due if frequency and latency else None)
-
-
-def model_relation(port: OutputPort, manifest: Mapping[str, Any]) -> str:
-    """The DuckDB relation of the dbt model behind a port; an unknown model is an error in the contract."""
-    node = manifest["nodes"].get(f"model.{port.domain}.{port.contract.model}")
-    if node is None:
-        doc = load_yaml(port.contract.file)
-        raise DescriptorError([doc.problem(f"no dbt model {port.contract.model!r} in dbt_projects/{port.domain}", "schema", 0, "physicalName")])
-    return node["relation_name"]
 
 
 def port_spec(domain: Domain, port: OutputPort, automation_condition: AutomationCondition | None) -> AssetSpec:

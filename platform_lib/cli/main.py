@@ -56,6 +56,21 @@ def _lineage(args) -> int:
     return 0
 
 
+def _check(args) -> int:
+    from pathlib import Path
+
+    from platform_lib.cli.check import check, render
+    from platform_lib.settings import REPO_ROOT
+
+    root = Path(args.path or REPO_ROOT).resolve()
+    if not (root / "workspace.yaml").is_file():
+        print(f"mesh check: {root} has no workspace.yaml; give the folder of a mesh", file=sys.stderr)
+        return 2
+    problems = check(root)
+    print(render(problems, args.json))
+    return 1 if problems else 0
+
+
 def _ui(args) -> int:
     import os
 
@@ -83,6 +98,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ports", help="list every published output port")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_ports)
+    s = sub.add_parser("check", help="validate every descriptor and contract, and their agreement with dbt")
+    s.add_argument("path", nargs="?", help="the folder of the mesh's workspace.yaml (default: this repository)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=_check)
     s = sub.add_parser("lineage", help="print the product-level lineage as a Mermaid flowchart")
     s.set_defaults(func=_lineage)
     s = sub.add_parser("ui", help="serve the Dagster UI on the whole workspace, with the mesh's instance")

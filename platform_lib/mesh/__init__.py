@@ -10,7 +10,7 @@ from pathlib import Path
 from platform_lib.descriptors.domain import Domain, load_domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.fields import field
-from platform_lib.descriptors.product import InputPort, OutputPort
+from platform_lib.descriptors.product import InputPort, OutputPort, Product
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.settings import WORKSPACE_FILE
 
@@ -35,10 +35,9 @@ class Mesh:
     def ports_by_contract(self) -> dict[str, OutputPort]:
         return {port.contract.id: port for d in self.domains for port in d.output_ports}
 
-    def producer_port(self, domain: Domain, port: InputPort) -> OutputPort:
+    def producer_port(self, product: Product, port: InputPort) -> OutputPort:
         producer = self.ports_by_contract.get(port.contract_id)
         if producer is None or producer.contract.major != port.major:
-            product = next(p for p in domain.products if port in p.input_ports)
             raise DescriptorError(
                 [load_yaml(product.file).problem(
                     f"no output port in the mesh publishes contract {port.contract_id!r} at major version {port.major}",
@@ -48,7 +47,7 @@ class Mesh:
         return producer
 
     def upstream_domains(self, domain: Domain) -> set[str]:
-        return {self.producer_port(domain, p).domain for p in domain.input_ports} - {domain.name}
+        return {self.producer_port(product, p).domain for product in domain.products for p in product.input_ports} - {domain.name}
 
     def domain(self, name: str) -> Domain:
         for d in self.domains:

@@ -15,7 +15,7 @@ def mermaid(mesh: Mesh) -> str:
         lines.append("  end")
     edges = sorted(
         {
-            ("__".join(mesh.producer_port(domain, inp).asset_key), "__".join(out.asset_key))
+            ("__".join(mesh.producer_port(product, inp).asset_key), "__".join(out.asset_key))
             for domain in mesh.domains
             for product in domain.products
             for inp in product.input_ports

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.ports.store import PortStore, local_path
 from platform_lib.ports.warehouse import connect_warehouse
@@ -20,12 +21,6 @@ OPERATIONAL = "operational"
 
 def operational_source_key(domain: str, table: str) -> tuple[str, str, str]:
     return (domain, OPERATIONAL, table)
-
-
-def source_asset_key(source: Mapping[str, Any]) -> tuple[str, ...] | None:
-    meta = source.get("config", {}).get("meta") or source.get("meta") or {}
-    key = meta.get("dagster", {}).get("asset_key")
-    return tuple(key) if key else None
 
 
 class UnboundSource(Exception):
@@ -61,7 +56,7 @@ def resolve(domain: Domain, source: Mapping[str, Any], store: PortStore) -> tupl
 
 def bind_sources(domain: Domain, manifest: Mapping[str, Any], store: PortStore) -> dict[str, str]:
     """Create or replace the views behind every dbt source; returns asset key -> bound version."""
-    sources = [s for s in manifest["sources"].values() if s["package_name"] == domain.name]
+    sources = domain_sources(domain, manifest)
     bound, statements = {}, []
     for source in sources:
         path, version = resolve(domain, source, store)

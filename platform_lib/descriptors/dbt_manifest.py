@@ -1,0 +1,39 @@
+"""What a domain's dbt manifest says about its ports: the model behind each, the sources it reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.product import OutputPort
+from platform_lib.descriptors.yaml_file import load_yaml
+
+MANIFEST = "target/manifest.json"
+
+
+def load_manifest(domain) -> dict:
+    path = domain.dbt_project_dir / MANIFEST
+    if not path.exists():
+        raise DescriptorError([Problem(path, "", "no dbt manifest: run `mesh prepare` (or `make setup`) first")])
+    return json.loads(path.read_text())
+
+
+def model_relation(port: OutputPort, manifest: Mapping[str, Any]) -> str:
+    """The DuckDB relation of the dbt model behind a port; an unknown model is an error in the contract."""
+    node = manifest["nodes"].get(f"model.{port.domain}.{port.contract.model}")
+    if node is None:
+        doc = load_yaml(port.contract.file)
+        raise DescriptorError([doc.problem(f"no dbt model {port.contract.model!r} in dbt_projects/{port.domain}: create it or fix physicalName", "schema", 0, "physicalName")])
+    return node["relation_name"]
+
+
+def source_asset_key(source: Mapping[str, Any]) -> tuple[str, ...] | None:
+    meta = source.get("config", {}).get("meta") or source.get("meta") or {}
+    key = meta.get("dagster", {}).get("asset_key")
+    return tuple(key) if key else None
+
+
+def domain_sources(domain, manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [s for s in manifest["sources"].values() if s["package_name"] == domain.name]

@@ -1,0 +1,76 @@
+"""`mesh check`: 0 on the repository; on each broken fixture, non-zero with one clear line per problem."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from platform_lib.descriptors.contract import load_contract
+from tests.support.mesh_copy import edit, mesh_copy
+from tests.support.processes import REPO, mesh
+
+
+def check(root, *flags) -> tuple[int, list[str]]:
+    import os
+
+    result = mesh("check", str(root), *flags, env=dict(os.environ), check=False)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.returncode, result.stdout.strip().splitlines()
+
+
+def test_repository_is_clean():
+    code, lines = check(REPO)
+    assert (code, lines) == (0, ["mesh check: no problems"])
+
+
+@pytest.fixture
+def root(tmp_path):
+    return mesh_copy(tmp_path)
+
+
+def contract(root, domain="sales", product="orders"):
+    return root / "domains" / domain / "products" / product / f"{product}.odcs.yaml"
+
+
+def descriptor(root, domain="sales", product="orders"):
+    return root / "domains" / domain / "products" / product / "product.odps.yaml"
+
+
+BREAKS = {
+    "malformed YAML": (lambda r: edit(contract(r), "schema:\n", "schema: [\n"), "orders.odcs.yaml:", "malformed YAML"),
+    "misspelled contract field": (lambda r: edit(contract(r), "    physicalType: BIGINT\n", "    phyiscalType: BIGINT\n"), "schema[0].properties[0].phyiscalType", "unknown field 'phyiscalType'"),
+    "misspelled descriptor field": (lambda r: edit(descriptor(r), "outputPorts:", "outputPort:"), "outputPort", "unknown field"),
+    "wrong type": (lambda r: edit(contract(r), "    unique: true\n", "    unique: 1\n"), "schema[0].properties[0].unique", "is not of type 'boolean'"),
+    "missing required field": (lambda r: edit(contract(r), "id: urn:mesh:contract:sales:orders\n", ""), "orders.odcs.yaml:1", "'id' is a required property"),
+    "dangling contract reference": (lambda r: edit(descriptor(r, "finance", "shipping_priority"), "contractId: urn:mesh:contract:sales:orders", "contractId: urn:mesh:contract:sales:ordres"), "inputPorts[1].contractId", "no output port in the mesh publishes contract 'urn:mesh:contract:sales:ordres'"),
+    "unknown dbt model": (lambda r: edit(contract(r), "  physicalName: orders\n", "  physicalName: orderz\n"), "schema[0].physicalName", "no dbt model 'orderz'"),
+    "unsafe name": (lambda r: edit(contract(r), "- name: order_key\n", "- name: order_key/../x\n"), "schema[0].properties[0].name", "is not a safe name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BREAKS))
+def test_each_break_is_one_clear_line(root, case):
+    breaker, where, what = BREAKS[case]
+    breaker(root)
+    code, lines = check(root)
+    assert code == 1
+    matching = [line for line in lines if where in line and what in line]
+    assert len(matching) == 1, f"{case}: {lines}"
+    assert len(lines) == 1, f"{case}: {lines}"
+
+
+def test_json_output_names_file_line_and_field(root):
+    edit(contract(root), "    physicalType: BIGINT\n", "    phyiscalType: BIGINT\n")
+    code, lines = check(root, "--json")
+    (problem,) = json.loads("\n".join(lines))
+    assert code == 1 and problem["file"].endswith("orders.odcs.yaml") and problem["line"] and problem["field"].endswith("phyiscalType")
+
+
+def test_usage_error_exits_2(tmp_path):
+    assert check(tmp_path)[0] == 2
+
+
+def test_a_contract_using_every_odcs_section_loads():
+    loaded = load_contract(REPO / "tests" / "fixtures" / "full.odcs.yaml")
+    assert loaded.model == "orders" and len(loaded.columns) == 3
