@@ -74,3 +74,21 @@ def test_usage_error_exits_2(tmp_path):
 def test_a_contract_using_every_odcs_section_loads():
     loaded = load_contract(REPO / "tests" / "fixtures" / "full.odcs.yaml")
     assert loaded.model == "orders" and len(loaded.columns) == 3
+
+
+def test_a_broken_domain_fails_only_its_own_location(root):
+    import os
+    import subprocess
+
+    from tests.support.processes import BIN
+
+    edit(contract(root), "    physicalType: BIGINT\n", "    phyiscalType: BIGINT\n")
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", str(root / "workspace.yaml")],
+        cwd=root, env=dict(os.environ), capture_output=True, text=True, timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3): check its spelling" in output
+    for location in ("customers", "supply", "finance", "marketing"):
+        assert f"Validation successful for code location {location}" in output, output[-3000:]

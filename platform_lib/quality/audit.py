@@ -80,13 +80,27 @@ def _redact(values: list, rule: Rule, pii: set[str]) -> tuple:
     return tuple(REDACTED if pii.intersection(rule.columns) else v for v in values[:SAMPLE_SIZE])
 
 
+def _raised(info: dict | None) -> str | None:
+    """GX reports a metric that raised either at the top of exception_info or per metric inside it;
+    either way the expectation measured nothing and must not pass."""
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return info.get("exception_message") or "the expectation raised"
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return value.get("exception_message") or "a metric raised"
+    return None
+
+
 def _run(batch, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
     import great_expectations.expectations as gxe
 
     expectation = getattr(gxe, rule.expectation)(**rule.arguments)
     result = batch.validate(expectation, result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE})
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        return CheckOutcome(rule.name, False, rule.description, error=result.exception_info.get("exception_message"))
+    error = _raised(result.exception_info)
+    if error:
+        return CheckOutcome(rule.name, False, rule.description, error=error)
     details = result.result
     if rule.measure == "query_value":
         rows = details.get("details", {}).get("unexpected_rows") or []
@@ -94,7 +108,9 @@ def _run(batch, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
         ok = value is not None and passes(float(value), rule.operator)
         return CheckOutcome(rule.name, ok, rule.description, observed=value)
     if rule.measure == "observed_value" and rule.expectation == "UnexpectedRowsExpectation":
-        count = int(details.get("observed_value") or 0)
+        if details.get("observed_value") is None:
+            return CheckOutcome(rule.name, False, rule.description, error="the query measured nothing")
+        count = int(details["observed_value"])
         sample = [list(r.values())[0] if len(r) == 1 else r for r in details.get("details", {}).get("unexpected_rows") or []]
         measured = count * 100.0 / row_count if rule.unit == "percent" and row_count else count
         return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, _redact(sample, rule, pii))

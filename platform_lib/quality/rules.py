@@ -68,7 +68,10 @@ def _operator(entry: dict) -> tuple[str, Any]:
 
 
 def _sql_literal(value: Any) -> str:
-    return str(value) if isinstance(value, (int, float)) else "'" + str(value).replace("'", "''") + "'"
+    if isinstance(value, (int, float)):
+        return str(value)
+    # GX formats queries with str.format: a literal brace (a regex quantifier) must be doubled.
+    return "'" + str(value).replace("'", "''").replace("{", "{{").replace("}", "}}") + "'"
 
 
 def _library_rule(entry: dict, column: str | None) -> Rule:
@@ -97,9 +100,11 @@ def _library_rule(entry: dict, column: str | None) -> Rule:
 
 
 def _sql_rule(entry: dict, column: str | None) -> Rule:
-    query = entry["query"].replace("{object}", "{batch}").replace("${object}", "{batch}")
+    query = entry["query"].replace("${", "{")
     if column:
-        query = query.replace("{property}", f'"{column}"').replace("${property}", f'"{column}"')
+        query = query.replace("{property}", f'"{column}"')
+    # Every other brace is the author's (a regex, a literal): doubled, as GX formats the query.
+    query = query.replace("{object}", "\0").replace("{", "{{").replace("}", "}}").replace("\0", "{batch}")
     op, value = _operator(entry)
     return Rule(
         name=check_name(entry.get("name") or f"{column or 'table'}_sql"),

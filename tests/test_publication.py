@@ -1,0 +1,134 @@
+"""Write, audit, publish on a real instance: a broken version is never published, consumers keep
+reading the last good one, and a run killed mid-publication leaves the port intact."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+from tests.support.processes import BIN, REPO, mesh
+
+PROFILES = ("customers", "customer_profiles_v1")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A mesh published once at SF 0.01, whose customers source each test may break and restores."""
+    home = tmp_path_factory.mktemp("publication")
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MESH_PORT_STORE")}
+    env["MESH_HOME"] = str(home)
+    mesh("seed", "--sf", "0.01", env=env)
+    mesh("run", env=env)
+    return env
+
+
+@pytest.fixture
+def customer_source(env):
+    path = Path(env["MESH_HOME"]) / "sources" / "customers" / "customer.parquet"
+    backup = path.with_suffix(".good")
+    shutil.copy(path, backup)
+    yield path
+    shutil.move(backup, path)
+
+
+def current(env, key=PROFILES) -> dict:
+    return json.loads((Path(env["MESH_HOME"]) / "ports" / Path(*key) / "current.json").read_text())
+
+
+def rewrite(path: Path, select: str) -> None:
+    with duckdb.connect() as con:
+        con.execute(f"COPY ({select.format(src=f'read_parquet({str(path)!r})')}) TO '{path}.new' (FORMAT parquet)")
+    os.replace(f"{path}.new", path)
+
+
+def latest_check(env, name: str):
+    with DagsterInstance.from_config(str(Path(env["MESH_HOME"]) / "dagster")) as instance:
+        (record,) = instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(AssetKey(list(PROFILES)), name), limit=1)
+        return record.event.dagster_event.event_specific_data
+
+
+def assert_refused_and_consumers_unaffected(env, before: dict, result) -> None:
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert current(env) == before, "a failed audit must not move the current version"
+    assert pq.read_metadata(before["data_uri"].removeprefix("file://")).num_rows == before["row_count"]
+    # The consumer still runs, bound to the last good version.
+    mesh("run", "--domain", "finance", env=env)
+    with duckdb.connect(str(Path(env["MESH_HOME"]) / "warehouse" / "finance.duckdb"), read_only=True) as con:
+        (sql,) = con.execute("select sql from duckdb_views() where view_name = 'customers__customer_profiles_v1'").fetchone()
+    assert before["version_id"] in sql
+
+
+def test_type_drift_is_refused_with_the_exact_mismatch(env, customer_source):
+    before = current(env)
+    rewrite(customer_source, "select * replace (cast(c_acctbal as double) as c_acctbal) from {src}")
+    result = mesh("run", "--domain", "customers", env=env, check=False)
+    evaluation = latest_check(env, "schema")
+    assert not evaluation.passed
+    assert evaluation.metadata["observed"].value == "account_balance: physical type double, contract says DECIMAL(15,2) (decimal128(15, 2))"
+    assert_refused_and_consumers_unaffected(env, before, result)
+
+
+def test_a_lost_column_is_refused(env, customer_source):
+    before = current(env)
+    rewrite(customer_source, "select * exclude (c_comment) from {src}")
+    result = mesh("run", "--domain", "customers", env=env, check=False)
+    assert "c_comment" in result.stdout + result.stderr
+    assert_refused_and_consumers_unaffected(env, before, result)
+
+
+def test_duplicate_primary_keys_are_refused(env, customer_source):
+    before = current(env)
+    rewrite(customer_source, "select * from {src} union all (select * from {src} order by c_custkey limit 3)")
+    result = mesh("run", "--domain", "customers", env=env, check=False)
+    evaluation = latest_check(env, "customer_key_unique")
+    assert not evaluation.passed and evaluation.metadata["unexpected_count"].value == 6
+    assert sorted(evaluation.metadata["failing_sample"].value)[:2] == ["1", "1"]
+    assert_refused_and_consumers_unaffected(env, before, result)
+
+
+def test_nulls_in_a_required_column_are_refused(env, customer_source):
+    before = current(env)
+    rewrite(customer_source, "select * replace (case when c_custkey <= 2 then null else c_custkey end as c_custkey) from {src}")
+    result = mesh("run", "--domain", "customers", env=env, check=False)
+    assert latest_check(env, "schema").metadata["observed"].value == "customer_key: 2 null value(s) in a required column"
+    assert_refused_and_consumers_unaffected(env, before, result)
+
+
+def test_pii_is_redacted_from_failing_samples(env, customer_source):
+    rewrite(customer_source, "select * replace ('not-a-phone' as c_phone) from {src}")
+    mesh("run", "--domain", "customers", env=env, check=False)
+    evaluation = latest_check(env, "phone_pattern")
+    assert not evaluation.passed and evaluation.metadata["unexpected_count"].value == 1500
+    assert set(evaluation.metadata["failing_sample"].value) == {"<redacted: pii>"}
+
+
+def test_a_run_killed_during_publication_leaves_the_port_readable(env):
+    key = ("sales", "line_items_v1")
+    before = current(env, key)
+    staging = Path(env["MESH_HOME"]) / "staging" / Path(*key)
+    proc = subprocess.Popen([str(BIN / "mesh"), "run", "--domain", "sales"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not any(staging.glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(staging.glob("*.parquet")), "the run was not caught while a version was staged"
+    after = current(env, key)
+    # Either the pointer still names the last good version, or the kill came after its atomic
+    # replacement; in both cases the version it names is whole.
+    assert after == before or after["run_id"] != before["run_id"]
+    assert pq.read_metadata(after["data_uri"].removeprefix("file://")).num_rows == after["row_count"]
+    mesh("run", "--domain", "sales", env=env)
+    assert current(env, key)["version_id"] != before["version_id"]
+    assert not any(staging.glob("*.parquet")), "the next run cleans what the killed run staged"
