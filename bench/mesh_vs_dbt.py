@@ -2,7 +2,7 @@
 
     python bench/mesh_vs_dbt.py --sf 1
 
-Reports: `mesh run` wall time and peak memory (summed over the process tree), the same with one
+Reports: `mesh run` wall time and peak memory (PSS summed over the process tree), the same with one
 domain at a time, plain `dbt build` of
 each domain's project in the same order over the same bound inputs, their ratio, and the time each
 code location takes to load. Nothing here asserts a time: the numbers are for reading.
@@ -24,24 +24,33 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size: a page shared by n processes counts 1/n in each. Domain runs are
+    forked from one parent, so summing their RSS would count the shared pages once per process."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def tree_memory_bytes(pid: int) -> int:
+    """Memory of a process and all its descendants (summed PSS), from /proc."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry))
         except (OSError, ValueError):
             continue
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
-        total += rss.get(p, 0)
+        try:
+            total += _pss_bytes(p)
+        except OSError:
+            pass
         stack.extend(children.get(p, []))
     return total
 
@@ -56,7 +65,7 @@ def timed(cmd: list[str], env: dict, cwd: Path = REPO) -> tuple[float, int]:
     def sample():
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss_bytes(proc.pid))
+            peak = max(peak, tree_memory_bytes(proc.pid))
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample)
