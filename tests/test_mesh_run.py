@@ -26,10 +26,13 @@ def test_every_port_is_published_and_listed(mesh_run):
     expected = {(d.name, p.product, p.name) for d in MESH.domains for p in d.output_ports}
     assert {(p["domain"], p["product"], p["port"]) for p in listed} == expected
     for port in listed:
-        assert set(port) == {"domain", "product", "port", "contract_version", "version_id", "data_uri", "row_count", "published_at"}
+        assert set(port) == {"domain", "product", "port", "contract_version", "version_id", "data_uri", "row_count", "published_at", "versions"}
+        assert port["versions"][-1] == port["version_id"]
         path = local_path(port["data_uri"])
         assert Path(path).exists(), path
         assert pq.read_metadata(path).num_rows == port["row_count"] > 0
+        manifest = json.loads((Path(path).parent / "manifest.json").read_text())
+        assert {c["name"] for c in manifest["checks"]} >= {"schema", "not_empty"} and all(c["passed"] for c in manifest["checks"])
 
 
 def test_tpch_products_equal_the_official_answers(mesh_run):

@@ -10,7 +10,15 @@ FIELDS = ("domain", "product", "port", "contract_version", "version_id", "data_u
 
 
 def published_ports(store: PortStore | None = None) -> list[dict]:
-    return [{f: v.manifest[f] for f in FIELDS} for v in (store or PortStore()).published()]
+    """The current version of every port, with every version the store still retains."""
+    store = store or PortStore()
+    return [
+        {
+            **{f: v.manifest[f] for f in FIELDS},
+            "versions": [old.version_id for old in store.versions(tuple(v.manifest["asset_key"].split("/")))],
+        }
+        for v in store.published()
+    ]
 
 
 def render(ports: list[dict], as_json: bool) -> str:
