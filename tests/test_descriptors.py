@@ -11,6 +11,7 @@ from platform_lib.descriptors.domain import load_domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.mesh import load_mesh
 from platform_lib.settings import DOMAINS_DIR
+from tests.support.mesh_copy import edit
 
 
 @pytest.fixture
@@ -18,12 +19,6 @@ def sales_copy(tmp_path) -> Path:
     folder = tmp_path / "sales"
     shutil.copytree(DOMAINS_DIR / "sales", folder)
     return folder
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def error_of(folder: Path) -> str:

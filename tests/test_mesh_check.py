@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
 from platform_lib.descriptors.contract import load_contract
 from tests.support.mesh_copy import edit, mesh_copy
-from tests.support.processes import REPO, mesh
+from tests.support.processes import BIN, REPO, mesh
 
 
 def check(root, *flags) -> tuple[int, list[str]]:
-    import os
-
     result = mesh("check", str(root), *flags, env=dict(os.environ), check=False)
     assert "Traceback" not in result.stdout + result.stderr
     return result.returncode, result.stdout.strip().splitlines()
@@ -77,11 +77,6 @@ def test_a_contract_using_every_odcs_section_loads():
 
 
 def test_a_broken_domain_fails_only_its_own_location(root):
-    import os
-    import subprocess
-
-    from tests.support.processes import BIN
-
     edit(contract(root), "    physicalType: BIGINT\n", "    phyiscalType: BIGINT\n")
     result = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-w", str(root / "workspace.yaml")],

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
+from tests.conftest import mesh_env
 from tests.support.processes import BIN, REPO, mesh
 
 PROFILES = ("customers", "customer_profiles_v1")
@@ -24,9 +25,7 @@ PROFILES = ("customers", "customer_profiles_v1")
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """A mesh published once at SF 0.01, whose customers source each test may break and restores."""
-    home = tmp_path_factory.mktemp("publication")
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MESH_PORT_STORE")}
-    env["MESH_HOME"] = str(home)
+    env = mesh_env(tmp_path_factory.mktemp("publication"))
     mesh("seed", "--sf", "0.01", env=env)
     mesh("run", env=env)
     return env
