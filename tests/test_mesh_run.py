@@ -64,3 +64,19 @@ def test_consumers_read_ports_not_sources(mesh_run):
 def test_ports_text_listing(mesh_run):
     text = mesh("ports", env=mesh_run).stdout
     assert len(text.strip().splitlines()) == 1 + sum(len(d.output_ports) for d in MESH.domains)
+
+
+def test_mesh_check_compares_contracts_with_the_built_models(mesh_run, tmp_path):
+    from tests.support.mesh_copy import edit, mesh_copy
+
+    assert mesh("check", env=mesh_run).returncode == 0
+    root = mesh_copy(tmp_path)
+    contract = root / "domains" / "sales" / "products" / "orders" / "orders.odcs.yaml"
+    edit(contract, "    physicalType: DECIMAL(15,2)\n", "    physicalType: DOUBLE\n")
+    result = mesh("check", str(root), env=mesh_run, check=False)
+    assert result.returncode == 1
+    line = contract.read_text().splitlines().index("    physicalType: DOUBLE") + 1
+    assert result.stdout.strip() == (
+        f"{contract}:{line}: schema[0].properties[3].physicalType: "
+        "dbt model orders (last built) makes total_price DECIMAL(15,2); the contract says DOUBLE"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import yaml
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, load_manifest, model_relation, source_asset_key
@@ -14,6 +15,7 @@ from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.mesh import Mesh, domain_folders
 from platform_lib.ports.binding import operational_source_key
+from platform_lib.settings import warehouse_path
 
 
 def _collect(problems: list[Problem], fn, *args):
@@ -53,13 +55,37 @@ def _input_port_problems(mesh: Mesh, domain: Domain, broken: set[str]) -> list[P
     return problems
 
 
+def _built_model_problems(domain: Domain, port, relation: str) -> list[Problem]:
+    """The dbt model as last built in the domain's warehouse, against its contract's columns and
+    types. Nothing is run: without a build (or while a run holds the file) there is nothing to read."""
+    path = warehouse_path(domain.name)
+    if not path.exists():
+        return []
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            built = [(name, kind) for name, kind, *_ in con.execute(f"describe select * from {relation}").fetchall()]
+    except duckdb.Error:
+        return []
+    doc = load_yaml(port.contract.file)
+    declared = [(c.name, c.physical_type.upper().replace(" ", "")) for c in port.contract.columns]
+    if [n for n, _ in built] != [n for n, _ in declared]:
+        return [doc.problem(f"dbt model {port.contract.model} (last built) has columns {[n for n, _ in built]}; the contract declares {[n for n, _ in declared]}", "schema", 0, "properties")]
+    return [
+        doc.problem(f"dbt model {port.contract.model} (last built) makes {name} {kind}; the contract says {want}", "schema", 0, "properties", i, "physicalType")
+        for i, ((name, kind), (_, want)) in enumerate(zip(built, declared))
+        if kind.upper().replace(" ", "") != want
+    ]
+
+
 def _dbt_problems(mesh: Mesh, domain: Domain, broken: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     manifest = _collect(problems, load_manifest, domain)
     if manifest is None:
         return problems
     for port in domain.output_ports:
-        _collect(problems, model_relation, port, manifest)
+        relation = _collect(problems, model_relation, port, manifest)
+        if relation is not None:
+            problems += _built_model_problems(domain, port, relation)
     bound = {}
     for product in domain.products:
         for port in product.input_ports:
