@@ -24,9 +24,14 @@ LOCATIONS = """
 
 
 @pytest.fixture(scope="module")
-def served(seeded_env):
+def url(seeded_env):
     with webserver(seeded_env) as url:
-        yield {"assets": graphql(url, ASSETS)["assetNodes"], "locations": graphql(url, LOCATIONS)["workspaceOrError"]["locationEntries"]}
+        yield url
+
+
+@pytest.fixture(scope="module")
+def served(url):
+    return {"assets": graphql(url, ASSETS)["assetNodes"], "locations": graphql(url, LOCATIONS)["workspaceOrError"]["locationEntries"]}
 
 
 def expected_cross_domain_edges() -> set[tuple[str, str]]:
@@ -77,3 +82,31 @@ def test_each_domain_has_a_running_schedule_and_automation_sensor(served):
         assert [(s["name"], s["sensorType"], s["sensorState"]["status"]) for s in repo["sensors"]] == [
             (f"{domain.name}_automation", "AUTO_MATERIALIZE", "RUNNING")
         ]
+
+
+PORT = """
+query ($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
+  owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+  internalFreshnessPolicy { ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds } }
+  assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
+  metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name description tags { key value } } } } }
+} } }
+"""
+
+
+def test_each_port_shows_its_contract(url):
+    from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
+
+    for domain in load_mesh().domains:
+        for port in domain.output_ports:
+            node = graphql(url, PORT, {"path": list(port.asset_key)})["assetNodeOrError"]
+            assert {o.get("team") or o.get("email") for o in node["owners"]} == {domain.team, domain.email}
+            # frequency 1 d + latency 4 h
+            assert node["internalFreshnessPolicy"] == {"failWindowSeconds": 28 * 3600, "warnWindowSeconds": 24 * 3600}
+            checks = node["assetChecksOrError"]["checks"]
+            assert {c["name"] for c in checks} == {SCHEMA_CHECK, *(r.name for r in contract_rules(port.contract))}
+            assert all(c["blocking"] for c in checks)
+            (schema,) = [m["schema"] for m in node["metadataEntries"] if m["label"] == "dagster/column_schema"]
+            assert [(c["name"], c["description"], {t["key"]: t["value"] for t in c["tags"]}["classification"]) for c in schema["columns"]] == [
+                (c.name, c.description, c.classification) for c in port.contract.columns
+            ]

@@ -187,10 +187,20 @@ def _odcs_place(error: jsonschema.ValidationError) -> tuple:
     return (*error.absolute_path, *names) if len(names) == 1 else tuple(error.absolute_path)
 
 
+_HINTS = {
+    "type": "write a value of that type",
+    "required": "add it",
+    "enum": "use one of those values",
+    "const": "use exactly that value",
+    "minItems": "add the missing items",
+}
+
+
 def _odcs_message(error: jsonschema.ValidationError) -> str:
     if error.validator in UNKNOWN_FIELD:
         return f"unknown field {', '.join(map(repr, _unknown_names(error)))} (not in ODCS v3): check its spelling"
-    return error.message
+    hint = _HINTS.get(error.validator)
+    return f"{error.message}: {hint}" if hint else error.message
 
 
 def _jsonable(value: Any) -> Any:
