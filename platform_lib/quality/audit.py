@@ -1,6 +1,6 @@
 """The audit of a staged port version: the schema check with pyarrow, then every contract rule
-executed by great-expectations 1.x on DuckDB, so the engine computes each answer and no table is
-pulled into pandas (6 million line items audit in seconds, in bounded memory).
+executed by great-expectations 1.x on DuckDB, so the engine computes each answer within its memory
+limit and no table is pulled into pandas.
 
 GX's SQL engine returns query results after closing the connection that produced them; DuckDB's
 driver does not buffer, so every metric silently came back empty and every expectation failed
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 
 from platform_lib.descriptors.contract import Contract
 from platform_lib.quality.rules import SCHEMA_CHECK, Rule, contract_rules, passes
@@ -141,8 +142,6 @@ def audit(parquet: Path, contract: Contract) -> list[CheckOutcome]:
     if mismatches:
         # Rules name columns the schema may no longer have: report them as not run.
         return outcomes + [CheckOutcome(r.name, False, r.description, error="not run: the schema check failed") for r in contract_rules(contract)]
-    import pyarrow.parquet as pq
-
     row_count = pq.read_metadata(parquet).num_rows
     pii = {c.name for c in contract.columns if c.classification.lower() in ("pii", "restricted", "sensitive")}
     rules = contract_rules(contract)
