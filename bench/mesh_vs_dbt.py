@@ -84,8 +84,9 @@ def location_load_seconds(domain: str, env: dict) -> float:
         "import time, dagster, dagster_dbt\n"
         "from platform_lib.mesh import load_mesh\n"
         "from platform_lib.cli.run import load_definitions\n"
+        "folder = load_mesh().domain(" + repr(domain) + ").folder\n"
         "t = time.perf_counter()\n"
-        f"load_definitions(load_mesh(), {domain!r}).resolve_asset_graph()\n"
+        "load_definitions(folder).resolve_asset_graph()\n"
         "print(time.perf_counter() - t)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)

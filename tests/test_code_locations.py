@@ -18,7 +18,7 @@ DOMAINS = [d.name for d in MESH.domains]
 
 @pytest.fixture(scope="module")
 def graphs():
-    return {name: load_definitions(MESH, name).resolve_asset_graph() for name in DOMAINS}
+    return {d.name: load_definitions(d.folder).resolve_asset_graph() for d in MESH.domains}
 
 
 def defined_keys(domain: str, graph) -> set[AssetKey]:

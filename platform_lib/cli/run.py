@@ -17,10 +17,11 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
+from pathlib import Path
 
 from dagster import DagsterInstance, Definitions
 
-from platform_lib.mesh import Mesh, load_mesh
+from platform_lib.mesh import Mesh
 from platform_lib.settings import export_environment
 
 
@@ -32,17 +33,17 @@ class DomainRun:
     run_id: str
 
 
-def load_definitions(mesh: Mesh, domain: str) -> Definitions:
-    path = mesh.domain(domain).folder / "definitions.py"
-    spec = importlib.util.spec_from_file_location(f"mesh_domains.{domain}.definitions", path)
+def load_definitions(folder: Path) -> Definitions:
+    """A domain's code location, loaded as Dagster would: by running its definitions.py."""
+    spec = importlib.util.spec_from_file_location(f"mesh_domains.{folder.name}.definitions", folder / "definitions.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.defs
 
 
-def _run_domain(name: str) -> DomainRun:
+def _run_domain(name: str, folder: Path) -> DomainRun:
     started = time.perf_counter()
-    job = load_definitions(load_mesh(), name).resolve_job_def(f"{name}_products")
+    job = load_definitions(folder).resolve_job_def(f"{name}_products")
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, tags={"mesh/domain": name})
     run = DomainRun(name, result.success, time.perf_counter() - started, result.run_id)
@@ -74,7 +75,7 @@ def run_domains(mesh: Mesh, domains: list[str] | None = None, parallelism: int |
         while sorter.is_active():
             if not any(not r.success for r in runs):
                 for name in sorted(sorter.get_ready()):
-                    pending[pool.submit(_run_domain, name)] = name
+                    pending[pool.submit(_run_domain, name, mesh.domain(name).folder)] = name
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
