@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from dagster import Definitions, in_process_executor
@@ -13,6 +14,7 @@ from platform_lib.assets.dbt_project import dbt_project, dbt_resource, prepare
 from platform_lib.assets.ports import domain_port_assets
 from platform_lib.assets.sources import operational_source_specs
 from platform_lib.descriptors.domain import load_domain
+from platform_lib.governance.evaluate import gate
 from platform_lib.settings import export_environment
 
 
@@ -23,6 +25,9 @@ def domain_definitions(definitions_file: str | Path) -> Definitions:
     if not project.manifest_path.exists():
         project = prepare(domain.name)
     manifest = json.loads(project.manifest_path.read_text())
+    # Global and domain policies: an error fails this code location only, naming the policy.
+    for warning in gate(domain, manifest):
+        logging.getLogger("mesh.governance").warning("%s", warning)
     condition = automation_condition(domain)
     models = domain_dbt_assets(domain, project, manifest, condition)
     ports = domain_port_assets(domain, manifest, condition)

@@ -70,11 +70,6 @@ def test_misspelled_descriptor_field_is_an_error(sales_copy):
     assert "description.purpse: unknown field (not in ODPS v1.0.0): check its spelling" in error_of(sales_copy)
 
 
-def test_product_without_owner_is_refused(sales_copy):
-    edit(sales_copy / "products" / "orders" / "product.odps.yaml", "role: owner", "role: steward")
-    assert "team: no team member has role: owner" in error_of(sales_copy)
-
-
 def test_unsafe_name_is_refused(sales_copy):
     edit(sales_copy / "products" / "orders" / "orders.odcs.yaml", "  physicalName: orders\n", "  physicalName: orders; drop table x\n")
     assert "schema[0].physicalName: 'orders; drop table x' is not a safe name" in error_of(sales_copy)

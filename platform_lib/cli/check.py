@@ -1,4 +1,5 @@
-"""`mesh check [PATH]`: every descriptor and contract, and their agreement with dbt, without running anything."""
+"""`mesh check [PATH]`: every descriptor and contract, their agreement with dbt, and every governance
+policy, without running anything."""
 
 from __future__ import annotations
 
@@ -6,53 +7,15 @@ import json
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from platform_lib.descriptors.dbt_manifest import domain_sources, load_manifest, model_relation, source_asset_key
-from platform_lib.descriptors.domain import Domain, load_domain
-from platform_lib.descriptors.product import DESCRIPTOR_FILE
-from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
+from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.yaml_file import load_yaml
-from platform_lib.mesh import Mesh, domain_folders
-from platform_lib.ports.binding import operational_source_key
+from platform_lib.governance.evaluate import domain_policies, errors, evaluate
+from platform_lib.governance.policy import Subject
+from platform_lib.mesh import survey
 from platform_lib.settings import warehouse_path
-
-
-def _collect(problems: list[Problem], fn, *args):
-    try:
-        return fn(*args)
-    except DescriptorError as exc:
-        problems += exc.problems
-        return None
-
-
-def _declared_contracts(folder: Path) -> set[str]:
-    """Contract ids a domain's descriptors declare, read leniently: when a domain fails to load, its
-    consumers' references to these are not reported again (the error is where the producer broke)."""
-    ids = set()
-    for path in folder.glob(f"products/*/{DESCRIPTOR_FILE}"):
-        try:
-            document = yaml.safe_load(path.read_text()) or {}
-            # Any list but inputPorts: the list holding the output ports may be the misspelled field.
-            lists = [v for k, v in document.items() if k != "inputPorts" and isinstance(v, list)]
-            ids |= {p.get("contractId") for items in lists for p in items if isinstance(p, dict)}
-        except (yaml.YAMLError, AttributeError):
-            continue
-    return ids
-
-
-def _input_port_problems(mesh: Mesh, domain: Domain, broken: set[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    for product in domain.products:
-        for i, port in enumerate(product.input_ports):
-            if port.contract_id in broken:
-                continue
-            producer = _collect(problems, mesh.producer_port, product, port)
-            if producer is not None and producer.domain == domain.name:
-                problems.append(load_yaml(product.file).problem(
-                    f"{port.contract_id} is this domain's own port; read your own models with ref(), not an input port",
-                    "inputPorts", i, "contractId"))
-    return problems
 
 
 def _built_model_problems(domain: Domain, port, relation: str) -> list[Problem]:
@@ -77,65 +40,42 @@ def _built_model_problems(domain: Domain, port, relation: str) -> list[Problem]:
     ]
 
 
-def _dbt_problems(mesh: Mesh, domain: Domain, broken: set[str]) -> list[Problem]:
+def _contract_model_problems(domain: Domain, manifest) -> list[Problem]:
     problems: list[Problem] = []
-    manifest = _collect(problems, load_manifest, domain)
-    if manifest is None:
-        return problems
     for port in domain.output_ports:
-        relation = _collect(problems, model_relation, port, manifest)
+        relation = collect(problems, model_relation, port, manifest)
         if relation is not None:
             problems += _built_model_problems(domain, port, relation)
-    bound = {}
-    for product in domain.products:
-        for port in product.input_ports:
-            producer = mesh.ports_by_contract.get(port.contract_id)
-            if producer is not None:
-                bound[producer.asset_key] = (product, port)
-    if any(port.contract_id in broken for port in domain.input_ports):
-        return problems  # which source reads which port is unknowable while a producer is broken
-    operational = {operational_source_key(domain.name, t) for t in domain.operational_sources}
-    read = set()
-    for source in domain_sources(domain, manifest):
-        key = source_asset_key(source)
-        where = domain.dbt_project_dir / source["original_file_path"]
-        field = f"sources.{source['source_name']}.tables.{source['name']}"
-        if key is None:
-            problems.append(Problem(where, field, "set config.meta.dagster.asset_key to the port or operational source it reads"))
-        elif key not in operational and key not in bound:
-            problems.append(Problem(where, field, f"reads {'/'.join(key)}, which no input port of domain {domain.name} binds: add an input port for its contract, or read an operational source of this domain"))
-        read.add(key)
-    for key, (product, port) in bound.items():
-        if key not in read:
-            problems.append(load_yaml(product.file).problem(
-                f"input port {port.name} binds {'/'.join(key)} but no dbt source of dbt_projects/{domain.name} reads it",
-                "inputPorts", product.input_ports.index(port), "name"))
-    for key in operational - read:
-        problems.append(Problem(domain.folder / "domain.yaml", "operationalSources", f"{key[2]} has no dbt source in dbt_projects/{domain.name}"))
     return problems
 
 
 def check(root: Path) -> list[Problem]:
-    """Every problem of the mesh rooted at `root` (the folder of workspace.yaml)."""
-    problems: list[Problem] = []
-    folders = _collect(problems, domain_folders, root / "workspace.yaml")
-    if folders is None:
-        return problems
-    domains, broken = [], set()
-    for folder in folders.values():
-        domain = _collect(problems, load_domain, folder)
-        if domain is None:
-            broken |= _declared_contracts(folder)
-        else:
-            domains.append(domain)
-    mesh = Mesh(tuple(domains))
-    for domain in domains:
-        problems += _input_port_problems(mesh, domain, broken)
-        problems += _dbt_problems(mesh, domain, broken)
-    return problems
+    """Every problem and policy finding of the mesh rooted at `root` (the folder of workspace.yaml)."""
+    around = survey(root / "workspace.yaml")
+    problems = [p for location in around.problems.values() for p in location]
+    for domain in around.mesh.domains:
+        manifest = collect(problems, load_manifest, domain)
+        if manifest is not None:
+            problems += _contract_model_problems(domain, manifest)
+        policies = collect(problems, domain_policies, domain)
+        if policies is not None:
+            problems += evaluate(Subject(around.mesh, domain, around.broken, manifest), policies)
+    # A finding shared by several domains (a cycle between them) is reported once.
+    return list(dict.fromkeys(problems))
+
+
+def exit_code(problems: list[Problem]) -> int:
+    return 1 if errors(problems) else 0
 
 
 def render(problems: list[Problem], as_json: bool) -> str:
     if as_json:
-        return json.dumps([{"file": str(p.file), "line": p.line, "field": p.field, "message": p.message} for p in problems], indent=2)
-    return "\n".join(str(p) for p in problems) if problems else "mesh check: no problems"
+        return json.dumps([
+            {"file": str(p.file), "line": p.line, "field": p.field, "message": p.message, "policy": p.policy or None, "severity": p.severity}
+            for p in problems
+        ], indent=2)
+    if not problems:
+        return "mesh check: no problems"
+    failing, warnings = len(errors(problems)), len(problems) - len(errors(problems))
+    summary = f"mesh check: {failing} violation{'s' * (failing != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    return "\n".join([*map(str, problems), summary])

@@ -59,7 +59,7 @@ def _lineage(args) -> int:
 def _check(args) -> int:
     from pathlib import Path
 
-    from platform_lib.cli.check import check, render
+    from platform_lib.cli.check import check, exit_code, render
     from platform_lib.settings import REPO_ROOT
 
     root = Path(args.path or REPO_ROOT).resolve()
@@ -67,8 +67,23 @@ def _check(args) -> int:
         print(f"mesh check: {root} has no workspace.yaml; give the folder of a mesh", file=sys.stderr)
         return 2
     problems = check(root)
+    if args.against:
+        from platform_lib.governance.against import against
+        from platform_lib.mesh import survey
+
+        problems += against(root, args.against, survey(root / "workspace.yaml").mesh)
     print(render(problems, args.json))
-    return 1 if problems else 0
+    return exit_code(problems)
+
+
+def _diff(args) -> int:
+    from pathlib import Path
+
+    from platform_lib.cli.diff import diff, render
+
+    changes, violations = diff(args.old, args.new, Path.cwd())
+    print(render(changes, violations, args.json))
+    return 1 if violations else 0
 
 
 def _ui(args) -> int:
@@ -101,7 +116,13 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check", help="validate every descriptor and contract, and their agreement with dbt")
     s.add_argument("path", nargs="?", help="the folder of the mesh's workspace.yaml (default: this repository)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--against", metavar="GIT_REF", help="also diff every contract changed since this git ref; breaking changes need a new major")
     s.set_defaults(func=_check)
+    s = sub.add_parser("diff", help="classify the changes between two versions of a contract (files or GITREF:path)")
+    s.add_argument("old", help="the old version: a file, or GITREF:path")
+    s.add_argument("new", help="the new version: a file, or GITREF:path")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=_diff)
     s = sub.add_parser("lineage", help="print the product-level lineage as a Mermaid flowchart")
     s.set_defaults(func=_lineage)
     s = sub.add_parser("ui", help="serve the Dagster UI on the whole workspace, with the mesh's instance")
@@ -115,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DescriptorError, KeyError, ValueError, RuntimeError) as exc:
+    except (DescriptorError, KeyError, ValueError, RuntimeError, OSError) as exc:
         print(f"mesh {args.command}: {exc}", file=sys.stderr)
         return 1
 

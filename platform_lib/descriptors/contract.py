@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
-from platform_lib.descriptors.fields import field, major_of, name_field
+from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
 from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import load_yaml
 
@@ -21,6 +21,11 @@ class Column:
     unique: bool
     primary_key: bool
     classification: str
+    # How the platform masks the column when it publishes the port (hash or redact), if at all.
+    masking: str | None = None
+
+
+MASKINGS = ("hash", "redact")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class Contract:
     model: str
     columns: tuple[Column, ...]
     file: Path
+    # role -> the domains it is granted to (customProperties grantedTo); access rules live in governance.
+    roles: dict[str, tuple[str, ...]]
+    end_of_support: date | None
     # The validated ODCS document: quality rules, SLOs and roles are read from it where they are used.
     document: dict
 
@@ -64,6 +72,7 @@ def load_contract(path: Path) -> Contract:
     properties = field(doc, "schema", 0, "properties", kind=list)
     columns = tuple(
         Column(
+            masking=_masking(doc, i),
             name=name_field(doc, "schema", 0, "properties", i, "name"),
             logical_type=field(doc, "schema", 0, "properties", i, "logicalType"),
             physical_type=field(doc, "schema", 0, "properties", i, "physicalType"),
@@ -84,5 +93,34 @@ def load_contract(path: Path) -> Contract:
         model=name_field(doc, "schema", 0, "physicalName"),
         columns=columns,
         file=path,
+        roles={
+            name_field(doc, "roles", i, "role"): _granted_to(doc, i)
+            for i in range(len(field(doc, "roles", kind=list, default=[])))
+        },
+        end_of_support=_end_of_support(doc),
         document=doc.data,
     )
+
+
+def _masking(doc, i: int) -> str | None:
+    where, value = custom_property(doc, "schema", 0, "properties", i, name="masking")
+    if value is not None and value not in MASKINGS:
+        raise doc.fail(f"masking {value!r} is not one of {', '.join(MASKINGS)}", *where)
+    return value
+
+
+def _granted_to(doc, i: int) -> tuple[str, ...]:
+    where, value = custom_property(doc, "roles", i, name="grantedTo", default=[])
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise doc.fail("grantedTo must be a list of domain names", *where)
+    return tuple(value)
+
+
+def _end_of_support(doc) -> date | None:
+    where, value = custom_property(doc, name="endOfSupport")
+    if value is None:
+        return None
+    try:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        raise doc.fail(f"endOfSupport {value!r} is not a date such as 2027-03-31", *where) from None

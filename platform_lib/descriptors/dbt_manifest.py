@@ -37,3 +37,9 @@ def source_asset_key(source: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 def domain_sources(domain, manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [s for s in manifest["sources"].values() if s["package_name"] == domain.name]
+
+
+def models_reading(manifest: Mapping[str, Any], asset_key: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    """The dbt models that read the source bound to an asset key (a port of another domain)."""
+    sources = {uid for uid, s in manifest["sources"].items() if source_asset_key(s) == tuple(asset_key)}
+    return [n for n in manifest["nodes"].values() if n.get("resource_type") == "model" and sources & set(n["depends_on"]["nodes"])]

@@ -22,6 +22,8 @@ class Domain:
     cron: str
     timezone: str
     operational_sources: tuple[str, ...]
+    # governance.severities: policy id -> the severity this domain holds itself to.
+    severities: dict[str, str]
     products: tuple[Product, ...]
     folder: Path
 
@@ -66,6 +68,7 @@ def load_domain(folder: Path) -> Domain:
         cron=field(doc, "schedule", "cron"),
         timezone=field(doc, "schedule", "timezone", default="UTC"),
         operational_sources=tuple(name_field(doc, "operationalSources", i) for i in range(len(sources))),
+        severities=field(doc, "governance", "severities", kind=dict, default={}),
         products=tuple(products),
         folder=folder,
     )

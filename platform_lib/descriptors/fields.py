@@ -41,3 +41,16 @@ def major_of(doc: YamlDocument, *path: str | int) -> int:
     if not match:
         raise doc.fail(f"{value!r} is not a semantic version such as 1.0.0", *path)
     return int(match.group(1))
+
+
+def custom_property(doc: YamlDocument, *path: str | int, name: str, default: Any = None) -> tuple[tuple, Any]:
+    """A `customProperties` entry of the object at `path`: (its field path, its value).
+
+    The standards keep their extension points in these lists; the mesh's own fields (masking,
+    grants, roles of input ports, end of support) live there so that descriptors stay valid ODCS/ODPS.
+    """
+    entries = field(doc, *path, "customProperties", kind=list, default=[])
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict) and entry.get("property") == name:
+            return (*path, "customProperties", i, "value"), entry.get("value")
+    return (*path, "customProperties"), default

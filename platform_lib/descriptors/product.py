@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from platform_lib.descriptors.contract import Contract, load_contract
-from platform_lib.descriptors.fields import field, major_of, name_field
+from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
 from platform_lib.descriptors.standards import validate_odps
 from platform_lib.descriptors.yaml_file import load_yaml
 
@@ -18,6 +18,8 @@ class InputPort:
     name: str
     contract_id: str
     major: int
+    # The role of the producer's contract this port reads with (product customProperties inputRoles).
+    role: str | None
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,35 @@ class Product:
     version: str
     status: str
     description: str
-    team: str
+    owner: str | None
+    support: tuple[str, ...]
     input_ports: tuple[InputPort, ...]
     output_ports: tuple[OutputPort, ...]
     file: Path
 
 
-def _owner(doc) -> str:
-    members = field(doc, "team", kind=list)
-    for i, member in enumerate(members):
+def _owner(doc) -> str | None:
+    """Missing owners are a governance finding (policy product-ownership), not a load error."""
+    for i, member in enumerate(field(doc, "team", kind=list, default=[])):
         if member.get("role") == "owner":
             return field(doc, "team", i, "username")
-    raise doc.fail("no team member has role: owner; every product needs an owner", "team")
+    return None
+
+
+def contract_file(folder: Path, port: str, major: int) -> Path:
+    """`<port>.odcs.yaml`, or `<port>.v<major>.odcs.yaml` for a major kept live beside a newer one."""
+    versioned = folder / f"{port}.v{major}.odcs.yaml"
+    return versioned if versioned.exists() else folder / f"{port}.odcs.yaml"
+
+
+def _input_roles(doc, input_names: list[str]) -> dict[str, str]:
+    where, roles = custom_property(doc, name="inputRoles", default={})
+    if not isinstance(roles, dict):
+        raise doc.fail("inputRoles maps each input port name to the producer's role it reads with", *where)
+    for name in roles:
+        if name not in input_names:
+            raise doc.fail(f"{name!r} is not an input port of this product ({', '.join(input_names) or 'none'})", *where, name)
+    return roles
 
 
 def load_product(folder: Path, domain: str) -> Product:
@@ -65,16 +84,20 @@ def load_product(folder: Path, domain: str) -> Product:
     if field(doc, "domain") != domain:
         raise doc.fail(f"must equal the domain that owns the folder, {domain!r}", "domain")
     inputs = field(doc, "inputPorts", kind=list, default=[])
+    roles = _input_roles(doc, [name_field(doc, "inputPorts", i, "name") for i in range(len(inputs))])
     outputs = field(doc, "outputPorts", kind=list)
     output_ports = []
     for i in range(len(outputs)):
         port_name = name_field(doc, "outputPorts", i, "name")
-        contract_file = folder / f"{port_name}.odcs.yaml"
-        if not contract_file.exists():
-            raise doc.fail(f"no contract {contract_file.name} next to the descriptor: every output port needs one", "outputPorts", i, "name")
-        contract = load_contract(contract_file)
+        major = major_of(doc, "outputPorts", i, "version")
+        contract_path = contract_file(folder, port_name, major)
+        if not contract_path.exists():
+            raise doc.fail(f"no contract {contract_path.name} next to the descriptor: every output port needs one", "outputPorts", i, "name")
+        contract = load_contract(contract_path)
         if contract.id != field(doc, "outputPorts", i, "contractId"):
-            raise doc.fail(f"names contract {field(doc, 'outputPorts', i, 'contractId')!r} but {contract_file.name} has id {contract.id!r}", "outputPorts", i, "contractId")
+            raise doc.fail(f"names contract {field(doc, 'outputPorts', i, 'contractId')!r} but {contract_path.name} has id {contract.id!r}", "outputPorts", i, "contractId")
+        if contract.major != major:
+            raise doc.fail(f"declares major version {major} but {contract_path.name} is version {contract.version}; keep an older major in {port_name}.v{major}.odcs.yaml", "outputPorts", i, "version")
         output_ports.append(OutputPort(domain, name, port_name, contract))
     return Product(
         id=field(doc, "id"),
@@ -83,12 +106,14 @@ def load_product(folder: Path, domain: str) -> Product:
         version=str(field(doc, "version")),
         status=field(doc, "status"),
         description=field(doc, "description", "purpose"),
-        team=_owner(doc),
+        owner=_owner(doc),
+        support=tuple(s["channel"] for s in field(doc, "support", kind=list, default=[])),
         input_ports=tuple(
             InputPort(
                 name=name_field(doc, "inputPorts", i, "name"),
                 contract_id=field(doc, "inputPorts", i, "contractId"),
                 major=major_of(doc, "inputPorts", i, "version"),
+                role=roles.get(field(doc, "inputPorts", i, "name")),
             )
             for i in range(len(inputs))
         ),

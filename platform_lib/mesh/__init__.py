@@ -7,20 +7,25 @@ from functools import cached_property
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
+import yaml
+
 from platform_lib.descriptors.domain import Domain, load_domain
-from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.errors import DescriptorError, Problem, collect
 from platform_lib.descriptors.fields import field
-from platform_lib.descriptors.product import InputPort, OutputPort, Product
+from platform_lib.descriptors.product import DESCRIPTOR_FILE, InputPort, OutputPort, Product
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.settings import WORKSPACE_FILE
 
 
 def domain_folders(workspace_file: Path = WORKSPACE_FILE) -> dict[str, Path]:
-    """Code location name -> domain folder, in workspace order."""
+    """Code location name -> domain folder, in workspace order. Domains are the `python_file`
+    entries; the platform's own locations (governance) load a `python_module`."""
     doc = load_yaml(workspace_file)
     entries = field(doc, "load_from", kind=list)
     folders = {}
-    for i in range(len(entries)):
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict) and "python_module" in entry:
+            continue
         location = field(doc, "load_from", i, "python_file", "location_name")
         relative = field(doc, "load_from", i, "python_file", "relative_path")
         folders[location] = (workspace_file.parent / relative).parent
@@ -32,15 +37,25 @@ class Mesh:
     domains: tuple[Domain, ...]
 
     @cached_property
-    def ports_by_contract(self) -> dict[str, OutputPort]:
-        return {port.contract.id: port for d in self.domains for port in d.output_ports}
+    def ports_by_contract(self) -> dict[tuple[str, int], OutputPort]:
+        """(contract id, major) -> port: each live major of a contract is its own port."""
+        return {(port.contract.id, port.contract.major): port for d in self.domains for port in d.output_ports}
+
+    def producer_of(self, port: InputPort) -> OutputPort | None:
+        return self.ports_by_contract.get((port.contract_id, port.major))
+
+    def consumers_of(self, port: OutputPort) -> list[tuple[Product, InputPort]]:
+        key = (port.contract.id, port.contract.major)
+        return [(p, i) for d in self.domains for p in d.products for i in p.input_ports if (i.contract_id, i.major) == key]
 
     def producer_port(self, product: Product, port: InputPort) -> OutputPort:
-        producer = self.ports_by_contract.get(port.contract_id)
-        if producer is None or producer.contract.major != port.major:
+        producer = self.producer_of(port)
+        if producer is None:
+            live = sorted(major for (cid, major) in self.ports_by_contract if cid == port.contract_id)
+            also = f" (live majors: {', '.join(map(str, live))})" if live else ""
             raise DescriptorError(
                 [load_yaml(product.file).problem(
-                    f"no output port in the mesh publishes contract {port.contract_id!r} at major version {port.major}",
+                    f"no output port in the mesh publishes contract {port.contract_id!r} at major version {port.major}{also}",
                     "inputPorts", product.input_ports.index(port), "contractId",
                 )]
             )
@@ -66,3 +81,43 @@ class Mesh:
 
 def load_mesh(workspace_file: Path = WORKSPACE_FILE) -> Mesh:
     return Mesh(tuple(load_domain(folder) for folder in domain_folders(workspace_file).values()))
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The mesh as far as it loads: the domains that do, and the problems of those that do not."""
+
+    mesh: Mesh
+    # Per domain that failed to load (by code location name), or under "workspace".
+    problems: dict[str, list[Problem]]
+    # Contract ids declared by domains that failed to load: their consumers' references to them are
+    # not reported again (the error is where the producer broke).
+    broken: frozenset[str]
+
+
+def survey(workspace_file: Path = WORKSPACE_FILE) -> Survey:
+    problems: dict[str, list[Problem]] = {"workspace": []}
+    folders = collect(problems["workspace"], domain_folders, workspace_file)
+    domains, broken = [], set()
+    for location, folder in (folders or {}).items():
+        problems[location] = []
+        domain = collect(problems[location], load_domain, folder)
+        if domain is None:
+            broken |= _declared_contracts(folder)
+        else:
+            domains.append(domain)
+    return Survey(Mesh(tuple(domains)), {k: v for k, v in problems.items() if v}, frozenset(broken))
+
+
+def _declared_contracts(folder: Path) -> set[str]:
+    """Contract ids a domain's descriptors declare, read leniently (the domain failed to load)."""
+    ids = set()
+    for path in folder.glob(f"products/*/{DESCRIPTOR_FILE}"):
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+            # Any list but inputPorts: the list holding the output ports may be the misspelled field.
+            lists = [v for k, v in document.items() if k != "inputPorts" and isinstance(v, list)]
+            ids |= {p.get("contractId") for items in lists for p in items if isinstance(p, dict)}
+        except (yaml.YAMLError, AttributeError):
+            continue
+    return ids

@@ -11,7 +11,7 @@ def mermaid(mesh: Mesh) -> str:
     for domain in mesh.domains:
         lines.append(f"  subgraph {domain.name}")
         for port in domain.output_ports:
-            lines.append(f"    {'__'.join(port.asset_key)}[\"{port.product} v{port.contract.major}\"]")
+            lines.append(f"    {'__'.join(port.asset_key)}[\"{port.name} v{port.contract.major}\"]")
         lines.append("  end")
     edges = sorted(
         {

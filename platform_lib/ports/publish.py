@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.governance.masking import masked_select
 from platform_lib.ports.store import PortStore, PublishedVersion
 from platform_lib.ports.warehouse import connect_warehouse
 from platform_lib.settings import staging_dir
@@ -16,14 +17,15 @@ def staging_folder(port: OutputPort) -> Path:
 
 
 def stage(port: OutputPort, relation: str, run_id: str) -> Path:
-    """Export the port's dbt relation to a staged Parquet file, clearing what killed runs left behind."""
+    """Export the port's dbt relation, masked as its contract says, to a staged Parquet file,
+    clearing what killed runs left behind."""
     folder = staging_folder(port)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     target = folder / f"{run_id}.parquet"
     with connect_warehouse(port.domain, read_only=True) as con:
-        con.execute(f"COPY (select * from {relation}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({masked_select(port.contract, relation)}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
     return target
 
 

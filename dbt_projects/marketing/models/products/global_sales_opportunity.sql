@@ -2,10 +2,10 @@
 with candidates as (
     select
         customer_key,
-        substring(phone, 1, 2) as cntrycode,
+        phone_country_code as cntrycode,
         account_balance
     from {{ source('customers', 'customer_profiles') }}
-    where substring(phone, 1, 2) in ('{{ var("q22_country_codes") | join("', '") }}')
+    where phone_country_code in ('{{ var("q22_country_codes") | join("', '") }}')
 )
 
 select

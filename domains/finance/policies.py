@@ -1,0 +1,21 @@
+"""Finance's own policies, on top of the mesh's global ones."""
+
+from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.governance import policy
+
+
+@policy(
+    "finance-decimal-money",
+    rationale="""Reported amounts must add up to the cent: binary floating point cannot represent most
+    decimal amounts, so every number finance publishes is a DECIMAL.""",
+)
+def decimal_money(s):
+    """Every number a finance port publishes is DECIMAL, never floating point."""
+    for port in s.domain.output_ports:
+        for i, column in enumerate(port.contract.columns):
+            if column.logical_type == "number" and not column.physical_type.upper().startswith("DECIMAL"):
+                yield load_yaml(port.contract.file).problem(
+                    f"{column.name} is {column.physical_type}: publish amounts as DECIMAL(p,s)", "schema", 0, "properties", i, "physicalType")
+
+
+POLICIES = [decimal_money]

@@ -1,0 +1,252 @@
+"""The mesh's global policies. Every domain is held to all of them; a domain may raise a
+severity or add policies of its own (see `evaluate`), never lower or waive one of these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
+from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.governance.access import PUBLIC_ROLE, granted, is_public, whom_to_ask
+from platform_lib.governance.policy import Subject, policy
+from platform_lib.ports.binding import operational_source_key
+
+NOT_YET_LIVE_OR_GONE = ("proposed", "draft", "retired")
+
+
+@policy(
+    "product-ownership",
+    rationale="""A product nobody owns decays: consumers need a team accountable for it and a channel
+    where they can reach that team.""",
+)
+def product_ownership(s: Subject) -> Iterator[Problem]:
+    """Every product has an owner team and a support channel."""
+    for product in s.domain.products:
+        doc = load_yaml(product.file)
+        if product.owner is None:
+            yield doc.problem("no team member has role: owner; name the team member accountable for the product", "team")
+        if not product.support:
+            yield doc.problem("no support channel; add one (support: - channel, url) where consumers reach the team", "support")
+
+
+def _quality_rules(document: dict) -> int:
+    schema = document["schema"][0]
+    return len(schema.get("quality") or []) + sum(len(p.get("quality") or []) for p in schema["properties"])
+
+
+@policy(
+    "port-promises",
+    rationale="""A port is a promise: without a service level consumers cannot tell late data from
+    lost data, and without a quality rule nothing stops a bad version from being published.""",
+)
+def port_promises(s: Subject) -> Iterator[Problem]:
+    """Every output port's contract has at least one SLO and one quality rule."""
+    for port in s.domain.output_ports:
+        doc = load_yaml(port.contract.file)
+        if not port.contract.document.get("slaProperties"):
+            yield doc.problem("no SLO: declare slaProperties (frequency, latency or retention)", "slaProperties")
+        if not _quality_rules(port.contract.document):
+            yield doc.problem("no quality rule: add one under schema[0].quality or a property's quality", "schema", 0, "quality")
+
+
+@policy(
+    "naming",
+    rationale="""Ids and names are how the mesh finds things: a product, a contract and an input port
+    named by convention can be located from the id alone, by people and by tools.""",
+)
+def naming(s: Subject) -> Iterator[Problem]:
+    """Ids, URNs and names follow the mesh's conventions."""
+    domain = s.domain.name
+    for product in s.domain.products:
+        doc = load_yaml(product.file)
+        if product.id != f"urn:mesh:product:{domain}:{product.name}":
+            yield doc.problem(f"product id must be urn:mesh:product:{domain}:{product.name}", "id")
+        for i, port in enumerate(product.input_ports):
+            producer = s.mesh.producer_of(port)
+            if producer is not None and port.name != f"{producer.domain}_{producer.name}":
+                yield doc.problem(f"input port name must be {producer.domain}_{producer.name} (producer domain _ port)", "inputPorts", i, "name")
+        for port in product.output_ports:
+            contract, cdoc = port.contract, load_yaml(port.contract.file)
+            expected = {"id": f"urn:mesh:contract:{domain}:{port.name}", "name": port.name, "domain": domain, "dataProduct": product.name}
+            for key, want in expected.items():
+                if contract.document.get(key) != want:
+                    yield cdoc.problem(f"must be {want!r}", key)
+            if s.manifest is not None and any(
+                n.get("resource_type") == "model" and n["name"] == port.asset_key[1] for n in s.manifest["nodes"].values()
+            ):
+                yield cdoc.problem(f"dbt model {port.asset_key[1]} has the asset key of this port ({'/'.join(port.asset_key)}); rename the model", "schema", 0, "physicalName")
+
+
+@policy(
+    "pii-masking",
+    rationale="""Personal data reaches only those who were granted it: in a port every domain may read,
+    a PII column is published hashed (still joinable) or redacted, never as written.""",
+)
+def pii_masking(s: Subject) -> Iterator[Problem]:
+    """A PII column is never published unmasked in a port open to every domain."""
+    for port in s.domain.output_ports:
+        if not is_public(port.contract):
+            continue
+        doc = load_yaml(port.contract.file)
+        for i, column in enumerate(port.contract.columns):
+            if column.classification == "pii" and column.masking is None:
+                yield doc.problem(
+                    f"pii column {column.name} is published unmasked to every domain (role {PUBLIC_ROLE}): add "
+                    "customProperties masking: hash or redact, or drop the public role and grant a restricted one",
+                    "schema", 0, "properties", i, "classification")
+            if column.masking == "hash" and column.physical_type.upper() != "VARCHAR":
+                yield doc.problem("a hashed column is published as VARCHAR: set physicalType: VARCHAR", "schema", 0, "properties", i, "physicalType")
+
+
+@policy(
+    "port-binding",
+    rationale="""Consumers depend on promises, not on implementation: reading a producer's internal
+    tables or an undeclared port couples domains where no contract protects the consumer.""",
+)
+def port_binding(s: Subject) -> Iterator[Problem]:
+    """Consumers bind only to other domains' output ports, through declared input ports."""
+    bound = {}
+    for product in s.domain.products:
+        for i, port in enumerate(product.input_ports):
+            if port.contract_id in s.broken:
+                continue
+            try:
+                producer = s.mesh.producer_port(product, port)
+            except DescriptorError as exc:
+                yield from exc.problems
+                continue
+            if producer.domain == s.domain.name:
+                yield load_yaml(product.file).problem(f"{port.contract_id} is this domain's own port; read your own models with ref(), not an input port", "inputPorts", i, "contractId")
+            bound[producer.asset_key] = (product, port)
+    if s.manifest is None or any(p.contract_id in s.broken for p in s.domain.input_ports):
+        return  # which source reads which port is unknowable without a manifest or while a producer is broken
+    operational = {operational_source_key(s.domain.name, t) for t in s.domain.operational_sources}
+    read = set()
+    for source in domain_sources(s.domain, s.manifest):
+        key = source_asset_key(source)
+        where = s.domain.dbt_project_dir / source["original_file_path"]
+        name = f"sources.{source['source_name']}.tables.{source['name']}"
+        if key is None:
+            yield Problem(where, name, "set config.meta.dagster.asset_key to the port or operational source it reads")
+        elif key not in operational and key not in bound:
+            yield Problem(where, name, f"reads {'/'.join(key)}, which no input port of domain {s.domain.name} binds: bind another domain's output port through an input port, or read an operational source of this domain")
+        read.add(key)
+    for key, (product, port) in bound.items():
+        if key not in read:
+            yield load_yaml(product.file).problem(f"input port {port.name} binds {'/'.join(key)} but no dbt source of dbt_projects/{s.domain.name} reads it", "inputPorts", product.input_ports.index(port), "name")
+    for key in operational - read:
+        yield Problem(s.domain.folder / "domain.yaml", "operationalSources", f"{key[2]} has no dbt source in dbt_projects/{s.domain.name}")
+
+
+@policy(
+    "port-access",
+    rationale="""Access is granted, not assumed: each input port names the role it reads with, and a
+    port's contract must grant that role to the consuming domain.""",
+)
+def port_access(s: Subject) -> Iterator[Problem]:
+    """Consumers read a port only with a role its contract grants them."""
+    for product in s.domain.products:
+        doc = load_yaml(product.file)
+        for i, port in enumerate(product.input_ports):
+            producer = s.mesh.producer_of(port)
+            if producer is None or producer.domain == s.domain.name:
+                continue  # port-binding reports these
+            roles = ", ".join(producer.contract.roles) or "none"
+            if port.role is None:
+                yield doc.problem(f"input port {port.name} names no role: add it to customProperties inputRoles (roles of {port.contract_id}: {roles})", "inputPorts", i, "name")
+            elif port.role not in producer.contract.roles:
+                yield doc.problem(f"input port {port.name} reads with role {port.role}, which {port.contract_id} does not offer (roles: {roles})", "inputPorts", i, "name")
+            elif not granted(producer.contract, port.role, s.domain.name):
+                yield doc.problem(
+                    f"domain {s.domain.name} is not granted role {port.role} on {port.contract_id}: "
+                    f"request role {port.role} from {whom_to_ask(s.mesh, producer)}", "inputPorts", i, "name")
+
+
+def _cycle_through(s: Subject) -> list[str] | None:
+    graph: dict[str, set[str]] = {}
+    for d in s.mesh.domains:
+        producers = (s.mesh.producer_of(p) for p in d.input_ports)
+        graph[d.name] = {p.domain for p in producers if p is not None and p.domain != d.name}
+    start, stack, seen = s.domain.name, [(s.domain.name, [s.domain.name])], set()
+    while stack:
+        node, path = stack.pop()
+        for upstream in sorted(graph.get(node, ())):
+            if upstream == start:
+                return path
+            if upstream not in seen:
+                seen.add(upstream)
+                stack.append((upstream, path + [upstream]))
+    return None
+
+
+@policy(
+    "acyclic-domains",
+    rationale="""Domains that feed each other can never publish a consistent version and cannot be
+    run in any order: dependencies between domains form a directed acyclic graph.""",
+)
+def acyclic_domains(s: Subject) -> Iterator[Problem]:
+    """No dependency cycle between domains."""
+    cycle = _cycle_through(s)
+    if cycle:
+        # The same finding for every domain on the cycle, starting at the smallest name, so the
+        # mesh reports it once and each of those code locations fails.
+        first = cycle.index(min(cycle))
+        ordered = cycle[first:] + cycle[:first]
+        workspace = s.domain.folder.parent.parent / "workspace.yaml"
+        yield Problem(workspace, "load_from", f"domains read each other's ports in a cycle: {' -> '.join(ordered + ordered[:1])} (each reads the next's ports); break it by moving the shared logic into one domain")
+
+
+@policy(
+    "deprecation-window",
+    rationale="""A deprecated port must say until when it is served, or its consumers cannot plan
+    their migration and the producer can never retire it.""",
+)
+def deprecation_window(s: Subject) -> Iterator[Problem]:
+    """A deprecated port has an end-of-support date."""
+    for port in s.domain.output_ports:
+        if port.contract.status == "deprecated" and port.contract.end_of_support is None:
+            yield load_yaml(port.contract.file).problem("deprecated without an end of support: add customProperties endOfSupport: YYYY-MM-DD", "status")
+
+
+@policy(
+    "deprecated-consumers",
+    severity=WARNING,
+    rationale="""Before a deprecated port is retired, its owners need to know who still reads it, and
+    those consumers need to be told.""",
+)
+def deprecated_consumers(s: Subject) -> Iterator[Problem]:
+    """The remaining consumers of a deprecated port are reported."""
+    for port in s.domain.output_ports:
+        consumers = s.mesh.consumers_of(port)
+        if port.contract.status != "deprecated" or not consumers:
+            continue
+        eos = port.contract.end_of_support
+        when = "with no end of support" if eos is None else (f"past its end of support {eos}" if eos < date.today() else f"until {eos}")
+        names = ", ".join(f"{p.domain}.{p.name} (input port {i.name})" for p, i in consumers)
+        newer = sorted(m for (cid, m) in s.mesh.ports_by_contract if cid == port.contract.id and m > port.contract.major)
+        move = f"; they should move to v{newer[-1]}" if newer else ""
+        yield load_yaml(port.contract.file).problem(f"{port.name} v{port.contract.major} is deprecated {when}; still read by {names}{move}", "status")
+
+
+@policy(
+    "lifecycle",
+    rationale="""An active product promises to be served; it cannot rest on a port that is not live
+    yet or no longer is.""",
+)
+def lifecycle(s: Subject) -> Iterator[Problem]:
+    """An active product does not depend on a draft or retired port."""
+    for product in s.domain.products:
+        if product.status != "active":
+            continue
+        for i, port in enumerate(product.input_ports):
+            producer = s.mesh.producer_of(port)
+            if producer is not None and producer.contract.status in NOT_YET_LIVE_OR_GONE:
+                yield load_yaml(product.file).problem(f"active product reads {port.contract_id} v{port.major}, whose status is {producer.contract.status}", "inputPorts", i, "contractId")
+
+
+GLOBAL_POLICIES = (
+    product_ownership, port_promises, naming, pii_masking, port_binding, port_access,
+    acyclic_domains, deprecation_window, deprecated_consumers, lifecycle,
+)

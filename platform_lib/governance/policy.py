@@ -1,0 +1,54 @@
+"""What a policy is: an id, a rationale, a severity and the check that finds its violations."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.errors import ERROR, WARNING, Problem
+from platform_lib.mesh import Mesh
+
+SEVERITIES = (WARNING, ERROR)  # in rising order: a domain may move a policy right, never left
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One domain, seen with the whole mesh around it."""
+
+    mesh: Mesh
+    domain: Domain
+    # Contract ids of domains that failed to load: references to them are not judged.
+    broken: frozenset[str] = frozenset()
+    # The domain's dbt manifest, when it has been prepared: policies on dbt sources need it.
+    manifest: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    title: str
+    rationale: str
+    severity: str
+    check: Callable[[Subject], Iterable[Problem]]
+
+    def run(self, subject: Subject, severity: str | None = None) -> list[Problem]:
+        severity = severity or self.severity
+        return [dataclasses.replace(p, policy=self.id, severity=severity) for p in self.check(subject)]
+
+    def with_severity(self, severity: str) -> Policy:
+        return dataclasses.replace(self, severity=severity)
+
+
+def policy(id: str, rationale: str, severity: str = ERROR) -> Callable[[Callable], Policy]:
+    """Turn a check function into a Policy; its docstring's first line is the policy's title."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"policy {id}: severity must be one of {SEVERITIES}")
+
+    def wrap(check: Callable[[Subject], Iterable[Problem]]) -> Policy:
+        title = (check.__doc__ or id).strip().splitlines()[0]
+        return Policy(id=id, title=title, rationale=" ".join(rationale.split()), severity=severity, check=check)
+
+    return wrap
