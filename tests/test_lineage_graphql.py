@@ -49,7 +49,7 @@ def expected_cross_domain_edges() -> set[tuple[str, str]]:
 
 def test_every_location_loads(served):
     entries = {e["name"]: e["locationOrLoadError"] for e in served["locations"]}
-    assert sorted(entries) == sorted(d.name for d in load_mesh().domains)
+    assert sorted(entries) == sorted([*(d.name for d in load_mesh().domains), "governance"])
     for name, entry in entries.items():
         assert entry["__typename"] == "RepositoryLocation", f"{name}: {entry.get('message')}"
 
@@ -73,9 +73,10 @@ def test_global_lineage_has_every_cross_domain_edge(served):
 
 def test_each_domain_has_a_running_schedule_and_automation_sensor(served):
     mesh = load_mesh()
-    for entry in served["locations"]:
-        (repo,) = entry["locationOrLoadError"]["repositories"]
-        domain = mesh.domain(entry["name"])
+    repos = {e["name"]: e["locationOrLoadError"]["repositories"][0] for e in served["locations"]}
+    assert [(s["name"], s["scheduleState"]["status"]) for s in repos.pop("governance")["schedules"]] == [("governance_schedule", "RUNNING")]
+    for name, repo in repos.items():
+        domain = mesh.domain(name)
         assert [(s["name"], s["cronSchedule"], s["scheduleState"]["status"]) for s in repo["schedules"]] == [
             (f"{domain.name}_schedule", domain.cron, "RUNNING")
         ]

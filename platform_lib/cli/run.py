@@ -41,14 +41,26 @@ def load_definitions(folder: Path) -> Definitions:
     return module.defs
 
 
-def _run_domain(name: str, folder: Path) -> DomainRun:
-    started = time.perf_counter()
-    job = load_definitions(folder).resolve_job_def(f"{name}_products")
+def _execute(name: str, defs: Definitions, job_name: str, started: float) -> DomainRun:
+    job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, tags={"mesh/domain": name})
     run = DomainRun(name, result.success, time.perf_counter() - started, result.run_id)
     print(f"{name:<12} {'ok' if run.success else 'FAILED'}  {run.seconds:6.1f}s  run {run.run_id}", file=sys.stderr)
     return run
+
+
+def _run_domain(name: str, folder: Path) -> DomainRun:
+    started = time.perf_counter()
+    return _execute(name, load_definitions(folder), f"{name}_products", started)
+
+
+def run_governance() -> DomainRun:
+    """The governance scorecard over the mesh as it now stands (its location's scheduled job)."""
+    started = time.perf_counter()
+    from platform_lib.governance.definitions import defs, governance_job
+
+    return _execute("governance", defs, governance_job.name, started)
 
 
 def run_domains(mesh: Mesh, domains: list[str] | None = None, parallelism: int | None = None) -> list[DomainRun]:
@@ -85,4 +97,4 @@ def run_domains(mesh: Mesh, domains: list[str] | None = None, parallelism: int |
                 runs.append(run)
                 if run.success:
                     sorter.done(run.domain)
-    return runs
+    return runs + [run_governance()]
