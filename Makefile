@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MESH_SF ?= 0.1
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test bench clean
 
@@ -15,12 +17,17 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 	$(BIN)/mesh prepare
 
+# Debian's Chromium for the browser test: Playwright's own browser download cannot be reached here.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 demo: setup
 	$(BIN)/mesh seed --sf $(MESH_SF)
 	$(BIN)/mesh run
 	$(BIN)/mesh ui
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -119,7 +119,7 @@ def main() -> None:
 
     dbt_s, dbt_peak, per_domain = 0.0, 0, {}
     for name in mesh.run_order():
-        project = dbt_project(name)
+        project = dbt_project(mesh.domain(name).dbt_project_dir)
         manifest = json.loads(project.manifest_path.read_text())
         bind_sources(mesh.domain(name), manifest, PortStore())
         seconds, peak = timed(

@@ -21,13 +21,15 @@ from platform_lib.settings import export_environment
 def domain_definitions(definitions_file: str | Path) -> Definitions:
     export_environment()
     domain = load_domain(Path(definitions_file).resolve().parent)
-    project = dbt_project(domain.name)
+    project = dbt_project(domain.dbt_project_dir)
     if not project.manifest_path.exists():
-        project = prepare(domain.name)
+        project = prepare(domain.dbt_project_dir)
     manifest = json.loads(project.manifest_path.read_text())
     # Global and domain policies: an error fails this code location only, naming the policy.
     for warning in gate(domain, manifest):
         logging.getLogger("mesh.governance").warning("%s", warning)
+    if not domain.products:
+        return Definitions()  # a new domain before its first product: it loads, with nothing to run
     condition = automation_condition(domain)
     models = domain_dbt_assets(domain, project, manifest, condition)
     ports = domain_port_assets(domain, manifest, condition)

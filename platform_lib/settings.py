@@ -6,13 +6,15 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DOMAINS_DIR = REPO_ROOT / "domains"
-DBT_PROJECTS_DIR = REPO_ROOT / "dbt_projects"
-WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
+# The mesh the `mesh` command works on (workspace.yaml, domains/, dbt_projects/): this repository,
+# or another checkout of a mesh (MESH_ROOT), such as a test's copy.
+MESH_ROOT = Path(os.environ.get("MESH_ROOT") or REPO_ROOT).resolve()
+DOMAINS_DIR = MESH_ROOT / "domains"
+WORKSPACE_FILE = MESH_ROOT / "workspace.yaml"
 
 
 def mesh_home() -> Path:
-    return Path(os.environ.get("MESH_HOME") or REPO_ROOT / ".mesh").resolve()
+    return Path(os.environ.get("MESH_HOME") or MESH_ROOT / ".mesh").resolve()
 
 
 def dagster_home() -> Path:

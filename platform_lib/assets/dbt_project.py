@@ -10,11 +10,10 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
-from platform_lib.settings import DBT_PROJECTS_DIR, export_environment
+from platform_lib.settings import export_environment
 
 
-def dbt_project(domain: str) -> DbtProject:
-    project_dir = DBT_PROJECTS_DIR / domain
+def dbt_project(project_dir: Path) -> DbtProject:
     return DbtProject(project_dir=project_dir, profiles_dir=project_dir)
 
 
@@ -33,7 +32,7 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
     return MeshDbtCliResource(project_dir=project, dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
-def prepare(domain: str) -> DbtProject:
+def prepare(project_dir: Path) -> DbtProject:
     """Parse the project so its manifest exists; definitions are built from the manifest.
 
     dbt runs in this process: a dbt subprocess per project would pay dbt's 3 s start-up each time.
@@ -41,7 +40,7 @@ def prepare(domain: str) -> DbtProject:
     from dbt.cli.main import dbtRunner
 
     export_environment()
-    project = dbt_project(domain)
+    project = dbt_project(project_dir)
     args = ["parse", "--quiet", "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)]
     result = dbtRunner().invoke(args)
     if not result.success:

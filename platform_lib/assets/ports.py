@@ -3,7 +3,6 @@ selected ports. Every contract rule is a blocking asset check: a version that fa
 published, and its consumers keep reading the last good version."""
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from dagster import (
@@ -33,10 +32,10 @@ from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 def freshness_policy(port: OutputPort) -> FreshnessPolicy | None:
     """`frequency` is how often a new version is due; `latency` how late it may be on top of that."""
     frequency, latency = port.contract.sla_duration("frequency"), port.contract.sla_duration("latency")
-    if frequency is None and latency is None:
+    late_after = port.contract.late_after()
+    if late_after is None:
         return None
-    due = frequency or timedelta(0)
-    return FreshnessPolicy.time_window(fail_window=due + (latency or timedelta(0)), warn_window=due if frequency and latency else None)
+    return FreshnessPolicy.time_window(fail_window=late_after, warn_window=frequency if frequency and latency else None)
 
 
 def port_spec(domain: Domain, port: OutputPort, automation_condition: AutomationCondition | None) -> AssetSpec:

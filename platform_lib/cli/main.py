@@ -25,7 +25,7 @@ def _prepare(args) -> int:
     from platform_lib.mesh import load_mesh
 
     for domain in load_mesh().domains:
-        print(f"prepared {prepare(domain.name).manifest_path}")
+        print(f"prepared {prepare(domain.dbt_project_dir).manifest_path}")
     return 0
 
 
@@ -60,9 +60,9 @@ def _check(args) -> int:
     from pathlib import Path
 
     from platform_lib.cli.check import check, exit_code, render
-    from platform_lib.settings import REPO_ROOT
+    from platform_lib.settings import MESH_ROOT
 
-    root = Path(args.path or REPO_ROOT).resolve()
+    root = Path(args.path or MESH_ROOT).resolve()
     if not (root / "workspace.yaml").is_file():
         print(f"mesh check: {root} has no workspace.yaml; give the folder of a mesh", file=sys.stderr)
         return 2
@@ -86,14 +86,44 @@ def _diff(args) -> int:
     return 1 if violations else 0
 
 
+def _new(args) -> int:
+    from platform_lib.settings import MESH_ROOT, WORKSPACE_FILE
+
+    if args.kind == "domain":
+        from platform_lib.scaffold.domain import new_domain
+
+        written = new_domain(MESH_ROOT, args.name, args.team, args.email, args.description, args.cron, args.force)
+    else:
+        from platform_lib.descriptors.domain import load_domain
+        from platform_lib.mesh import domain_folders, load_mesh
+        from platform_lib.scaffold.product import new_product
+
+        folders = domain_folders(WORKSPACE_FILE)
+        if args.domain not in folders:
+            raise KeyError(f"no domain {args.domain!r} in {WORKSPACE_FILE}; create it with `mesh new domain {args.domain}`")
+        written = new_product(load_mesh(WORKSPACE_FILE), load_domain(folders[args.domain]), args.name, args.from_port or [], args.force)
+    print("\n".join(f"wrote {path}" for path in written))
+    print("next: edit the SQL and the contract, then `mesh check`")
+    return 0
+
+
+def _catalog(args) -> int:
+    from platform_lib.cli.catalog import run
+
+    if args.action in ("search", "show", "build") and not args.terms:
+        print(f"mesh catalog {args.action}: give {'the text' if args.action == 'search' else 'a URN' if args.action == 'show' else 'the output folder'}", file=sys.stderr)
+        return 2
+    return run(args)
+
+
 def _ui(args) -> int:
     import os
 
-    from platform_lib.settings import REPO_ROOT, WORKSPACE_FILE, export_environment
+    from platform_lib.settings import MESH_ROOT, WORKSPACE_FILE, export_environment
 
     export_environment()
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    os.chdir(REPO_ROOT)
+    os.chdir(MESH_ROOT)
     os.execv(dagster, [dagster, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
 
 
@@ -125,6 +155,28 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_diff)
     s = sub.add_parser("lineage", help="print the product-level lineage as a Mermaid flowchart")
     s.set_defaults(func=_lineage)
+    s = sub.add_parser("new", help="scaffold a domain or a product (self-serve: no platform code to write)")
+    kinds = s.add_subparsers(dest="kind", required=True)
+    d = kinds.add_parser("domain", help="a code location, its dbt project and descriptor folder, registered in workspace.yaml")
+    d.add_argument("name")
+    d.add_argument("--team", help="owning team's name (default <domain>_team)")
+    d.add_argument("--email", help="owning team's email (default <domain>@mesh.example)")
+    d.add_argument("--description")
+    d.add_argument("--cron", default="0 7 * * *", help="the domain's schedule (default 0 7 * * *, UTC)")
+    d.add_argument("--force", action="store_true", help="overwrite existing files")
+    d.set_defaults(func=_new)
+    pr = kinds.add_parser("product", help="a product reading other domains' ports: descriptor, contract, dbt model, sources")
+    pr.add_argument("domain")
+    pr.add_argument("name")
+    pr.add_argument("--from-port", action="append", metavar="URN", help="contract id of an upstream port, optionally @MAJOR (repeatable)")
+    pr.add_argument("--force", action="store_true", help="overwrite existing files")
+    pr.set_defaults(func=_new)
+    s = sub.add_parser("catalog", help="find products: list, search TEXT, show URN, build OUT/ (a static site)")
+    s.add_argument("action", choices=["list", "search", "show", "build"])
+    s.add_argument("terms", nargs="*", help="search text, a product or contract URN, or the output folder")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--ui-url", default="http://127.0.0.1:3000", help="the Dagster UI the pages link to")
+    s.set_defaults(func=_catalog)
     s = sub.add_parser("ui", help="serve the Dagster UI on the whole workspace, with the mesh's instance")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=3000)

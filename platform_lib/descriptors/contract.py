@@ -54,6 +54,14 @@ class Contract:
     def sla(self, name: str) -> dict | None:
         return next((s for s in self.document.get("slaProperties", []) if s["property"] == name), None)
 
+    def late_after(self) -> timedelta | None:
+        """How long after its last version the port is late: a new version is due every
+        `frequency`, and may come `latency` after that."""
+        frequency, latency = self.sla_duration("frequency"), self.sla_duration("latency")
+        if frequency is None and latency is None:
+            return None
+        return (frequency or timedelta(0)) + (latency or timedelta(0))
+
     def sla_duration(self, name: str) -> timedelta | None:
         """An SLA property such as latency, frequency or retention, as a duration (ISO units)."""
         sla = self.sla(name)

@@ -23,6 +23,11 @@ def operational_source_key(domain: str, table: str) -> tuple[str, str, str]:
     return (domain, OPERATIONAL, table)
 
 
+def port_source_identifier(asset_key: tuple[str, ...]) -> str:
+    """The view a consumer's dbt source reads for a port: `<producer>__<port>_v<major>` in schema ports."""
+    return "__".join(asset_key)
+
+
 class UnboundSource(Exception):
     pass
 

@@ -31,15 +31,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def webserver(env: dict, timeout: float = 180):
-    """dagster-webserver on workspace.yaml, on a free loopback port; yields its base URL."""
+def webserver(env: dict, timeout: float = 180, root: Path = REPO):
+    """dagster-webserver on the workspace.yaml of `root`, on a free loopback port; yields its base URL."""
     port = free_port()
     log = open(Path(env["MESH_HOME"]) / f"webserver-{port}.log", "w")
     # The mesh's instance, as `mesh ui` serves it: runs and materializations of `mesh run` show.
     env = {"DAGSTER_HOME": str(Path(env["MESH_HOME"]) / "dagster"), **env}
     proc = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,134 @@
+"""What the catalog knows, gathered once: descriptors and contracts (the mesh), published versions
+(the port store), and check and materialization history (the Dagster instance)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+from platform_lib.descriptors.product import OutputPort, Product
+from platform_lib.governance.access import PUBLIC_ROLE
+from platform_lib.governance.scorecard import score
+from platform_lib.mesh import Mesh
+from platform_lib.ports.store import PortStore
+from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
+
+HISTORY = 10
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds") if timestamp else None
+
+
+def _freshness(port: OutputPort, published_at: str | None, now: datetime) -> dict:
+    late_after = port.contract.late_after()
+    if published_at is None:
+        return {"status": "never published", "published_at": None}
+    age = now - datetime.fromisoformat(published_at)
+    status = "fresh" if late_after is None or age <= late_after else "late"
+    return {"status": status, "published_at": published_at, "age_hours": round(age.total_seconds() / 3600, 1),
+            "late_after_hours": late_after.total_seconds() / 3600 if late_after else None}
+
+
+def _observed(instance: DagsterInstance | None, port: OutputPort) -> dict:
+    """Runs and check results the Dagster instance recorded for the port asset."""
+    if instance is None:
+        return {"materializations": [], "checks": []}
+    key = AssetKey(list(port.asset_key))
+    records = instance.fetch_materializations(key, limit=HISTORY).records
+    checks = []
+    for name in [SCHEMA_CHECK, *(r.name for r in contract_rules(port.contract))]:
+        history = instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(key, name), limit=HISTORY)
+        checks.append({
+            "name": name,
+            "history": [{"status": h.status.value, "run_id": h.run_id, "at": _iso(h.create_timestamp)} for h in history],
+        })
+    return {
+        "materializations": [{"run_id": r.run_id, "at": _iso(r.timestamp)} for r in records],
+        "checks": checks,
+    }
+
+
+def _port(port: OutputPort, store: PortStore, instance: DagsterInstance | None, ui_url: str, now: datetime) -> dict:
+    c = port.contract
+    current = store.current(port.asset_key)
+    published = [
+        {
+            "version_id": v.version_id, "contract_version": v.manifest.get("contract_version"),
+            "published_at": v.manifest.get("published_at"), "row_count": v.manifest.get("row_count"),
+            "checks_passed": all(ch["passed"] for ch in v.manifest.get("checks", [])),
+        }
+        for v in reversed(store.versions(port.asset_key)[-HISTORY:])
+    ]
+    return {
+        "name": port.name, "asset_key": "/".join(port.asset_key), "contract_id": c.id, "contract_version": c.version,
+        "major": c.major, "status": c.status, "end_of_support": c.end_of_support.isoformat() if c.end_of_support else None,
+        "description": c.description,
+        "roles": {role: ("every domain" if role == PUBLIC_ROLE else list(domains)) for role, domains in c.roles.items()},
+        "sla": {name: c.sla(name) for name in ("frequency", "latency", "retention") if c.sla(name)},
+        "columns": [
+            {"name": col.name, "logical_type": col.logical_type, "physical_type": col.physical_type,
+             "description": col.description, "classification": col.classification, "masking": col.masking,
+             "required": col.required, "unique": col.unique, "primary_key": col.primary_key}
+            for col in c.columns
+        ],
+        "quality_rules": [{"name": r.name, "description": r.description} for r in contract_rules(c)],
+        "current": None if current is None else {"version_id": current.version_id, "data_uri": current.data_uri},
+        "published_versions": published,
+        "freshness": _freshness(port, published[0]["published_at"] if published else None, now),
+        "observed": _observed(instance, port),
+        "dagster_url": f"{ui_url.rstrip('/')}/assets/{'/'.join(quote(p) for p in port.asset_key)}",
+    }
+
+
+def _product(mesh: Mesh, product: Product, store, instance, ui_url: str, now: datetime) -> dict:
+    inputs = []
+    for port in product.input_ports:
+        producer = mesh.producer_of(port)
+        inputs.append({
+            "name": port.name, "contract_id": port.contract_id, "major": port.major, "role": port.role,
+            "producer": None if producer is None else f"urn:mesh:product:{producer.domain}:{producer.product}",
+            "asset_key": None if producer is None else "/".join(producer.asset_key),
+        })
+    consumers = sorted({
+        f"urn:mesh:product:{p.domain}:{p.name}" for out in product.output_ports for p, _ in mesh.consumers_of(out)
+    })
+    return {
+        "id": product.id, "name": product.name, "domain": product.domain, "version": product.version,
+        "status": product.status, "description": product.description, "owner": product.owner,
+        "team": mesh.domain(product.domain).team, "support": list(product.support),
+        "input_ports": inputs, "consumers": consumers,
+        "producers": sorted({i["producer"] for i in inputs if i["producer"]}),
+        "output_ports": [_port(p, store, instance, ui_url, now) for p in product.output_ports],
+    }
+
+
+def catalog(mesh: Mesh, workspace_file, store: PortStore, instance: DagsterInstance | None, ui_url: str) -> dict:
+    now = datetime.now(timezone.utc)
+    rows, _ = score(workspace_file)
+    return {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "dagster_url": ui_url,
+        "domains": [
+            {"name": d.name, "description": d.description, "team": d.team, "email": d.email,
+             "products": [p.id for p in d.products]}
+            for d in mesh.domains
+        ],
+        "products": [_product(mesh, p, store, instance, ui_url, now) for d in mesh.domains for p in d.products],
+        "scorecard": rows,
+    }
+
+
+def search(facts: dict, text: str) -> list[dict]:
+    """Products whose name, description, domain, owner, team, port or column mentions the text."""
+    needle = text.lower()
+    return [p for p in facts["products"] if needle in search_text(p)]
+
+
+def search_text(product: dict) -> str:
+    words = [product["id"], product["name"], product["description"], product["domain"], product["owner"] or "", product["team"]]
+    for port in product["output_ports"]:
+        words += [port["name"], port["contract_id"], *(c["name"] for c in port["columns"])]
+    return " ".join(words).lower()

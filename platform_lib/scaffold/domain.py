@@ -1,0 +1,87 @@
+"""`mesh new domain NAME`: a code location, its dbt project, its descriptor folder, and its entry in
+workspace.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platform_lib.descriptors.domain import DOMAIN_FILE
+from platform_lib.mesh import domain_folders
+from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
+
+DEFINITIONS = "from platform_lib import domain_definitions\n\ndefs = domain_definitions(__file__)\n"
+
+PROFILES = """# The platform sets MESH_HOME; each domain writes only its own DuckDB file.
+{name}:
+  target: mesh
+  outputs:
+    mesh:
+      type: duckdb
+      path: "{{{{ env_var('MESH_HOME') }}}}/warehouse/{name}.duckdb"
+      threads: 2
+      settings:
+        memory_limit: "{{{{ env_var('MESH_DUCKDB_MEMORY_LIMIT') }}}}"
+      # Absorbs short lock races with readers of this domain's file.
+      retries:
+        query_attempts: 3
+"""
+
+PROJECT = """name: {name}
+version: "1.0.0"
+profile: {name}
+model-paths: ["models"]
+
+models:
+  {name}:
+    +materialized: table
+"""
+
+WORKSPACE_ENTRY = """  - python_file:
+      relative_path: domains/{name}/definitions.py
+      location_name: {name}
+      working_directory: .
+"""
+
+
+def register(workspace_file: Path, name: str) -> None:
+    """Add the domain's code location after the last domain entry, keeping the file's comments."""
+    lines = workspace_file.read_text().splitlines(keepends=True)
+    entry = WORKSPACE_ENTRY.format(name=name)
+    # Before the platform's own locations (python_module entries and the comment above them).
+    at = next((i for i, line in enumerate(lines) if line.strip().startswith("- python_module:")), len(lines))
+    while at > 0 and lines[at - 1].strip().startswith("#"):
+        at -= 1
+    workspace_file.write_text("".join(lines[:at] + [entry] + lines[at:]))
+
+
+def new_domain(root: Path, name: str, team: str | None, email: str | None, description: str | None, cron: str, force: bool) -> list[Path]:
+    check_name("domain", name)
+    workspace = root / "workspace.yaml"
+    registered = name in domain_folders(workspace)
+    folder, project = root / "domains" / name, root / "dbt_projects" / name
+    files = [folder / DOMAIN_FILE, folder / "definitions.py", project / "dbt_project.yml", project / "profiles.yml"]
+    refuse_existing(files, force)
+    if registered and not force:
+        raise ScaffoldError(f"{workspace} already has a code location {name!r}: pass --force to rewrite the domain")
+    team = check_name("team", team or f"{name}_team")
+    domain = {
+        "name": name,
+        "description": description or f"The {name} domain.",
+        "team": {"name": team, "email": email or f"{name}@mesh.example"},
+        "schedule": {"cron": cron, "timezone": "UTC"},
+    }
+    written = [
+        write(folder / DOMAIN_FILE, dump(domain)),
+        write(folder / "definitions.py", DEFINITIONS),
+        write(project / "dbt_project.yml", PROJECT.format(name=name)),
+        write(project / "profiles.yml", PROFILES.format(name=name)),
+    ]
+    (folder / "products").mkdir(exist_ok=True)
+    (project / "models").mkdir(exist_ok=True)
+    if not registered:
+        register(workspace, name)
+        written.append(workspace)
+    return written
+
+
+__all__ = ["ScaffoldError", "new_domain"]
