@@ -70,7 +70,14 @@ def test_materialize_a_product_from_the_ui_with_its_checks_passing(ui):
 def test_the_catalog_finds_the_product_by_name_owner_and_column(ui, tmp_path):
     env, url, page = ui
     mesh("catalog", "build", str(tmp_path / "site"), "--ui-url", url, env=env)
+    for product in (p for d in MESH.domains for p in d.products):
+        assert (tmp_path / "site" / "products" / f"{product.domain}.{product.name}.html").exists(), product.id
     page.goto((tmp_path / "site" / "index.html").as_uri())
+    drawn = page.locator("svg.lineage g.domain").evaluate_all("gs => gs.map(g => g.dataset.domain)")
+    assert sorted(drawn) == sorted(d.name for d in MESH.domains)
+    assert page.locator("svg.lineage path.edge").count() == len({
+        (MESH.producer_port(p, i).asset_key, o.asset_key) for d in MESH.domains for p in d.products for i in p.input_ports for o in p.output_ports
+    })
     cards = page.locator(".card:not([hidden])")
     assert "order_priority" in [c.name for c in PORT.contract.columns]
     for text in (PRODUCT.name, PRODUCT.owner, "order_priority"):
