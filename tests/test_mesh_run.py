@@ -23,10 +23,10 @@ def ports_json(env) -> list[dict]:
 
 def test_every_port_is_published_and_listed(mesh_run):
     listed = ports_json(mesh_run)
-    expected = {(d.name, p.product, p.name) for d in MESH.domains for p in d.output_ports}
-    assert {(p["domain"], p["product"], p["port"]) for p in listed} == expected
+    expected = {"/".join(p.asset_key) for d in MESH.domains for p in d.output_ports}
+    assert sorted(p["asset_key"] for p in listed) == sorted(expected)
     for port in listed:
-        assert set(port) == {"domain", "product", "port", "contract_version", "version_id", "data_uri", "row_count", "published_at", "versions"}
+        assert set(port) == {"domain", "product", "port", "asset_key", "contract_version", "version_id", "data_uri", "row_count", "published_at", "versions"}
         assert port["versions"][-1] == port["version_id"]
         path = local_path(port["data_uri"])
         assert Path(path).exists(), path

@@ -6,7 +6,7 @@ import json
 
 from platform_lib.ports.store import PortStore
 
-FIELDS = ("domain", "product", "port", "contract_version", "version_id", "data_uri", "row_count", "published_at")
+FIELDS = ("domain", "product", "port", "asset_key", "contract_version", "version_id", "data_uri", "row_count", "published_at")
 
 
 def published_ports(store: PortStore | None = None) -> list[dict]:
@@ -24,7 +24,9 @@ def published_ports(store: PortStore | None = None) -> list[dict]:
 def render(ports: list[dict], as_json: bool) -> str:
     if as_json:
         return json.dumps(ports, indent=2)
-    lines = [f"{'port':<42} {'version':<9} {'rows':>10}  published_at"]
-    for p in ports:
-        lines.append(f"{p['domain'] + '/' + p['port'] + '@' + p['version_id'][:15]:<42} {p['contract_version']:<9} {p['row_count']:>10}  {p['published_at']}")
+    # The asset key names the major: two majors of one port are two lines.
+    names = [f"{p['asset_key']}@{p['version_id'][:15]}" for p in ports]
+    width = max([len("port"), *map(len, names)])
+    lines = [f"{'port':<{width}} {'contract':<9} {'rows':>10}  published_at"]
+    lines += [f"{n:<{width}} {p['contract_version']:<9} {p['row_count']:>10}  {p['published_at']}" for n, p in zip(names, ports)]
     return "\n".join(lines)

@@ -65,8 +65,9 @@ def errors(findings: list[Problem]) -> list[Problem]:
 def gate(domain: Domain, manifest: Mapping[str, Any]) -> list[Problem]:
     """At code location load: the domain against the mesh around it. Raises with the errors (only
     this location fails); returns the warnings."""
-    around = survey(domain.folder.parent.parent / "workspace.yaml")
-    mesh = Mesh(tuple(d for d in around.mesh.domains if d.name != domain.name) + (domain,))
+    around = survey(domain.folder.parent.parent / "workspace.yaml", loaded=domain)
+    # A location loaded outside its workspace is still judged with the mesh around it.
+    mesh = around.mesh if domain in around.mesh.domains else Mesh((*around.mesh.domains, domain))
     findings = evaluate(Subject(mesh, domain, around.broken, manifest))
     if errors(findings):
         raise DescriptorError(errors(findings))

@@ -95,13 +95,14 @@ class Survey:
     broken: frozenset[str]
 
 
-def survey(workspace_file: Path = WORKSPACE_FILE) -> Survey:
+def survey(workspace_file: Path = WORKSPACE_FILE, loaded: Domain | None = None) -> Survey:
+    """`loaded`: a domain the caller already loaded, used as is rather than read again."""
     problems: dict[str, list[Problem]] = {"workspace": []}
     folders = collect(problems["workspace"], domain_folders, workspace_file)
     domains, broken = [], set()
     for location, folder in (folders or {}).items():
         problems[location] = []
-        domain = collect(problems[location], load_domain, folder)
+        domain = loaded if loaded is not None and loaded.folder == folder else collect(problems[location], load_domain, folder)
         if domain is None:
             broken |= _declared_contracts(folder)
         else:
