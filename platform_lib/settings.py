@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,14 +22,53 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or mesh_home() / "dagster").resolve()
 
 
-def port_store_uri() -> str:
-    """The port store's root. Defaults to a local folder; any pyarrow filesystem URI works."""
-    return os.environ.get("MESH_PORT_STORE") or (mesh_home() / "ports").as_uri()
+def port_catalog_uri() -> str:
+    """The Iceberg SQL catalog of every published port: a SQLite file by default, a PostgreSQL
+    database in production (any SQLAlchemy URI)."""
+    return os.environ.get("MESH_PORT_CATALOG") or f"sqlite:///{mesh_home() / 'ports' / 'catalog.db'}"
+
+
+def port_warehouse() -> str:
+    """Where port tables keep their files: a local folder by default, or s3://bucket."""
+    return (os.environ.get("MESH_PORT_WAREHOUSE") or (mesh_home() / "ports" / "warehouse").as_uri()).rstrip("/")
+
+
+def s3_settings() -> dict[str, str]:
+    """The object store and this process's own identity on it (each domain runs with its own)."""
+    return {
+        "endpoint": os.environ.get("MESH_S3_ENDPOINT", ""),
+        "access_key": os.environ.get("MESH_S3_ACCESS_KEY_ID", ""),
+        "secret_key": os.environ.get("MESH_S3_SECRET_ACCESS_KEY", ""),
+        "region": os.environ.get("MESH_S3_REGION", "us-east-1"),
+    }
+
+
+def s3_credentials_dir() -> Path | None:
+    """Per-domain credentials (`<domain>.json`) for `mesh run`, which runs every domain on one
+    machine: each domain's run takes its own identity from here (see `mesh access render`)."""
+    value = os.environ.get("MESH_S3_CREDENTIALS")
+    return Path(value) if value else None
+
+
+def assume_identity(name: str) -> None:
+    """Give this process (one domain's run, or the platform's) that identity's S3 credentials, when
+    `MESH_S3_CREDENTIALS` holds every identity's (one machine running the whole mesh)."""
+    folder = s3_credentials_dir()
+    if folder is not None:
+        credentials = json.loads((folder / f"{name}.json").read_text())
+        os.environ["MESH_S3_ACCESS_KEY_ID"] = credentials["access_key"]
+        os.environ["MESH_S3_SECRET_ACCESS_KEY"] = credentials["secret_key"]
 
 
 def staging_dir() -> Path:
     """Local scratch space for port versions being written and audited."""
     return mesh_home() / "staging"
+
+
+def duckdb_extensions_dir() -> Path:
+    """DuckDB extensions installed from their PyPI packages (nothing is downloaded at run time):
+    every DuckDB session of the mesh, dbt's included, autoloads httpfs and iceberg from here."""
+    return mesh_home() / "duckdb_extensions"
 
 
 def operational_sources_dir(domain: str) -> Path:

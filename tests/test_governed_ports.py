@@ -13,13 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
-from platform_lib.governance.access import is_public
 from platform_lib.mesh import load_mesh
 from platform_lib.ports.store import PortStore, local_path
 from tests.support.processes import graphql, webserver
 
 MESH = load_mesh()
-PUBLIC = [p for d in MESH.domains for p in d.output_ports if is_public(p.contract)]
+PUBLIC = [p for d in MESH.domains for p in d.output_ports if p.contract.is_public]
 
 
 @pytest.fixture

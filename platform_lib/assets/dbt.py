@@ -3,14 +3,13 @@
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition, Failure
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
 from platform_lib.ports.binding import UnboundSource, bind_sources
-from platform_lib.ports.store import PortStore
 
 
 class MeshTranslator(DagsterDbtTranslator):
@@ -72,7 +71,12 @@ def domain_dbt_assets(
         dagster_dbt_translator=MeshTranslator(domain, automation_condition),
     )
     def _models(context: AssetExecutionContext, dbt: DbtCliResource):
-        bound = bind_sources(domain, manifest, PortStore())
+        from platform_lib.ports.integrity import CorruptPort
+
+        try:
+            bound = bind_sources(domain, manifest)
+        except (UnboundSource, CorruptPort) as exc:
+            raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
         yield from dbt.cli(["build"], context=context).stream()
 

@@ -24,8 +24,6 @@ from platform_lib.assets.metadata import column_schema, port_tags
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.product import OutputPort
-from platform_lib.ports.publish import publish, stage
-from platform_lib.ports.store import PortStore
 from platform_lib.quality.audit import CheckOutcome, audit
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
@@ -45,7 +43,7 @@ def port_spec(domain: Domain, port: OutputPort, automation_condition: Automation
         description=f"Output port {port.name} v{port.contract.major} of product {port.product}: {port.contract.description}",
         group_name=domain.name,
         owners=domain.owners,
-        kinds={"parquet", "port"},
+        kinds={"iceberg", "port"},
         tags=port_tags(port),
         code_version=port.contract.version,
         automation_condition=automation_condition,
@@ -82,6 +80,7 @@ def domain_port_assets(
     domain: Domain, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
 ) -> AssetsDefinition:
     ports = {AssetKey(list(p.asset_key)): p for p in domain.output_ports}
+    products = {port.asset_key: product for product in domain.products for port in product.output_ports}
     relations = {key: model_relation(port, manifest) for key, port in ports.items()}
 
     @multi_asset(
@@ -91,31 +90,40 @@ def domain_port_assets(
         can_subset=True,
     )
     def _publish(context: AssetExecutionContext):
-        store = PortStore()
+        # pyiceberg is imported by runs only: it would add half a second to every location load.
+        from platform_lib.ports.catalog import PortCatalog, PublishConflict
+        from platform_lib.ports.publish import begin, publish, stage
+
+        catalog = PortCatalog()
         refused = []
         for key in sorted(context.selected_asset_keys):
             port = ports[key]
             staged = stage(port, relations[key], context.run_id)
+            table = begin(port, staged, catalog)
             outcomes = audit(staged, port.contract)
             if not all(o.passed for o in outcomes):
                 refused.append(f"{key.to_user_string()}: " + ", ".join(o.name for o in outcomes if not o.passed))
                 for outcome in outcomes:
                     yield check_result(key, outcome, f"staged by run {context.run_id}")
                 continue
-            published = publish(port, staged, context.run_id, [o.to_dict() for o in outcomes], store)
+            try:
+                published = publish(port, products[port.asset_key], table, staged, context.run_id, [o.to_dict() for o in outcomes], catalog)
+            except PublishConflict as exc:
+                refused.append(f"{key.to_user_string()}: {exc}")
+                continue
             yield MaterializeResult(
                 asset_key=key,
                 metadata={
-                    "dagster/row_count": published.manifest["row_count"],
-                    "mesh/version_id": published.version_id,
-                    "mesh/uri": MetadataValue.url(published.data_uri),
-                    "mesh/schema_fingerprint": published.manifest["schema_fingerprint"],
+                    "dagster/row_count": published.facts["row-count"],
+                    "mesh/snapshot_id": str(published.snapshot_id),
+                    "mesh/table": ".".join(port.asset_key),
+                    "mesh/schema_fingerprint": published.facts["schema-fingerprint"],
                 },
-                check_results=[check_result(key, o, published.version_id) for o in outcomes],
+                check_results=[check_result(key, o, f"snapshot {published.snapshot_id}") for o in outcomes],
             )
         if refused:
             raise Failure(
-                description="Audit failed; these port versions were not published and consumers keep the last good version:\n"
+                description="These port versions were not published; consumers keep the last good version:\n"
                 + "\n".join(refused)
             )
 

@@ -1,5 +1,5 @@
 """What the catalog knows, gathered once: descriptors and contracts (the mesh), published versions
-(the port store), and check and materialization history (the Dagster instance)."""
+(the port catalog), and check and materialization history (the Dagster instance)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from urllib.parse import quote
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from platform_lib.descriptors.product import OutputPort, Product
-from platform_lib.governance.access import PUBLIC_ROLE
+from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.governance.scorecard import score
 from platform_lib.mesh import Mesh
-from platform_lib.ports.store import PortStore
+from platform_lib.ports.catalog import PortCatalog, table_name
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
 HISTORY = 10
@@ -51,16 +51,15 @@ def _observed(instance: DagsterInstance | None, port: OutputPort) -> dict:
     }
 
 
-def _port(port: OutputPort, store: PortStore, instance: DagsterInstance | None, ui_url: str, now: datetime) -> dict:
+def _port(port: OutputPort, ports: PortCatalog, instance: DagsterInstance | None, ui_url: str, now: datetime) -> dict:
     c = port.contract
-    current = store.current(port.asset_key)
     published = [
         {
-            "version_id": v.version_id, "contract_version": v.manifest.get("contract_version"),
-            "published_at": v.manifest.get("published_at"), "row_count": v.manifest.get("row_count"),
-            "checks_passed": all(ch["passed"] for ch in v.manifest.get("checks", [])),
+            "snapshot_id": v.snapshot_id, "contract_version": v.facts["contract-version"],
+            "published_at": v.facts["published-at"], "row_count": v.facts["row-count"],
+            "checks_passed": all(ch["passed"] for ch in v.facts["checks"]),
         }
-        for v in reversed(store.versions(port.asset_key)[-HISTORY:])
+        for v in reversed(ports.versions(port.asset_key)[-HISTORY:])
     ]
     return {
         "name": port.name, "asset_key": "/".join(port.asset_key), "contract_id": c.id, "contract_version": c.version,
@@ -75,7 +74,7 @@ def _port(port: OutputPort, store: PortStore, instance: DagsterInstance | None, 
             for col in c.columns
         ],
         "quality_rules": [{"name": r.name, "description": r.description} for r in contract_rules(c)],
-        "current": None if current is None else {"version_id": current.version_id, "data_uri": current.data_uri},
+        "table": table_name(port.asset_key),
         "published_versions": published,
         "freshness": _freshness(port, published[0]["published_at"] if published else None, now),
         "observed": _observed(instance, port),
@@ -83,7 +82,7 @@ def _port(port: OutputPort, store: PortStore, instance: DagsterInstance | None, 
     }
 
 
-def _product(mesh: Mesh, product: Product, store, instance, ui_url: str, now: datetime) -> dict:
+def _product(mesh: Mesh, product: Product, ports: PortCatalog, instance, ui_url: str, now: datetime) -> dict:
     inputs = []
     for port in product.input_ports:
         producer = mesh.producer_of(port)
@@ -101,11 +100,11 @@ def _product(mesh: Mesh, product: Product, store, instance, ui_url: str, now: da
         "team": mesh.domain(product.domain).team, "support": list(product.support),
         "input_ports": inputs, "consumers": consumers,
         "producers": sorted({i["producer"] for i in inputs if i["producer"]}),
-        "output_ports": [_port(p, store, instance, ui_url, now) for p in product.output_ports],
+        "output_ports": [_port(p, ports, instance, ui_url, now) for p in product.output_ports],
     }
 
 
-def catalog(mesh: Mesh, workspace_file, store: PortStore, instance: DagsterInstance | None, ui_url: str) -> dict:
+def catalog(mesh: Mesh, workspace_file, ports: PortCatalog, instance: DagsterInstance | None, ui_url: str) -> dict:
     now = datetime.now(timezone.utc)
     rows, _ = score(workspace_file)
     return {
@@ -116,7 +115,7 @@ def catalog(mesh: Mesh, workspace_file, store: PortStore, instance: DagsterInsta
              "products": [p.id for p in d.products]}
             for d in mesh.domains
         ],
-        "products": [_product(mesh, p, store, instance, ui_url, now) for d in mesh.domains for p in d.products],
+        "products": [_product(mesh, p, ports, instance, ui_url, now) for d in mesh.domains for p in d.products],
         "scorecard": rows,
     }
 

@@ -72,8 +72,8 @@ def _port_section(port: dict) -> str:
         [escape(c["name"]), f'<span class="{c["history"][0]["status"] if c["history"] else ""}">{c["history"][0]["status"] if c["history"] else "never run"}</span>',
          " ".join(f'<span class="{h["status"]}" title="{escape(h["at"] or "")}">{"✔" if h["status"] == "SUCCEEDED" else "✘"}</span>' for h in c["history"])]
         for c in port["observed"]["checks"]])
-    versions = _table(["version", "contract", "published at", "rows", "checks"], [
-        [escape(v["version_id"]), escape(str(v["contract_version"])), escape(str(v["published_at"])), str(v["row_count"]),
+    versions = _table(["snapshot", "contract", "published at", "rows", "checks"], [
+        [escape(str(v["snapshot_id"])), escape(str(v["contract_version"])), escape(str(v["published_at"])), str(v["row_count"]),
          '<span class="ok">passed</span>' if v["checks_passed"] else '<span class="bad">failed</span>']
         for v in port["published_versions"]]) if port["published_versions"] else "<p>No version published yet.</p>"
     roles = ", ".join(f"<code>{escape(r)}</code> → {escape(g if isinstance(g, str) else ', '.join(g) or 'no domain')}" for r, g in port["roles"].items())

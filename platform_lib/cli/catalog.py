@@ -9,7 +9,7 @@ from pathlib import Path
 from platform_lib.catalog.facts import catalog, search
 from platform_lib.catalog.site import build
 from platform_lib.mesh import load_mesh
-from platform_lib.ports.store import PortStore
+from platform_lib.ports.catalog import PortCatalog
 from platform_lib.settings import WORKSPACE_FILE, dagster_home, export_environment
 
 
@@ -20,7 +20,7 @@ def facts(ui_url: str) -> dict:
     # The instance is read only if the mesh has run: a catalog of an unrun mesh shows no history.
     has_instance = (dagster_home() / "storage").exists()
     with DagsterInstance.get() if has_instance else nullcontext() as instance:
-        return catalog(load_mesh(WORKSPACE_FILE), WORKSPACE_FILE, PortStore(), instance, ui_url)
+        return catalog(load_mesh(WORKSPACE_FILE), WORKSPACE_FILE, PortCatalog(), instance, ui_url)
 
 
 def _lines(products: list[dict]) -> str:

@@ -48,6 +48,14 @@ def _ports(args) -> int:
     return 0
 
 
+def _access(args) -> int:
+    from pathlib import Path
+
+    from platform_lib.cli.access import render
+
+    return render(Path(args.out))
+
+
 def _lineage(args) -> int:
     from platform_lib.mesh import load_mesh
     from platform_lib.mesh.lineage import mermaid
@@ -143,6 +151,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ports", help="list every published output port")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_ports)
+    s = sub.add_parser("access", help="render the object store's identities from the contracts' grants")
+    s.add_argument("action", choices=["render"])
+    s.add_argument("--out", required=True, help="folder for s3.json (SeaweedFS identities) and each identity's credentials")
+    s.set_defaults(func=_access)
     s = sub.add_parser("check", help="validate every descriptor and contract, and their agreement with dbt")
     s.add_argument("path", nargs="?", help="the folder of the mesh's workspace.yaml (default: this repository)")
     s.add_argument("--json", action="store_true", help="machine-readable output")

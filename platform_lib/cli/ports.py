@@ -1,32 +1,38 @@
-"""`mesh ports`: every published port with its current version."""
+"""`mesh ports`: every published port (an Iceberg table) with its current and retained snapshots."""
 
 from __future__ import annotations
 
 import json
 
-from platform_lib.ports.store import PortStore
-
-FIELDS = ("domain", "product", "port", "asset_key", "contract_version", "version_id", "data_uri", "row_count", "published_at")
+from platform_lib.ports.catalog import PortCatalog, table_name
 
 
-def published_ports(store: PortStore | None = None) -> list[dict]:
-    """The current version of every port, with every version the store still retains."""
-    store = store or PortStore()
-    return [
-        {
-            **{f: v.manifest[f] for f in FIELDS},
-            "versions": [old.version_id for old in store.versions(tuple(v.manifest["asset_key"].split("/")))],
-        }
-        for v in store.published()
-    ]
+def published_ports(catalog: PortCatalog | None = None) -> list[dict]:
+    catalog = catalog or PortCatalog()
+    ports = []
+    for key in catalog.ports():
+        versions = catalog.versions(key)
+        if not versions:
+            continue
+        current = catalog.current(key)
+        ports.append({
+            "table": table_name(key), "asset_key": "/".join(key),
+            "snapshot_id": current.snapshot_id, "contract_version": current.facts["contract-version"],
+            "row_count": current.facts["row-count"], "published_at": current.facts["published-at"],
+            "run_id": current.facts["run-id"], "metadata_location": catalog.table(key).metadata_location,
+            "snapshots": [{"snapshot_id": v.snapshot_id, "published_at": v.facts["published-at"], "run_id": v.facts["run-id"],
+                           "contract_version": v.facts["contract-version"], "row_count": v.facts["row-count"]} for v in versions],
+        })
+    return ports
 
 
 def render(ports: list[dict], as_json: bool) -> str:
     if as_json:
         return json.dumps(ports, indent=2)
-    # The asset key names the major: two majors of one port are two lines.
-    names = [f"{p['asset_key']}@{p['version_id'][:15]}" for p in ports]
-    width = max([len("port"), *map(len, names)])
-    lines = [f"{'port':<{width}} {'contract':<9} {'rows':>10}  published_at"]
-    lines += [f"{n:<{width}} {p['contract_version']:<9} {p['row_count']:>10}  {p['published_at']}" for n, p in zip(names, ports)]
+    width = max([len("port"), *(len(p["table"]) for p in ports)])
+    lines = [f"{'port':<{width}} {'snapshot':>20} {'contract':<9} {'rows':>10}  {'snapshots':>9}  published_at"]
+    lines += [
+        f"{p['table']:<{width}} {p['snapshot_id']:>20} {p['contract_version']:<9} {p['row_count']:>10}  {len(p['snapshots']):>9}  {p['published_at']}"
+        for p in ports
+    ]
     return "\n".join(lines)

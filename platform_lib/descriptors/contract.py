@@ -26,6 +26,8 @@ class Column:
 
 
 MASKINGS = ("hash", "redact")
+# The mesh-wide role: a contract offering it is readable by every domain.
+PUBLIC_ROLE = "mesh_reader"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,14 @@ class Contract:
     end_of_support: date | None
     # The validated ODCS document: quality rules, SLOs and roles are read from it where they are used.
     document: dict
+
+    @property
+    def is_public(self) -> bool:
+        return PUBLIC_ROLE in self.roles
+
+    def grants(self, role: str, domain: str) -> bool:
+        """Whether `domain` may read the port with `role`."""
+        return role == PUBLIC_ROLE and self.is_public or domain in self.roles.get(role, ())
 
     @property
     def schema_object(self) -> dict:
@@ -71,8 +81,8 @@ class Contract:
         return timedelta(days=float(sla["value"]) * days[str(sla.get("unit", "d")).lower()])
 
 
-def load_contract(path: Path) -> Contract:
-    doc = load_yaml(path)
+def load_contract(path: Path, text: str | None = None) -> Contract:
+    doc = load_yaml(path, text)
     validate_odcs(doc)
     schema = field(doc, "schema", kind=list)
     if len(schema) != 1:

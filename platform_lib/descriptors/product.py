@@ -7,6 +7,7 @@ from pathlib import Path
 
 from platform_lib.descriptors.contract import Contract, load_contract
 from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
+from platform_lib.descriptors.keys import port_key
 from platform_lib.descriptors.standards import validate_odps
 from platform_lib.descriptors.yaml_file import load_yaml
 
@@ -32,7 +33,7 @@ class OutputPort:
     @property
     def asset_key(self) -> tuple[str, str]:
         """Each major version is its own asset: consumers bind to one, and two can live side by side."""
-        return (self.domain, f"{self.name}_v{self.contract.major}")
+        return port_key(self.domain, self.name, self.contract.major)
 
 
 @dataclass(frozen=True)

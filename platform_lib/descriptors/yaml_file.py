@@ -40,9 +40,10 @@ def dotted(field_path: tuple) -> str:
     return out
 
 
-def load_yaml(path: Path) -> YamlDocument:
+def load_yaml(path: Path, text: str | None = None) -> YamlDocument:
+    """`text`: the document's content when it was not read from `path` (a published contract)."""
     try:
-        text = path.read_text()
+        text = path.read_text() if text is None else text
     except FileNotFoundError:
         raise DescriptorError([Problem(path, "", "file not found")]) from None
     try:

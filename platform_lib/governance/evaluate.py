@@ -3,16 +3,17 @@ them to, then the domain's own (`domains/<domain>/policies.py`, a list POLICIES)
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
 from platform_lib.descriptors.domain import DOMAIN_FILE, Domain
-from platform_lib.descriptors.errors import ERROR, DescriptorError, Problem
+from platform_lib.descriptors.errors import ERROR, WARNING, DescriptorError, Problem
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.governance.policies import GLOBAL_POLICIES
 from platform_lib.governance.policy import SEVERITIES, Policy, Subject
-from platform_lib.mesh import Mesh, survey
+from platform_lib.ports.published import PublishedPorts
 
 DOMAIN_POLICIES_FILE = "policies.py"
 
@@ -63,12 +64,22 @@ def errors(findings: list[Problem]) -> list[Problem]:
 
 
 def gate(domain: Domain, manifest: Mapping[str, Any]) -> list[Problem]:
-    """At code location load: the domain against the mesh around it. Raises with the errors (only
-    this location fails); returns the warnings."""
-    around = survey(domain.folder.parent.parent / "workspace.yaml", loaded=domain)
-    # A location loaded outside its workspace is still judged with the mesh around it.
-    mesh = around.mesh if domain in around.mesh.domains else Mesh((*around.mesh.domains, domain))
-    findings = evaluate(Subject(mesh, domain, around.broken, manifest))
+    """At code location load: the domain against what its producers published. Raises with the
+    errors (only this location fails); returns the warnings. Whole-mesh policies are left to
+    `mesh check` and the scorecard: a location reads no other domain's files.
+
+    A producer that has not published yet is a warning, not an error: the location loads, and its
+    runs refuse to bind that port until it is published (`mesh check` judges the declaration)."""
+    published = PublishedPorts()
+    policies = [p for p in domain_policies(domain) if not p.whole_mesh]
+    waiting = [(product, i, port) for product in domain.products for i, port in enumerate(product.input_ports) if published.producer_of(port) is None]
+    findings = evaluate(Subject(published, domain, frozenset(port.contract_id for _, _, port in waiting), manifest), policies)
     if errors(findings):
         raise DescriptorError(errors(findings))
-    return findings
+    return findings + [
+        dataclasses.replace(
+            load_yaml(product.file).problem(f"{port.contract_id} v{port.major} is not published yet: runs cannot bind it until its producer publishes", "inputPorts", i, "contractId"),
+            policy="port-binding", severity=WARNING,
+        )
+        for product, i, port in waiting
+    ]

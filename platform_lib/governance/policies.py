@@ -8,8 +8,9 @@ from datetime import date
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
+from platform_lib.descriptors.keys import port_key_of_contract
 from platform_lib.descriptors.yaml_file import load_yaml
-from platform_lib.governance.access import PUBLIC_ROLE, granted, is_public, whom_to_ask
+from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.governance.policy import Subject, policy
 from platform_lib.ports.binding import operational_source_key
 
@@ -64,7 +65,7 @@ def naming(s: Subject) -> Iterator[Problem]:
         if product.id != f"urn:mesh:product:{domain}:{product.name}":
             yield doc.problem(f"product id must be urn:mesh:product:{domain}:{product.name}", "id")
         for i, port in enumerate(product.input_ports):
-            producer = s.mesh.producer_of(port)
+            producer = s.producers.producer_of(port)
             if producer is not None and port.name != f"{producer.domain}_{producer.name}":
                 yield doc.problem(f"input port name must be {producer.domain}_{producer.name} (producer domain _ port)", "inputPorts", i, "name")
         for port in product.output_ports:
@@ -87,7 +88,7 @@ def naming(s: Subject) -> Iterator[Problem]:
 def pii_masking(s: Subject) -> Iterator[Problem]:
     """A PII column is never published unmasked in a port open to every domain."""
     for port in s.domain.output_ports:
-        if not is_public(port.contract):
+        if not port.contract.is_public:
             continue
         doc = load_yaml(port.contract.file)
         for i, column in enumerate(port.contract.columns):
@@ -111,16 +112,20 @@ def port_binding(s: Subject) -> Iterator[Problem]:
     for product in s.domain.products:
         for i, port in enumerate(product.input_ports):
             if port.contract_id in s.broken:
+                # Not judged here, but its conventional key still tells which dbt source reads it.
+                key = port_key_of_contract(port.contract_id, port.major)
+                if key is not None:
+                    bound[key] = (product, port)
                 continue
             try:
-                producer = s.mesh.producer_port(product, port)
+                producer = s.producers.producer_port(product, port)
             except DescriptorError as exc:
                 yield from exc.problems
                 continue
             if producer.domain == s.domain.name:
                 yield load_yaml(product.file).problem(f"{port.contract_id} is this domain's own port; read your own models with ref(), not an input port", "inputPorts", i, "contractId")
             bound[producer.asset_key] = (product, port)
-    if s.manifest is None or any(p.contract_id in s.broken for p in s.domain.input_ports):
+    if s.manifest is None or any(p.contract_id in s.broken and port_key_of_contract(p.contract_id, p.major) is None for p in s.domain.input_ports):
         return  # which source reads which port is unknowable without a manifest or while a producer is broken
     operational = {operational_source_key(s.domain.name, t) for t in s.domain.operational_sources}
     read = set()
@@ -150,7 +155,7 @@ def port_access(s: Subject) -> Iterator[Problem]:
     for product in s.domain.products:
         doc = load_yaml(product.file)
         for i, port in enumerate(product.input_ports):
-            producer = s.mesh.producer_of(port)
+            producer = s.producers.producer_of(port)
             if producer is None or producer.domain == s.domain.name:
                 continue  # port-binding reports these
             roles = ", ".join(producer.contract.roles) or "none"
@@ -158,10 +163,10 @@ def port_access(s: Subject) -> Iterator[Problem]:
                 yield doc.problem(f"input port {port.name} names no role: add it to customProperties inputRoles (roles of {port.contract_id}: {roles})", "inputPorts", i, "name")
             elif port.role not in producer.contract.roles:
                 yield doc.problem(f"input port {port.name} reads with role {port.role}, which {port.contract_id} does not offer (roles: {roles})", "inputPorts", i, "name")
-            elif not granted(producer.contract, port.role, s.domain.name):
+            elif not producer.contract.grants(port.role, s.domain.name):
                 yield doc.problem(
                     f"domain {s.domain.name} is not granted role {port.role} on {port.contract_id}: "
-                    f"request role {port.role} from {whom_to_ask(s.mesh, producer)}", "inputPorts", i, "name")
+                    f"request role {port.role} from {s.producers.whom_to_ask(producer)}", "inputPorts", i, "name")
 
 
 def _cycle_through(s: Subject) -> list[str] | None:
@@ -185,6 +190,7 @@ def _cycle_through(s: Subject) -> list[str] | None:
     "acyclic-domains",
     rationale="""Domains that feed each other can never publish a consistent version and cannot be
     run in any order: dependencies between domains form a directed acyclic graph.""",
+    whole_mesh=True,
 )
 def acyclic_domains(s: Subject) -> Iterator[Problem]:
     """No dependency cycle between domains."""
@@ -215,6 +221,7 @@ def deprecation_window(s: Subject) -> Iterator[Problem]:
     severity=WARNING,
     rationale="""Before a deprecated port is retired, its owners need to know who still reads it, and
     those consumers need to be told.""",
+    whole_mesh=True,
 )
 def deprecated_consumers(s: Subject) -> Iterator[Problem]:
     """The remaining consumers of a deprecated port are reported."""
@@ -241,7 +248,7 @@ def lifecycle(s: Subject) -> Iterator[Problem]:
         if product.status != "active":
             continue
         for i, port in enumerate(product.input_ports):
-            producer = s.mesh.producer_of(port)
+            producer = s.producers.producer_of(port)
             if producer is not None and producer.contract.status in NOT_YET_LIVE_OR_GONE:
                 yield load_yaml(product.file).problem(f"active product reads {port.contract_id} v{port.major}, whose status is {producer.contract.status}", "inputPorts", i, "contractId")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import ERROR, WARNING, Problem
+from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.mesh import Mesh
 
 SEVERITIES = (WARNING, ERROR)  # in rising order: a domain may move a policy right, never left
@@ -16,14 +17,22 @@ SEVERITIES = (WARNING, ERROR)  # in rising order: a domain may move a policy rig
 
 @dataclass(frozen=True)
 class Subject:
-    """One domain, seen with the whole mesh around it."""
+    """One domain, seen with its producers: the whole mesh's descriptors (`mesh check`, the
+    scorecard) or what the port catalog publishes (a code location at load)."""
 
-    mesh: Mesh
+    producers: ProducerIndex
     domain: Domain
-    # Contract ids of domains that failed to load: references to them are not judged.
+    # Contract ids whose producer cannot be judged here (its domain failed to load; at a location's
+    # load, not published yet): references to them are not judged.
     broken: frozenset[str] = frozenset()
     # The domain's dbt manifest, when it has been prepared: policies on dbt sources need it.
     manifest: Mapping[str, Any] | None = None
+
+    @property
+    def mesh(self) -> Mesh:
+        """The whole mesh, for the policies that judge it (`whole_mesh`): never asked at load."""
+        assert isinstance(self.producers, Mesh), "a whole-mesh policy ran without the whole mesh"
+        return self.producers
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,9 @@ class Policy:
     rationale: str
     severity: str
     check: Callable[[Subject], Iterable[Problem]]
+    # Judged over the whole mesh (`mesh check`, the scorecard), never at a code location's load,
+    # which sees only its own domain and what its producers published.
+    whole_mesh: bool = False
 
     def run(self, subject: Subject, severity: str | None = None) -> list[Problem]:
         severity = severity or self.severity
@@ -42,13 +54,13 @@ class Policy:
         return dataclasses.replace(self, severity=severity)
 
 
-def policy(id: str, rationale: str, severity: str = ERROR) -> Callable[[Callable], Policy]:
+def policy(id: str, rationale: str, severity: str = ERROR, whole_mesh: bool = False) -> Callable[[Callable], Policy]:
     """Turn a check function into a Policy; its docstring's first line is the policy's title."""
     if severity not in SEVERITIES:
         raise ValueError(f"policy {id}: severity must be one of {SEVERITIES}")
 
     def wrap(check: Callable[[Subject], Iterable[Problem]]) -> Policy:
         title = (check.__doc__ or id).strip().splitlines()[0]
-        return Policy(id=id, title=title, rationale=" ".join(rationale.split()), severity=severity, check=check)
+        return Policy(id=id, title=title, rationale=" ".join(rationale.split()), severity=severity, check=check, whole_mesh=whole_mesh)
 
     return wrap

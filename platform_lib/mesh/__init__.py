@@ -10,8 +10,9 @@ from pathlib import Path
 import yaml
 
 from platform_lib.descriptors.domain import Domain, load_domain
-from platform_lib.descriptors.errors import DescriptorError, Problem, collect
+from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.fields import field
+from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, InputPort, OutputPort, Product
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.settings import WORKSPACE_FILE
@@ -33,7 +34,7 @@ def domain_folders(workspace_file: Path = WORKSPACE_FILE) -> dict[str, Path]:
 
 
 @dataclass(frozen=True)
-class Mesh:
+class Mesh(ProducerIndex):
     domains: tuple[Domain, ...]
 
     @cached_property
@@ -48,18 +49,12 @@ class Mesh:
         key = (port.contract.id, port.contract.major)
         return [(p, i) for d in self.domains for p in d.products for i in p.input_ports if (i.contract_id, i.major) == key]
 
-    def producer_port(self, product: Product, port: InputPort) -> OutputPort:
-        producer = self.producer_of(port)
-        if producer is None:
-            live = sorted(major for (cid, major) in self.ports_by_contract if cid == port.contract_id)
-            also = f" (live majors: {', '.join(map(str, live))})" if live else ""
-            raise DescriptorError(
-                [load_yaml(product.file).problem(
-                    f"no output port in the mesh publishes contract {port.contract_id!r} at major version {port.major}{also}",
-                    "inputPorts", product.input_ports.index(port), "contractId",
-                )]
-            )
-        return producer
+    def live_majors(self, contract_id: str) -> list[int]:
+        return sorted(major for (cid, major) in self.ports_by_contract if cid == contract_id)
+
+    def contacts(self, port: OutputPort) -> list[str]:
+        product = next(p for p in self.domain(port.domain).products if p.name == port.product)
+        return [c for c in (product.owner, *product.support) if c]
 
     def upstream_domains(self, domain: Domain) -> set[str]:
         return {self.producer_port(product, p).domain for product in domain.products for p in product.input_ports} - {domain.name}

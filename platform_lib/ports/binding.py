@@ -1,8 +1,10 @@
 """Input binding: before a domain's dbt run, every dbt source becomes a view in the domain's own DuckDB.
 
-Operational sources bind to the domain's landed files; input ports bind to the current published
-version of the producer's port. The view pins that version for the whole run, so a producer that
-publishes mid-run never changes what a consumer reads halfway through.
+Operational sources bind to the domain's landed files. An input port binds to one snapshot of the
+producer's Iceberg table, the current one when the run starts: the view lists that snapshot's data
+files, which are immutable, so a producer publishing mid-run never changes what the run reads.
+Before binding, the grant is checked against the contract as published and every data file against
+what the catalog recorded for it, so a truncated or replaced file stops the run with the port's name.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from typing import Any
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
-from platform_lib.ports.store import PortStore, local_path
+from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.keys import port_key_of_contract
+from platform_lib.ports.published import published_port
+from platform_lib.ports.storage import engine_uri, sql_identifier, sql_string
 from platform_lib.ports.warehouse import connect_warehouse
 from platform_lib.settings import operational_sources_dir
 
@@ -32,43 +37,62 @@ class UnboundSource(Exception):
     pass
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _role(domain: Domain, key: tuple[str, str]) -> str | None:
+    """The role the domain's input port bound to this port reads with."""
+    for port in domain.input_ports:
+        if port_key_of_contract(port.contract_id, port.major) == key:
+            return port.role or ""
+    return None
 
 
-def _identifier(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
+def pin(domain: Domain, key: tuple[str, str], catalog) -> tuple[int, list[str]]:
+    """(snapshot id, data files) of the port's current version, once its grant and files check out."""
+    from platform_lib.ports.integrity import verify  # pyiceberg: imported by runs, not at location load
 
-
-def resolve(domain: Domain, source: Mapping[str, Any], store: PortStore) -> tuple[str, str]:
-    """(what the view reads, which version that is) for one dbt source."""
-    key = source_asset_key(source)
-    where = f"{source['original_file_path']}: source {source['source_name']}.{source['name']}"
-    if key is None:
-        raise UnboundSource(f"{where}: set config.meta.dagster.asset_key to the operational source or the port it reads")
-    if key[:2] == (domain.name, OPERATIONAL):
-        path = operational_sources_dir(domain.name) / f"{key[2]}.parquet"
-        if not path.exists():
-            raise UnboundSource(f"{where}: operational source {path} is missing; run `mesh seed` first")
-        return str(path), "operational"
-    published = store.current(key)
-    if published is None:
+    name = ".".join(key)
+    table = catalog.table(key)
+    snapshot = table.current_snapshot() if table else None
+    if snapshot is None:
+        raise UnboundSource(f"port {name} has no published version yet; materialize it in domain {key[0]} first")
+    try:
+        contract = published_port(key, table.metadata_location, table.properties).port.contract
+    except DescriptorError as exc:
+        raise UnboundSource(str(exc)) from None
+    role = _role(domain, key)
+    if role is None:
+        raise UnboundSource(f"port {name}: no input port of domain {domain.name} binds contract {contract.id} v{contract.major}")
+    if not contract.grants(role, domain.name):
         raise UnboundSource(
-            f"{where}: port {'/'.join(key)} has no published version yet; materialize it in domain {key[0]} first"
+            f"port {name}: domain {domain.name} is not granted role {role or '(none named)'} on {contract.id} as published "
+            f"(snapshot {snapshot.snapshot_id}); request it from the {key[0]} domain"
         )
-    return local_path(published.data_uri), published.version_id
+    return snapshot.snapshot_id, verify(table, snapshot)
 
 
-def bind_sources(domain: Domain, manifest: Mapping[str, Any], store: PortStore) -> dict[str, str]:
-    """Create or replace the views behind every dbt source; returns asset key -> bound version."""
-    sources = domain_sources(domain, manifest)
+def bind_sources(domain: Domain, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Create or replace the views behind every dbt source; returns asset key -> what it bound."""
+    from platform_lib.ports.catalog import PortCatalog  # pyiceberg: imported by runs, not at location load
+
+    catalog = PortCatalog()
     bound, statements = {}, []
-    for source in sources:
-        path, version = resolve(domain, source, store)
-        schema, table = _identifier(source["schema"]), _identifier(source["identifier"])
+    for source in domain_sources(domain, manifest):
+        key = source_asset_key(source)
+        where = f"{source['original_file_path']}: source {source['source_name']}.{source['name']}"
+        if key is None:
+            raise UnboundSource(f"{where}: set config.meta.dagster.asset_key to the operational source or the port it reads")
+        if key[:2] == (domain.name, OPERATIONAL):
+            path = operational_sources_dir(domain.name) / f"{key[2]}.parquet"
+            if not path.exists():
+                raise UnboundSource(f"{where}: operational source {path} is missing; run `mesh seed` first")
+            files, version = [str(path)], OPERATIONAL
+        else:
+            snapshot, files = pin(domain, key, catalog)
+            version = f"snapshot {snapshot}"
+        schema, table = sql_identifier(source["schema"]), sql_identifier(source["identifier"])
+        listed = ", ".join(sql_string(engine_uri(f)) for f in files)
         statements.append(f"create schema if not exists {schema}")
-        statements.append(f"create or replace view {schema}.{table} as select * from read_parquet({_sql_string(path)})")
-        bound["/".join(source_asset_key(source))] = version
+        statements.append(f"create or replace view {schema}.{table} as select * from read_parquet([{listed}])")
+        bound["/".join(key)] = version
     with connect_warehouse(domain.name) as con:
         for statement in statements:
             con.execute(statement)

@@ -1,51 +1,85 @@
-"""Write, audit, publish: a port version is staged locally, audited, then published atomically."""
+"""Write, audit, publish: a port version is staged in its run's own folder, audited there, and only
+an audited file becomes the port's next Iceberg snapshot, atomically, by one catalog commit."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
-from platform_lib.descriptors.product import OutputPort
-from platform_lib.governance.masking import masked_select
-from platform_lib.ports.store import PortStore, PublishedVersion
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from platform_lib.descriptors.product import OutputPort, Product
+from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
+from platform_lib.ports.published import CONTRACT, PRODUCT
+from platform_lib.ports.masking import masked_select
+from platform_lib.ports.storage import data_location, filesystem, on_s3, path_of, sql_string
 from platform_lib.ports.warehouse import connect_warehouse
 from platform_lib.settings import staging_dir
 
 
-def staging_folder(port: OutputPort) -> Path:
-    return staging_dir().joinpath(*port.asset_key)
+def staging_folder(port: OutputPort, run_id: str) -> Path:
+    """One folder per run and port: concurrent runs never touch each other's staged files."""
+    return staging_dir().joinpath(*port.asset_key, run_id)
 
 
 def stage(port: OutputPort, relation: str, run_id: str) -> Path:
-    """Export the port's dbt relation, masked as its contract says, to a staged Parquet file,
-    clearing what killed runs left behind."""
-    folder = staging_folder(port)
-    if folder.exists():
-        shutil.rmtree(folder)
+    """Export the port's dbt relation, masked as its contract says, to a staged Parquet file."""
+    folder = staging_folder(port, run_id)
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    target = folder / f"{run_id}.parquet"
+    target = folder / "data.parquet"
     with connect_warehouse(port.domain, read_only=True) as con:
-        con.execute(f"COPY ({masked_select(port.contract, relation)}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({masked_select(port.contract, relation)}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
     return target
 
 
-def publish(port: OutputPort, staged: Path, run_id: str, checks: list[dict], store: PortStore) -> PublishedVersion:
-    """Make an audited staged file the port's current version; prune versions past `retention`."""
-    published = store.publish(
-        port.asset_key,
-        staged,
-        {
-            "domain": port.domain,
-            "product": port.product,
-            "port": port.name,
-            "contract_id": port.contract.id,
-            "contract_version": port.contract.version,
-            "run_id": run_id,
-            "checks": checks,
-        },
-    )
+def published_properties(port: OutputPort, product: Product) -> dict[str, str]:
+    """What travels with every version: the contract (schema, rules, SLOs, roles and grants) and
+    whom to ask for access. Consumers bind against these, never against the producer's files."""
+    return {
+        CONTRACT: port.contract.file.read_text(),
+        PRODUCT: json.dumps({"id": product.id, "owner": product.owner, "support": list(product.support)}),
+        # Every domain may read any port's metadata; a restricted port's column bounds stay out of it.
+        "write.metadata.metrics.default": "truncate(16)" if port.contract.is_public else "counts",
+    }
+
+
+def begin(port: OutputPort, staged: Path, catalog: PortCatalog):
+    """The port's table as this run finds it, before the audit: a publication that lands in
+    between makes this run's commit fail instead of silently replacing it."""
+    return catalog.start(port.asset_key, pq.read_schema(staged), {})
+
+
+def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str, checks: list[dict], catalog: PortCatalog) -> PortVersion:
+    """Register an audited staged file as the port's next snapshot; expire versions past `retention`."""
+    data_uri = f"{data_location(port.asset_key)}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
+    fingerprint = schema_fingerprint(pq.read_schema(staged))
+    fs = filesystem(data_uri)
+    if on_s3(data_uri):
+        pafs.copy_files(str(staged), path_of(data_uri), pafs.LocalFileSystem(), fs)
+    else:
+        Path(path_of(data_uri)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staged, path_of(data_uri))
+    facts = {
+        "contract-id": port.contract.id,
+        "contract-version": port.contract.version,
+        "run-id": run_id,
+        "schema-fingerprint": fingerprint,
+        "published-at": datetime.now(timezone.utc).isoformat(),
+        "checks": json.dumps(checks),
+    }
+    try:
+        published = catalog.commit(table, data_uri, facts, published_properties(port, product))
+    except PublishConflict:
+        fs.delete_file(path_of(data_uri))
+        raise
+    finally:
+        shutil.rmtree(staged.parent, ignore_errors=True)
     retention = port.contract.sla_duration("retention")
     if retention is not None:
-        store.prune(port.asset_key, older_than=retention)
-    shutil.rmtree(staging_folder(port), ignore_errors=True)
+        catalog.expire(port.asset_key, older_than=retention)
     return published

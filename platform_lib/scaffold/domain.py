@@ -11,7 +11,9 @@ from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_
 
 DEFINITIONS = "from platform_lib import domain_definitions\n\ndefs = domain_definitions(__file__)\n"
 
-PROFILES = """# The platform sets MESH_HOME; each domain writes only its own DuckDB file.
+PROFILES = """# Written by the platform (`mesh new domain`). The platform sets MESH_HOME; each domain writes
+# only its own DuckDB file, and reads other domains' ports (Iceberg data files) with its own S3
+# identity when the port warehouse is on S3.
 {name}:
   target: mesh
   outputs:
@@ -21,6 +23,17 @@ PROFILES = """# The platform sets MESH_HOME; each domain writes only its own Duc
       threads: 2
       settings:
         memory_limit: "{{{{ env_var('MESH_DUCKDB_MEMORY_LIMIT') }}}}"
+      # httpfs and iceberg, installed there from their PyPI packages: DuckDB autoloads them offline.
+      config_options:
+        extension_directory: "{{{{ env_var('MESH_HOME') }}}}/duckdb_extensions"
+      secrets:
+        - type: s3
+          key_id: "{{{{ env_var('MESH_S3_ACCESS_KEY_ID', '') }}}}"
+          secret: "{{{{ env_var('MESH_S3_SECRET_ACCESS_KEY', '') }}}}"
+          endpoint: "{{{{ env_var('MESH_S3_ENDPOINT', '').split('://')[-1] }}}}"
+          use_ssl: "{{{{ env_var('MESH_S3_ENDPOINT', '').startswith('https') }}}}"
+          region: "{{{{ env_var('MESH_S3_REGION', 'us-east-1') }}}}"
+          url_style: path
       # Absorbs short lock races with readers of this domain's file.
       retries:
         query_attempts: 3

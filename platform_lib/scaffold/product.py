@@ -16,7 +16,7 @@ from platform_lib.assets.dbt_project import prepare
 from platform_lib.descriptors.contract import Column
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
-from platform_lib.governance.access import PUBLIC_ROLE, granted, is_public, whom_to_ask
+from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.mesh import Mesh
 from platform_lib.ports.binding import port_source_identifier
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
@@ -55,11 +55,11 @@ def resolve_port(mesh: Mesh, spec: str) -> OutputPort:
 
 
 def role_for(mesh: Mesh, port: OutputPort, domain: str) -> str:
-    roles = [PUBLIC_ROLE] if is_public(port.contract) else [r for r in port.contract.roles if granted(port.contract, r, domain)]
+    roles = [PUBLIC_ROLE] if port.contract.is_public else [r for r in port.contract.roles if port.contract.grants(r, domain)]
     if not roles:
         raise ScaffoldError(
             f"domain {domain} is not granted any role on {port.contract.id}: request one of "
-            f"{', '.join(port.contract.roles) or 'its roles'} from {whom_to_ask(mesh, port)}")
+            f"{', '.join(port.contract.roles) or 'its roles'} from {mesh.whom_to_ask(port)}")
     return roles[0]
 
 

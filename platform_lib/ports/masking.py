@@ -1,11 +1,12 @@
 """How a masked column is published: the platform applies the contract's per-column rule when it
-stages a port, so no unmasked value of a masked column is ever written to the port store."""
+stages a port, so no unmasked value of a masked column is ever published."""
 
 from __future__ import annotations
 
 import os
 
 from platform_lib.descriptors.contract import Column, Contract
+from platform_lib.ports.storage import sql_identifier, sql_string
 
 
 def masking_salt() -> str:
@@ -14,15 +15,10 @@ def masking_salt() -> str:
     return os.environ.get("MESH_MASKING_SALT") or "mesh-demo-salt"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def masked_expression(column: Column) -> str:
-    name = _quoted(column.name)
-    salt = masking_salt().replace("'", "''")
+    name = sql_identifier(column.name)
     if column.masking == "hash":
-        return f"sha256('{salt}' || cast({name} as varchar)) as {name}"
+        return f"sha256({sql_string(masking_salt())} || cast({name} as varchar)) as {name}"
     return f"cast(null as {column.physical_type}) as {name}"
 
 

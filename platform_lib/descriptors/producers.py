@@ -1,0 +1,40 @@
+"""Where a consumer's input ports find their producers. Two answers to one question: the whole
+mesh's descriptors (`mesh check`, the repository's CI gate) or the port catalog, which holds what
+producers published (a code location at load, which sees no other domain's files)."""
+
+from __future__ import annotations
+
+from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.product import InputPort, OutputPort, Product
+from platform_lib.descriptors.yaml_file import load_yaml
+
+
+class ProducerIndex:
+    def producer_of(self, port: InputPort) -> OutputPort | None:
+        raise NotImplementedError
+
+    def live_majors(self, contract_id: str) -> list[int]:
+        raise NotImplementedError
+
+    def contacts(self, port: OutputPort) -> list[str]:
+        """The producing product's owner and support channels."""
+        raise NotImplementedError
+
+    def producer_port(self, product: Product, port: InputPort) -> OutputPort:
+        producer = self.producer_of(port)
+        if producer is None:
+            live = self.live_majors(port.contract_id)
+            also = f" (live majors: {', '.join(map(str, live))})" if live else ""
+            raise DescriptorError(
+                [load_yaml(product.file).problem(
+                    f"no output port {self.WHERE} publishes contract {port.contract_id!r} at major version {port.major}{also}",
+                    "inputPorts", product.input_ports.index(port), "contractId",
+                )]
+            )
+        return producer
+
+    def whom_to_ask(self, port: OutputPort) -> str:
+        contacts = self.contacts(port)
+        return f"the {port.domain} domain ({', '.join(contacts)})" if contacts else f"the {port.domain} domain"
+
+    WHERE = "in the mesh"

@@ -1,0 +1,159 @@
+"""The port catalog: every published output port is an Apache Iceberg table, `<domain>.<port>_v<major>`,
+in pyiceberg's SQL catalog (a SQLite file by default, PostgreSQL in production), so any engine that
+reads Iceberg (DuckDB, Spark, Trino, pyiceberg, Polars) reads a port by its catalog name.
+
+A version is one snapshot. Its summary carries the publication's facts (contract, run, checks,
+schema fingerprint, row count); the table's properties carry the contract and its grants as last
+published, which is all a consumer needs to bind to the port without the producer's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.table import Table, TableProperties, _parquet_files_to_data_files
+from pyiceberg.table.snapshots import Snapshot
+from sqlalchemy.engine import make_url
+
+from platform_lib.ports.published import CATALOG_NAME
+from platform_lib.ports.storage import data_location, filesystem, iceberg_properties, path_of, table_location
+from platform_lib.settings import port_catalog_uri, port_warehouse
+# Snapshot summary keys: the facts of one published version.
+FACTS = ("contract-id", "contract-version", "run-id", "schema-fingerprint", "row-count", "published-at", "checks")
+
+
+def table_name(key: tuple[str, str]) -> str:
+    return f"{key[0]}.{key[1]}"
+
+
+def schema_fingerprint(schema) -> str:
+    return hashlib.sha256(schema.to_string(show_schema_metadata=False).encode()).hexdigest()[:16]
+
+
+class PublishConflict(RuntimeError):
+    """Another run published the port between this run's start and its commit."""
+
+
+@dataclass(frozen=True)
+class PortVersion:
+    """One published version of a port: an Iceberg snapshot and the facts in its summary."""
+
+    key: tuple[str, str]
+    snapshot_id: int
+    facts: dict
+
+    @classmethod
+    def of(cls, key: tuple[str, str], snapshot: Snapshot) -> PortVersion:
+        summary = snapshot.summary.additional_properties if snapshot.summary else {}
+        facts = {name: summary.get(f"mesh.{name}") for name in FACTS}
+        facts["checks"] = json.loads(facts["checks"] or "[]")
+        facts["row-count"] = int(summary.get("total-records", 0))
+        return cls(key, snapshot.snapshot_id, facts)
+
+    @property
+    def published_at(self) -> datetime:
+        return datetime.fromisoformat(self.facts["published-at"])
+
+
+class PortCatalog:
+    @cached_property
+    def catalog(self) -> SqlCatalog:
+        """Connects, creating the catalog's tables on first use (and the SQLite file's folder)."""
+        url = make_url(port_catalog_uri())
+        if url.get_backend_name() == "sqlite" and url.database:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return SqlCatalog(CATALOG_NAME, uri=port_catalog_uri(), warehouse=port_warehouse(), **iceberg_properties())
+
+    def table(self, key: tuple[str, str]) -> Table | None:
+        try:
+            return self.catalog.load_table(table_name(key))
+        except NoSuchTableError:
+            return None
+
+    def current(self, key: tuple[str, str]) -> PortVersion | None:
+        table = self.table(key)
+        snapshot = table.current_snapshot() if table else None
+        return PortVersion.of(key, snapshot) if snapshot else None
+
+    def versions(self, key: tuple[str, str]) -> list[PortVersion]:
+        """Every version still retained, oldest first."""
+        table = self.table(key)
+        return [PortVersion.of(key, s) for s in table.snapshots()] if table else []
+
+    def ports(self) -> list[tuple[str, str]]:
+        return sorted(tuple(identifier) for ns in self.catalog.list_namespaces() for identifier in self.catalog.list_tables(ns))
+
+    def start(self, key: tuple[str, str], staged_schema, properties: dict[str, str]) -> Table:
+        """The port's table as this run found it; created on first publication. The commit of this
+        run's version succeeds only if nobody published since (optimistic concurrency)."""
+        self.catalog.create_namespace_if_not_exists(key[0])
+        return self.catalog.create_table_if_not_exists(
+            table_name(key), schema=staged_schema, location=table_location(key),
+            properties={
+                "write.data.path": data_location(key),
+                # A loser must learn it lost, not silently overwrite the winner's version.
+                TableProperties.COMMIT_NUM_RETRIES: "0",
+                **properties,
+            },
+        )
+
+    def commit(self, table: Table, data_uri: str, facts: dict[str, str], properties: dict[str, str]) -> PortVersion:
+        """Make one registered Parquet file the whole content of the port, in one snapshot."""
+        key = tuple(table.name()[-2:])
+        base = table.current_snapshot()
+        try:
+            with table.transaction() as tx:
+                tx.set_properties(**properties)
+                if tx.table_metadata.name_mapping() is None:
+                    # Files written by DuckDB carry no Iceberg field ids: columns map by name.
+                    tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: tx.table_metadata.schema().name_mapping.model_dump_json()})
+                staged = pq.read_schema(filesystem(data_uri).open_input_file(path_of(data_uri)))
+                if staged != tx.table_metadata.schema().as_arrow():
+                    with tx.update_schema() as update:
+                        update.union_by_name(staged)
+                added = list(_parquet_files_to_data_files(tx.table_metadata, [data_uri], table.io))
+                with tx.update_snapshot(snapshot_properties={f"mesh.{k}": v for k, v in facts.items()}).overwrite() as snapshot:
+                    if base is not None:
+                        for task in table.scan(snapshot_id=base.snapshot_id).plan_files():
+                            snapshot.delete_data_file(task.file)
+                    for data_file in added:
+                        snapshot.append_data_file(data_file)
+        except CommitFailedException:
+            winner = self.current(key)
+            raise PublishConflict(
+                f"port {table_name(key)}: run {winner.facts['run-id'] if winner else '?'} published snapshot "
+                f"{winner.snapshot_id if winner else '?'} while this run was auditing its version; this version was "
+                "not published and the other run's stays current. Run again to publish from the newer inputs."
+            ) from None
+        return self.current(key)
+
+    def expire(self, key: tuple[str, str], older_than: timedelta) -> list[int]:
+        """Retention: drop snapshots published before the window (never the current one) and the
+        data files no retained snapshot references any more."""
+        table = self.table(key)
+        current = table.current_snapshot() if table else None
+        if current is None:
+            return []
+        cutoff = datetime.now(timezone.utc) - older_than
+        expired = [s for s in table.snapshots() if s.snapshot_id != current.snapshot_id and PortVersion.of(key, s).published_at < cutoff]
+        if not expired:
+            return []
+        files = {s.snapshot_id: self.data_files(table, s.snapshot_id) for s in table.snapshots()}
+        table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in expired]).commit()
+        kept = {f for sid, fs in files.items() if sid not in {s.snapshot_id for s in expired} for f in fs}
+        fs = filesystem()
+        for path in {f for s in expired for f in files[s.snapshot_id]} - kept:
+            fs.delete_file(path_of(path))
+        return [s.snapshot_id for s in expired]
+
+    @staticmethod
+    def data_files(table: Table, snapshot_id: int) -> list[str]:
+        return [task.file.file_path for task in table.scan(snapshot_id=snapshot_id).plan_files()]

@@ -1,0 +1,115 @@
+"""What other domains have published, read the way a code location needs it at load: the contract
+(with its grants) each producer's port published last, straight from the catalog's table row and the
+table's Iceberg metadata file. A location reads only the ports it binds, so its load time does not
+grow with the mesh, and it never opens another domain's folder.
+
+pyiceberg is not imported here: it costs about half a second, and this runs at every load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+import sqlalchemy as sa
+
+from platform_lib.descriptors.contract import load_contract
+from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.keys import port_key_of_contract
+from platform_lib.descriptors.producers import ProducerIndex
+from platform_lib.descriptors.product import InputPort, OutputPort
+from platform_lib.ports.storage import filesystem, path_of, table_location
+from platform_lib.settings import port_catalog_uri
+
+CATALOG_NAME = "mesh"
+# Table properties every version carries: the contract as published (schema, rules, SLOs, roles
+# and their grants), and the producing product's id, owner and support channels.
+CONTRACT = "mesh.contract"
+PRODUCT = "mesh.product"
+
+_TABLES = sa.text(
+    "select table_name, metadata_location from iceberg_tables where catalog_name = :catalog and table_namespace = :namespace"
+)
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    port: OutputPort
+    metadata_location: str
+    product: dict
+
+
+class PublishedPorts(ProducerIndex):
+    """The producers a domain binds to, as the port catalog publishes them."""
+
+    WHERE = "in the port catalog"
+
+    def __init__(self, uri: str | None = None):
+        self.uri = uri or port_catalog_uri()
+        self._namespaces: dict[str, dict[str, str]] = {}
+        self._ports: dict[tuple[str, str], PublishedPort | None] = {}
+
+    @cached_property
+    def _engine(self) -> sa.Engine:
+        return sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
+
+    def _tables(self, namespace: str) -> dict[str, str]:
+        """Table name -> current metadata location, for one producer domain."""
+        if namespace not in self._namespaces:
+            rows = []
+            if self._exists:
+                with self._engine.connect() as con:
+                    rows = con.execute(_TABLES, {"catalog": CATALOG_NAME, "namespace": namespace}).all()
+            self._namespaces[namespace] = dict(rows)
+        return self._namespaces[namespace]
+
+    @cached_property
+    def _exists(self) -> bool:
+        """Whether anything was ever published (a fresh mesh has no catalog yet)."""
+        url = sa.engine.make_url(self.uri)
+        if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+            return False
+        return sa.inspect(self._engine).has_table("iceberg_tables")
+
+    def published(self, key: tuple[str, str]) -> PublishedPort | None:
+        if key not in self._ports:
+            location = self._tables(key[0]).get(key[1])
+            self._ports[key] = None if location is None else _read(key, location)
+        return self._ports[key]
+
+    def producer_of(self, port: InputPort) -> OutputPort | None:
+        key = port_key_of_contract(port.contract_id, port.major)
+        published = self.published(key) if key else None
+        return published.port if published and published.port.contract.id == port.contract_id else None
+
+    def live_majors(self, contract_id: str) -> list[int]:
+        key = port_key_of_contract(contract_id, 0)
+        if key is None:
+            return []
+        prefix = key[1].removesuffix("0")
+        return sorted(int(name[len(prefix):]) for name in self._tables(key[0]) if name.startswith(prefix) and name[len(prefix):].isdigit())
+
+    def contacts(self, port: OutputPort) -> list[str]:
+        product = self.published(port.asset_key).product
+        return [c for c in (product.get("owner"), *product.get("support", ())) if c]
+
+
+def _read(key: tuple[str, str], metadata_location: str) -> PublishedPort:
+    with filesystem(metadata_location).open_input_stream(path_of(metadata_location)) as f:
+        properties = json.loads(f.read()).get("properties", {})
+    return published_port(key, metadata_location, properties)
+
+
+def published_port(key: tuple[str, str], metadata_location: str, properties: dict[str, str]) -> PublishedPort:
+    """The port as its producer last published it, from its table's metadata."""
+    where = Path(f"port catalog {key[0]}.{key[1]}")
+    # A table whose metadata lies outside its producer's prefix was not written by its producer.
+    if not PurePosixPath(path_of(metadata_location)).is_relative_to(path_of(table_location(key))):
+        raise DescriptorError([Problem(where, "metadata_location", f"{metadata_location} is outside the table's location {table_location(key)}; refusing to bind")])
+    if CONTRACT not in properties:
+        raise DescriptorError([Problem(where, "properties", f"no published contract ({CONTRACT}); was it published by the mesh?")])
+    contract = load_contract(where, properties[CONTRACT])
+    port = OutputPort(key[0], contract.document.get("dataProduct", ""), key[1].rsplit("_v", 1)[0], contract)
+    return PublishedPort(port, metadata_location, json.loads(properties.get(PRODUCT, "{}")))

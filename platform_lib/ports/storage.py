@@ -1,0 +1,106 @@
+"""Where port files live (a local folder or S3) and how each engine reaches them with this process's
+identity: pyarrow and pyiceberg for the platform, DuckDB for dbt and the audit.
+
+Port tables are laid out `<warehouse>/<domain>/<port>_v<major>/{metadata,data}/`: on S3 a domain's
+identity may write only its own prefix, read every table's metadata (contracts are public) and
+read the data of the ports it is granted (`mesh access render`).
+"""
+
+from __future__ import annotations
+
+import glob
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+import duckdb
+import pyarrow.fs as pafs
+
+from platform_lib.settings import duckdb_extensions_dir, port_warehouse, s3_settings
+
+# Loaded in this order: iceberg tries to download avro unless avro is already there.
+EXTENSIONS = ("httpfs", "avro", "iceberg")
+
+
+def on_s3(uri: str | None = None) -> bool:
+    return urlparse(uri or port_warehouse()).scheme in ("s3", "s3a")
+
+
+def table_location(key: tuple[str, str]) -> str:
+    return f"{port_warehouse()}/{key[0]}/{key[1]}"
+
+
+def data_location(key: tuple[str, str]) -> str:
+    return f"{table_location(key)}/data"
+
+
+def path_of(uri: str) -> str:
+    """What pyarrow's filesystem takes: a plain path for file URIs, bucket/key for s3 URIs."""
+    parsed = urlparse(uri)
+    return parsed.path if parsed.scheme in ("", "file") else f"{parsed.netloc}{parsed.path}"
+
+
+def engine_uri(uri: str) -> str:
+    """What DuckDB reads: a plain path for file URIs, the URI itself for S3."""
+    return path_of(uri) if urlparse(uri).scheme in ("", "file") else uri
+
+
+def filesystem(uri: str | None = None) -> pafs.FileSystem:
+    if not on_s3(uri):
+        return pafs.LocalFileSystem()
+    s3 = s3_settings()
+    endpoint = urlparse(s3["endpoint"])
+    return pafs.S3FileSystem(
+        access_key=s3["access_key"] or None, secret_key=s3["secret_key"] or None, region=s3["region"],
+        endpoint_override=endpoint.netloc or None, scheme=endpoint.scheme or "https",
+    )
+
+
+def iceberg_properties() -> dict[str, str]:
+    """pyiceberg's FileIO settings: only S3 needs any."""
+    if not on_s3():
+        return {}
+    s3 = s3_settings()
+    return {
+        "s3.endpoint": s3["endpoint"], "s3.access-key-id": s3["access_key"], "s3.secret-access-key": s3["secret_key"],
+        "s3.region": s3["region"], "s3.path-style-access": "true",
+    }
+
+
+@cache
+def install_extensions() -> Path:
+    """Install DuckDB's httpfs, avro and iceberg from their PyPI packages into the mesh's extension
+    directory, once; DuckDB then autoloads them there without any network."""
+    target = duckdb_extensions_dir()
+    import duckdb_extension_httpfs  # noqa: F401  (the packages only carry the files)
+
+    site = Path(duckdb_extension_httpfs.__file__).parent.parent
+    with duckdb.connect(config={"extension_directory": str(target)}) as con:
+        installed = {row[0] for row in con.execute("select extension_name from duckdb_extensions() where installed").fetchall()}
+        for name in EXTENSIONS:
+            if name not in installed:
+                (binary,) = glob.glob(str(site / f"duckdb_extension_{name}" / "extensions" / "*" / f"{name}.duckdb_extension"))
+                con.execute(f"INSTALL {sql_string(binary)}")
+    return target
+
+
+def s3_secret_sql() -> str | None:
+    """The DuckDB secret of this process's S3 identity, when ports live on S3."""
+    if not on_s3():
+        return None
+    s3 = s3_settings()
+    endpoint = urlparse(s3["endpoint"])
+    return (
+        f"CREATE OR REPLACE SECRET mesh_ports (TYPE s3, KEY_ID {sql_string(s3['access_key'])}, "
+        f"SECRET {sql_string(s3['secret_key'])}, ENDPOINT {sql_string(endpoint.netloc)}, URL_STYLE 'path', "
+        f"USE_SSL {str(endpoint.scheme == 'https').lower()}, REGION {sql_string(s3['region'])})"
+    )
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal for a path or a name: the one place such literals are made."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_identifier(value: str) -> str:
+    return '"' + str(value).replace('"', '""') + '"'
