@@ -9,22 +9,14 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-import pytest
 
 from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
 from platform_lib.mesh import load_mesh
-from platform_lib.ports.store import PortStore, local_path
+from tests.support.ports import read_port
 from tests.support.processes import graphql, webserver
 
 MESH = load_mesh()
 PUBLIC = [p for d in MESH.domains for p in d.output_ports if p.contract.is_public]
-
-
-@pytest.fixture
-def store(mesh_run, monkeypatch):
-    monkeypatch.setenv("MESH_HOME", mesh_run["MESH_HOME"])
-    return PortStore()
 
 
 def personal_values(home: str) -> set[str]:
@@ -41,12 +33,12 @@ def personal_values(home: str) -> set[str]:
     return values
 
 
-def test_no_public_port_publishes_a_personal_value(mesh_run, store):
+def test_no_public_port_publishes_a_personal_value(mesh_run):
     secrets = personal_values(mesh_run["MESH_HOME"])
     assert len(secrets) > 100  # customers' and suppliers' names, addresses and phones
     assert {p.asset_key for p in PUBLIC} >= {("customers", "customer_profiles_v1"), ("supply", "suppliers_v1")}
     for port in PUBLIC:
-        table = pq.read_table(local_path(store.current(port.asset_key).data_uri))
+        table = read_port(mesh_run, port.asset_key)
         for name in table.column_names:
             seen = {str(v) for v in pc.unique(table[name]).to_pylist() if v is not None}
             assert not seen & secrets, f"{'/'.join(port.asset_key)}.{name} publishes personal values"
@@ -58,9 +50,9 @@ def test_no_public_port_publishes_a_personal_value(mesh_run, store):
                 assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in values), column.name
 
 
-def test_the_restricted_port_keeps_the_personal_values_for_finance(mesh_run, store):
-    full = pq.read_table(local_path(store.current(("customers", "customer_profiles_full_v1")).data_uri))
-    public = pq.read_table(local_path(store.current(("customers", "customer_profiles_v1")).data_uri))
+def test_the_restricted_port_keeps_the_personal_values_for_finance(mesh_run):
+    full = read_port(mesh_run, ("customers", "customer_profiles_full_v1"))
+    public = read_port(mesh_run, ("customers", "customer_profiles_v1"))
     assert full.num_rows == public.num_rows and full["phone"].null_count == 0
     # Same rows, same derived country code: Q22 works from the public port.
     assert full["phone_country_code"].to_pylist() == public["phone_country_code"].to_pylist()

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from platform_lib.mesh import load_mesh
-from platform_lib.ports.store import local_path
 from tests.conftest import TEST_SCALE_FACTOR
+from tests.support.ports import port_catalog, read_port
 from tests.support.processes import mesh
 from tests.support.tpch import TPCH_PRODUCTS, differences
 
@@ -25,21 +25,21 @@ def test_every_port_is_published_and_listed(mesh_run):
     listed = ports_json(mesh_run)
     expected = {"/".join(p.asset_key) for d in MESH.domains for p in d.output_ports}
     assert sorted(p["asset_key"] for p in listed) == sorted(expected)
-    for port in listed:
-        assert set(port) == {"domain", "product", "port", "asset_key", "contract_version", "version_id", "data_uri", "row_count", "published_at", "versions"}
-        assert port["versions"][-1] == port["version_id"]
-        path = local_path(port["data_uri"])
-        assert Path(path).exists(), path
-        assert pq.read_metadata(path).num_rows == port["row_count"] > 0
-        manifest = json.loads((Path(path).parent / "manifest.json").read_text())
-        assert {c["name"] for c in manifest["checks"]} >= {"schema", "not_empty"} and all(c["passed"] for c in manifest["checks"])
+    with port_catalog(mesh_run) as catalog:
+        for port in listed:
+            key = tuple(port["asset_key"].split("/"))
+            assert port["table"] == ".".join(key) and port["snapshots"][-1]["snapshot_id"] == port["snapshot_id"]
+            (path,) = catalog.data_files(catalog.table(key), port["snapshot_id"])
+            assert Path(path.removeprefix("file://")).is_relative_to(Path(mesh_run["MESH_HOME"]) / "ports" / "warehouse" / key[0] / key[1] / "data")
+            assert pq.read_metadata(path.removeprefix("file://")).num_rows == port["row_count"] > 0
+            checks = catalog.current(key).facts["checks"]
+            assert {c["name"] for c in checks} >= {"schema", "not_empty"} and all(c["passed"] for c in checks), port["table"]
 
 
 def test_tpch_products_equal_the_official_answers(mesh_run):
-    published = {(p["domain"], p["product"]): p for p in ports_json(mesh_run)}
     for (domain, product), query in TPCH_PRODUCTS.items():
-        port = published[(domain, product)]
-        assert differences(local_path(port["data_uri"]), query, TEST_SCALE_FACTOR) == [], f"{domain}.{product} (Q{query})"
+        published = read_port(mesh_run, (domain, f"{product}_v1"))
+        assert differences(published, query, TEST_SCALE_FACTOR) == [], f"{domain}.{product} (Q{query})"
 
 
 def test_runs_are_recorded_in_the_instance(mesh_run):
@@ -58,7 +58,7 @@ def test_consumers_read_ports_not_sources(mesh_run):
             continue
         with duckdb.connect(str(Path(mesh_run["MESH_HOME"]) / "warehouse" / f"{domain.name}.duckdb"), read_only=True) as con:
             views = con.execute("select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()
-        assert views and all(schema == "ports" and "/ports/" in sql and "/sources/" not in sql for schema, _, sql in views)
+        assert views and all(schema == "ports" and "/ports/warehouse/" in sql and "/sources/" not in sql for schema, _, sql in views)
 
 
 def test_ports_text_listing(mesh_run):

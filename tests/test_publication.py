@@ -3,7 +3,6 @@ reading the last good one, and a run killed mid-publication leaves the port inta
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -12,11 +11,12 @@ import time
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
+from platform_lib.ports.catalog import PortVersion
 from tests.conftest import mesh_env
+from tests.support import ports
 from tests.support.processes import BIN, REPO, mesh
 
 PROFILES = ("customers", "customer_profiles_v1")
@@ -40,8 +40,14 @@ def customer_source(env):
     shutil.move(backup, path)
 
 
-def current(env, key=PROFILES) -> dict:
-    return json.loads((Path(env["MESH_HOME"]) / "ports" / Path(*key) / "current.json").read_text())
+def current(env, key=PROFILES) -> PortVersion:
+    return ports.current(env, key)
+
+
+def view_sql(env, domain: str, view: str) -> str:
+    with duckdb.connect(str(Path(env["MESH_HOME"]) / "warehouse" / f"{domain}.duckdb"), read_only=True) as con:
+        (sql,) = con.execute("select sql from duckdb_views() where view_name = ?", [view]).fetchone()
+    return sql
 
 
 def rewrite(path: Path, select: str) -> None:
@@ -59,12 +65,13 @@ def latest_check(env, name: str, key=PROFILES):
 def assert_refused_and_consumers_unaffected(env, before: dict, result) -> None:
     assert result.returncode == 1, result.stderr[-2000:]
     assert current(env) == before, "a failed audit must not move the current version"
-    assert pq.read_metadata(before["data_uri"].removeprefix("file://")).num_rows == before["row_count"]
+    assert ports.read_port(env, PROFILES).num_rows == before.facts["row-count"]
     # The consumer still runs, bound to the last good version.
-    mesh("run", "--domain", "finance", env=env)
-    with duckdb.connect(str(Path(env["MESH_HOME"]) / "warehouse" / "finance.duckdb"), read_only=True) as con:
-        (sql,) = con.execute("select sql from duckdb_views() where view_name = 'customers__customer_profiles_v1'").fetchone()
-    assert before["version_id"] in sql
+    result = mesh("run", "--domain", "finance", env=env)
+    assert f"'customers/customer_profiles_v1': 'snapshot {before.snapshot_id}'" in result.stderr
+    with ports.port_catalog(env) as catalog:
+        (data_file,) = catalog.data_files(catalog.table(PROFILES), before.snapshot_id)
+    assert data_file.removeprefix("file://") in view_sql(env, "finance", "customers__customer_profiles_v1")
 
 
 def test_type_drift_is_refused_with_the_exact_mismatch(env, customer_source):
@@ -119,16 +126,16 @@ def test_a_run_killed_during_publication_leaves_the_port_readable(env):
     proc = subprocess.Popen([str(BIN / "mesh"), "run", "--domain", "sales"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
-    while not any(staging.glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
+    while not any(staging.glob("*/data.parquet")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert any(staging.glob("*.parquet")), "the run was not caught while a version was staged"
+    assert any(staging.glob("*/data.parquet")), "the run was not caught while a version was staged"
     after = current(env, key)
-    # Either the pointer still names the last good version, or the kill came after its atomic
-    # replacement; in both cases the version it names is whole.
-    assert after == before or after["run_id"] != before["run_id"]
-    assert pq.read_metadata(after["data_uri"].removeprefix("file://")).num_rows == after["row_count"]
+    # Either the last good version is still current, or the kill came after the atomic commit of
+    # the new one; in both cases the current snapshot is whole and readable.
+    assert after.snapshot_id == before.snapshot_id or after.facts["run-id"] != before.facts["run-id"]
+    assert ports.read_port(env, key).num_rows == after.facts["row-count"]
     mesh("run", "--domain", "sales", env=env)
-    assert current(env, key)["version_id"] != before["version_id"]
-    assert not any(staging.glob("*.parquet")), "the next run cleans what the killed run staged"
+    assert current(env, key).snapshot_id != before.snapshot_id
+    assert not any(staging.glob("*/data.parquet")), "the next run clears what the killed run staged"

@@ -92,7 +92,7 @@ def domain_port_assets(
     def _publish(context: AssetExecutionContext):
         # pyiceberg is imported by runs only: it would add half a second to every location load.
         from platform_lib.ports.catalog import PortCatalog, PublishConflict
-        from platform_lib.ports.publish import begin, publish, stage
+        from platform_lib.ports.publish import begin, discard, publish, stage
 
         catalog = PortCatalog()
         refused = []
@@ -102,6 +102,7 @@ def domain_port_assets(
             table = begin(port, staged, catalog)
             outcomes = audit(staged, port.contract)
             if not all(o.passed for o in outcomes):
+                discard(staged)
                 refused.append(f"{key.to_user_string()}: " + ", ".join(o.name for o in outcomes if not o.passed))
                 for outcome in outcomes:
                     yield check_result(key, outcome, f"staged by run {context.run_id}")

@@ -3,7 +3,9 @@ an audited file becomes the port's next Iceberg snapshot, atomically, by one cat
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import uuid
 from datetime import datetime, timezone
@@ -21,16 +23,48 @@ from platform_lib.ports.warehouse import connect_warehouse
 from platform_lib.settings import staging_dir
 
 
+# Staging folders this process is using, each locked until discarded: a lock that can be taken
+# belongs to a run that died, whose folder any later run may clear.
+_HELD: dict[Path, int] = {}
+LOCK = ".lock"
+
+
 def staging_folder(port: OutputPort, run_id: str) -> Path:
     """One folder per run and port: concurrent runs never touch each other's staged files."""
     return staging_dir().joinpath(*port.asset_key, run_id)
 
 
+def _clear_dead_runs(parent: Path) -> None:
+    for folder in parent.glob("*/"):
+        try:
+            fd = os.open(folder / LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live run's
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def discard(staged: Path) -> None:
+    """Drop a staged version (published or refused) and release its folder."""
+    shutil.rmtree(staged.parent, ignore_errors=True)
+    fd = _HELD.pop(staged.parent, None)
+    if fd is not None:
+        os.close(fd)
+
+
 def stage(port: OutputPort, relation: str, run_id: str) -> Path:
     """Export the port's dbt relation, masked as its contract says, to a staged Parquet file."""
     folder = staging_folder(port, run_id)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _clear_dead_runs(folder.parent)
+    folder.mkdir(exist_ok=True)
+    _HELD[folder] = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(_HELD[folder], fcntl.LOCK_EX)
     target = folder / "data.parquet"
     with connect_warehouse(port.domain, read_only=True) as con:
         con.execute(f"COPY ({masked_select(port.contract, relation)}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
@@ -78,7 +112,7 @@ def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str
         fs.delete_file(path_of(data_uri))
         raise
     finally:
-        shutil.rmtree(staged.parent, ignore_errors=True)
+        discard(staged)
     retention = port.contract.sla_duration("retention")
     if retention is not None:
         catalog.expire(port.asset_key, older_than=retention)

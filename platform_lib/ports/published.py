@@ -96,10 +96,13 @@ class PublishedPorts(ProducerIndex):
         return [c for c in (product.get("owner"), *product.get("support", ())) if c]
 
 
-def _read(key: tuple[str, str], metadata_location: str) -> PublishedPort:
+def _read(key: tuple[str, str], metadata_location: str) -> PublishedPort | None:
     with filesystem(metadata_location).open_input_stream(path_of(metadata_location)) as f:
-        properties = json.loads(f.read()).get("properties", {})
-    return published_port(key, metadata_location, properties)
+        metadata = json.loads(f.read())
+    # A table is created before its first version is audited; until a snapshot lands, nothing is published.
+    if metadata.get("current-snapshot-id") in (None, -1):
+        return None
+    return published_port(key, metadata_location, metadata.get("properties", {}))
 
 
 def published_port(key: tuple[str, str], metadata_location: str, properties: dict[str, str]) -> PublishedPort:

@@ -67,11 +67,14 @@ def iceberg_properties() -> dict[str, str]:
     }
 
 
-@cache
 def install_extensions() -> Path:
     """Install DuckDB's httpfs, avro and iceberg from their PyPI packages into the mesh's extension
     directory, once; DuckDB then autoloads them there without any network."""
-    target = duckdb_extensions_dir()
+    return _install(duckdb_extensions_dir())
+
+
+@cache
+def _install(target: Path) -> Path:
     import duckdb_extension_httpfs  # noqa: F401  (the packages only carry the files)
 
     site = Path(duckdb_extension_httpfs.__file__).parent.parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from platform_lib.tpch import official_answer
@@ -28,10 +29,11 @@ def _same(value, expected: str) -> bool:
     return str(value).strip() == expected.strip()
 
 
-def differences(parquet_path: str, query_nr: int, scale_factor: float) -> list[str]:
-    """Every way the Parquet file differs from the official answer; empty when it equals it."""
+def differences(published: pa.Table | str, query_nr: int, scale_factor: float) -> list[str]:
+    """Every way a published port (an Arrow table, or a Parquet file) differs from the official
+    answer; empty when it equals it."""
     header, rows = official_answer(query_nr, scale_factor)
-    table = pq.read_table(parquet_path)
+    table = published if isinstance(published, pa.Table) else pq.read_table(published)
     problems = []
     if table.column_names != header:
         problems.append(f"columns {table.column_names} != {header}")

@@ -1,0 +1,196 @@
+"""Port versions as Iceberg snapshots: a consumer run reads one pinned snapshot whatever a producer
+publishes meanwhile, two runs racing to publish one port leave exactly one new version and tell the
+loser, a tampered data file stops a consumer before it reads it, and retention expires snapshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from unittest import mock
+
+import duckdb
+import pytest
+
+from platform_lib.mesh import load_mesh
+from platform_lib.ports.binding import bind_sources
+from platform_lib.ports.integrity import CorruptPort
+from tests.conftest import mesh_env
+from tests.support import ports
+from tests.support.processes import REPO, mesh
+
+ORDERS = ("sales", "orders_v1")
+FINANCE = load_mesh().domain("finance")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The producers finance reads, published once at SF 0.01."""
+    env = mesh_env(tmp_path_factory.mktemp("port_versions"))
+    mesh("seed", "--sf", "0.01", env=env)
+    mesh("run", "--domain", "sales", "--domain", "customers", "--domain", "supply", env=env)
+    return env
+
+
+def in_mesh(env):
+    """This process, as a process of the mesh at `env` (its settings come from the environment)."""
+    return mock.patch.dict(os.environ, {"MESH_HOME": env["MESH_HOME"]})
+
+
+def finance_reads(env, view: str) -> int:
+    with duckdb.connect(str(Path(env["MESH_HOME"]) / "warehouse" / "finance.duckdb")) as con:
+        return con.execute(f"select count(*) from ports.{view}").fetchone()[0]
+
+
+# Publishes a version of sales/orders_v1 with the first ROWS orders, through the platform's own
+# write-audit-publish; with a READY file and a GO file it waits after its audit for the other racer.
+PUBLISHER = textwrap.dedent("""
+    import sys, time, uuid
+    from pathlib import Path
+    from platform_lib.mesh import load_mesh
+    from platform_lib.ports.catalog import PortCatalog, PublishConflict
+    from platform_lib.ports.publish import begin, publish, stage
+    from platform_lib.quality.audit import audit
+
+    rows, ready, go = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    sales = load_mesh().domain("sales")
+    product = next(p for p in sales.products if p.name == "orders")
+    (port,) = product.output_ports
+    run_id = uuid.uuid4().hex
+    staged = stage(port, f"(select * from main.orders order by order_key limit {rows})", run_id)
+    catalog = PortCatalog()
+    table = begin(port, staged, catalog)
+    outcomes = audit(staged, port.contract)
+    assert all(o.passed for o in outcomes), outcomes
+    Path(ready).write_text(run_id)
+    while not Path(go).exists():
+        time.sleep(0.01)
+    try:
+        version = publish(port, product, table, staged, run_id, [o.to_dict() for o in outcomes], catalog)
+        print("published", version.snapshot_id, run_id)
+    except PublishConflict as exc:
+        print("refused", exc)
+""")
+
+
+def publisher(env, rows: int, ready: Path, go: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(rows), str(ready), str(go)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def publish_orders(env, rows: int, tmp_path: Path) -> str:
+    go = tmp_path / f"go-{rows}"
+    go.touch()
+    out, err = publisher(env, rows, tmp_path / f"ready-{rows}", go).communicate(timeout=300)
+    assert out.startswith("published"), err[-3000:]
+    return out
+
+
+def test_a_consumer_reads_its_pinned_snapshot_while_the_producer_publishes(env, tmp_path):
+    before = ports.current(env, ORDERS)
+    with in_mesh(env):
+        bound = bind_sources(FINANCE, _manifest())
+    assert bound["sales/orders_v1"] == f"snapshot {before.snapshot_id}"
+    publish_orders(env, 100, tmp_path)
+    assert ports.current(env, ORDERS).facts["row-count"] == 100
+    # The run that bound before the publication still reads the whole version it pinned.
+    assert finance_reads(env, "sales__orders_v1") == before.facts["row-count"] == 15000
+    with in_mesh(env):
+        bind_sources(FINANCE, _manifest())
+    assert finance_reads(env, "sales__orders_v1") == 100
+    mesh("run", "--domain", "sales", env=env)  # the whole orders again, for the tests after this one
+
+
+def test_two_runs_publishing_one_port_at_once_leave_one_new_version(env, tmp_path):
+    before = ports.current(env, ORDERS)
+    go = tmp_path / "go"
+    racers = {rows: publisher(env, rows, tmp_path / f"ready-{rows}", go) for rows in (200, 300)}
+    for rows, proc in racers.items():
+        while not (tmp_path / f"ready-{rows}").exists():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+    # Both audited, both hold the same base snapshot: now both commit.
+    go.touch()
+    results = {rows: proc.communicate(timeout=300)[0] for rows, proc in racers.items()}
+    outcomes = sorted(out.split()[0] for out in results.values())
+    assert outcomes == ["published", "refused"], results
+    (winner,) = [rows for rows, out in results.items() if out.startswith("published")]
+    (loser,) = [out for out in results.values() if out.startswith("refused")]
+    winning_run = results[winner].split()[2]
+    assert f"port sales.orders_v1: run {winning_run} published snapshot" in loser and "this version was not published" in loser
+    with ports.port_catalog(env) as catalog:
+        versions = catalog.versions(ORDERS)
+        new = [v for v in versions if v.published_at > before.published_at]
+        assert len(new) == 1 and new[0].facts["row-count"] == winner
+        assert catalog.current(ORDERS).snapshot_id == new[0].snapshot_id
+        # The loser's file was never committed, and removed.
+        data = Path(catalog.table(ORDERS).location().removeprefix("file://")) / "data"
+        referenced = {Path(f.removeprefix("file://")).name for v in versions for f in catalog.data_files(catalog.table(ORDERS), v.snapshot_id)}
+        assert {p.name for p in data.glob("*.parquet")} == referenced
+    assert ports.read_port(env, ORDERS).num_rows == winner
+    mesh("run", "--domain", "sales", env=env)
+
+
+@pytest.fixture
+def orders_file(env):
+    """The data file of the current orders version, restored after the test tampers with it."""
+    with ports.port_catalog(env) as catalog:
+        current = catalog.current(ORDERS)
+        (uri,) = catalog.data_files(catalog.table(ORDERS), current.snapshot_id)
+    path = Path(uri.removeprefix("file://"))
+    good = path.read_bytes()
+    yield path, current.snapshot_id
+    path.write_bytes(good)
+
+
+def test_a_truncated_data_file_stops_the_consumer_naming_port_and_snapshot(env, orders_file):
+    path, snapshot = orders_file
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with in_mesh(env), pytest.raises(CorruptPort) as refused:
+        bind_sources(FINANCE, _manifest())
+    assert str(refused.value).startswith(f"port sales.orders_v1 snapshot {snapshot}: data file {path.as_uri()} is ")
+    assert "truncated or replaced after publication" in str(refused.value)
+    result = mesh("run", "--domain", "finance", env=env, check=False)
+    assert result.returncode == 1
+    assert f"input binding refused, dbt did not run: port sales.orders_v1 snapshot {snapshot}" in result.stderr
+
+
+def test_a_replaced_data_file_of_the_same_size_is_detected(env, orders_file):
+    path, snapshot = orders_file
+    # Same rows, same size, one price changed: only the recorded statistics tell.
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * replace (case when order_key = 1 then total_price + 1000000 else total_price end as total_price) "
+                    f"from read_parquet('{path}')) to '{path}.new' (format parquet, compression zstd)")
+    Path(f"{path}.new").replace(path)
+    with in_mesh(env), pytest.raises(CorruptPort, match=f"port sales.orders_v1 snapshot {snapshot}: .* (differs from what the catalog recorded|truncated or replaced)"):
+        bind_sources(FINANCE, _manifest())
+
+
+def test_retention_expires_old_snapshots_and_their_files(env):
+    key = ("sales", "pricing_summary_v1")
+    (port,) = [p for p in load_mesh().domain("sales").output_ports if p.asset_key == key]
+    assert port.contract.sla_duration("retention") < timedelta(days=400)
+    with ports.port_catalog(env) as catalog:
+        current = catalog.current(key)
+        (current_file,) = catalog.data_files(catalog.table(key), current.snapshot_id)
+        # A version published as if 400 days ago (a copy of the current file, committed as the platform does).
+        aged_file = current_file.replace(".parquet", "-aged.parquet")
+        Path(aged_file.removeprefix("file://")).write_bytes(Path(current_file.removeprefix("file://")).read_bytes())
+        aged_at = (datetime.now(timezone.utc) - timedelta(days=400)).isoformat()
+        aged = catalog.commit(catalog.table(key), aged_file, {"run-id": "aged", "published-at": aged_at, "checks": "[]"}, {})
+    # The next publication makes it past, and past the retention window.
+    mesh("run", "--domain", "sales", env=env)
+    with ports.port_catalog(env) as catalog:
+        remaining = {v.snapshot_id for v in catalog.versions(key)}
+        assert aged.snapshot_id not in remaining and current.snapshot_id in remaining
+        assert catalog.current(key).snapshot_id in remaining
+    assert not Path(aged_file.removeprefix("file://")).exists(), "the expired snapshot's data file is deleted"
+    assert Path(current_file.removeprefix("file://")).exists(), "a retained snapshot's data file is kept"
+
+
+def _manifest():
+    from platform_lib.descriptors.dbt_manifest import load_manifest
+
+    return load_manifest(FINANCE)
