@@ -11,7 +11,8 @@ TEST_SCALE_FACTOR = float(os.environ.get("MESH_TEST_SF", "0.01"))
 
 
 def mesh_env(home) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MESH_PORT_STORE")}
+    # Nothing of the developer's own mesh: its instance, port catalog, warehouse or identity.
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("MESH_")}
     env["MESH_HOME"] = str(home)
     return env
 

@@ -146,11 +146,12 @@ def test_binding_a_port_not_granted_names_the_role_and_the_owner(root):
     assert "request role customer_pii_reader from the customers domain (customer-data@mesh.example, #customers-data)" in finding.message
 
 
-def test_binding_a_port_not_granted_fails_that_code_location_only(root):
+def test_binding_a_port_not_granted_fails_that_code_location_only(root, mesh_run):
+    """At load a location judges its input ports against the grants its producers published."""
     bind_marketing_to_full_profiles(root)
     result = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-w", str(root / "workspace.yaml")],
-        cwd=root, env=dict(os.environ), capture_output=True, text=True, timeout=600,
+        cwd=root, env=mesh_run, capture_output=True, text=True, timeout=600,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0

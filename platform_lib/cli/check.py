@@ -59,7 +59,7 @@ def check(root: Path) -> list[Problem]:
             problems += _contract_model_problems(domain, manifest)
         policies = collect(problems, domain_policies, domain)
         if policies is not None:
-            problems += evaluate(Subject(around.mesh, domain, around.broken, manifest), policies)
+            problems += evaluate(Subject(around.mesh, domain, around.broken, manifest, mesh=around.mesh), policies)
     # A finding shared by several domains (a cycle between them) is reported once.
     return list(dict.fromkeys(problems))
 

@@ -31,6 +31,10 @@ class DescriptorError(Exception):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    def __reduce__(self):
+        # Raised in a domain's forked run and re-raised in `mesh run`: pickle the problems, not the text.
+        return (DescriptorError, (self.problems,))
+
 
 def collect(problems: list[Problem], fn, *args):
     """fn(*args), or None with its problems appended: one broken file never hides the others."""

@@ -17,7 +17,7 @@ class ProducerIndex:
         raise NotImplementedError
 
     def contacts(self, port: OutputPort) -> list[str]:
-        """The producing product's owner and support channels."""
+        """The producing product's owner and support channels (none if it is not known here)."""
         raise NotImplementedError
 
     def producer_port(self, product: Product, port: InputPort) -> OutputPort:
@@ -38,3 +38,20 @@ class ProducerIndex:
         return f"the {port.domain} domain ({', '.join(contacts)})" if contacts else f"the {port.domain} domain"
 
     WHERE = "in the mesh"
+
+
+class Layered(ProducerIndex):
+    """The first index that knows a producer answers: the workspace's own domains, then what
+    the port catalog publishes for producers deployed elsewhere (the governance location)."""
+
+    def __init__(self, *indexes: ProducerIndex):
+        self.indexes = indexes
+
+    def producer_of(self, port: InputPort) -> OutputPort | None:
+        return next((found for index in self.indexes if (found := index.producer_of(port)) is not None), None)
+
+    def live_majors(self, contract_id: str) -> list[int]:
+        return sorted({major for index in self.indexes for major in index.live_majors(contract_id)})
+
+    def contacts(self, port: OutputPort) -> list[str]:
+        return next((found for index in self.indexes if (found := index.contacts(port))), [])

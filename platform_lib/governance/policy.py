@@ -27,12 +27,9 @@ class Subject:
     broken: frozenset[str] = frozenset()
     # The domain's dbt manifest, when it has been prepared: policies on dbt sources need it.
     manifest: Mapping[str, Any] | None = None
-
-    @property
-    def mesh(self) -> Mesh:
-        """The whole mesh, for the policies that judge it (`whole_mesh`): never asked at load."""
-        assert isinstance(self.producers, Mesh), "a whole-mesh policy ran without the whole mesh"
-        return self.producers
+    # The workspace's domains, for the policies that judge the whole mesh (`whole_mesh`); a code
+    # location at load has none and runs no such policy.
+    mesh: Mesh | None = None
 
 
 @dataclass(frozen=True)

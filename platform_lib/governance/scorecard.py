@@ -18,9 +18,11 @@ from dagster import (
 
 from platform_lib.descriptors.dbt_manifest import load_manifest
 from platform_lib.descriptors.errors import Problem, collect
+from platform_lib.descriptors.producers import Layered
 from platform_lib.governance.evaluate import domain_policies, errors, evaluate
 from platform_lib.governance.policy import Subject
 from platform_lib.mesh import survey
+from platform_lib.ports.published import PublishedPorts
 
 SCORECARD = AssetKey(["governance", "scorecard"])
 
@@ -49,12 +51,15 @@ def domain_score(name: str, findings: list[Problem], policies: int, products: in
 def score(workspace_file) -> tuple[list[dict], dict[str, list[Problem]]]:
     """(one row per domain, findings per domain). A domain whose descriptors do not load scores 0."""
     around = survey(workspace_file)
+    # Producers outside this workspace (domains deployed from their own repositories) are judged
+    # by what they published.
+    producers = Layered(around.mesh, PublishedPorts())
     rows, findings = [], {}
     for domain in around.mesh.domains:
         problems: list[Problem] = []
         manifest = collect(problems, load_manifest, domain)
         policies = collect(problems, domain_policies, domain) or []
-        problems += evaluate(Subject(around.mesh, domain, around.broken, manifest), policies)
+        problems += evaluate(Subject(producers, domain, around.broken, manifest, mesh=around.mesh), policies)
         findings[domain.name] = list(dict.fromkeys(problems))
         rows.append(domain_score(domain.name, findings[domain.name], len(policies), len(domain.products)))
     for name, problems in around.problems.items():

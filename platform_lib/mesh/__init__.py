@@ -12,6 +12,7 @@ import yaml
 from platform_lib.descriptors.domain import Domain, load_domain
 from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.fields import field
+from platform_lib.descriptors.keys import port_key_of_contract
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, InputPort, OutputPort, Product
 from platform_lib.descriptors.yaml_file import load_yaml
@@ -53,11 +54,14 @@ class Mesh(ProducerIndex):
         return sorted(major for (cid, major) in self.ports_by_contract if cid == contract_id)
 
     def contacts(self, port: OutputPort) -> list[str]:
-        product = next(p for p in self.domain(port.domain).products if p.name == port.product)
-        return [c for c in (product.owner, *product.support) if c]
+        products = [p for d in self.domains if d.name == port.domain for p in d.products if p.name == port.product]
+        return [c for product in products for c in (product.owner, *product.support) if c]
 
     def upstream_domains(self, domain: Domain) -> set[str]:
-        return {self.producer_port(product, p).domain for product in domain.products for p in product.input_ports} - {domain.name}
+        """The domains whose ports it reads, by the contract ids' convention: their descriptors
+        need not be in this workspace (a domain deployed from its own repository)."""
+        keys = (port_key_of_contract(p.contract_id, p.major) for p in domain.input_ports)
+        return {key[0] for key in keys if key is not None} - {domain.name}
 
     def domain(self, name: str) -> Domain:
         for d in self.domains:

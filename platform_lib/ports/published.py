@@ -92,7 +92,8 @@ class PublishedPorts(ProducerIndex):
         return sorted(int(name[len(prefix):]) for name in self._tables(key[0]) if name.startswith(prefix) and name[len(prefix):].isdigit())
 
     def contacts(self, port: OutputPort) -> list[str]:
-        product = self.published(port.asset_key).product
+        published = self.published(port.asset_key)
+        product = published.product if published else {}
         return [c for c in (product.get("owner"), *product.get("support", ())) if c]
 
 
