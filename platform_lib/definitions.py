@@ -15,12 +15,14 @@ from platform_lib.assets.ports import domain_port_assets
 from platform_lib.assets.sources import operational_source_specs
 from platform_lib.descriptors.domain import load_domain
 from platform_lib.governance.evaluate import gate
-from platform_lib.settings import export_environment
+from platform_lib.settings import assume_identity, export_environment
 
 
 def domain_definitions(definitions_file: str | Path) -> Definitions:
     export_environment()
     domain = load_domain(Path(definitions_file).resolve().parent)
+    # The location's process is the domain's: it reads published ports, and runs publish, as the domain.
+    assume_identity(domain.name)
     project = dbt_project(domain.dbt_project_dir)
     if not project.manifest_path.exists():
         project = prepare(domain.dbt_project_dir)

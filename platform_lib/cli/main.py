@@ -43,7 +43,9 @@ def _run(args) -> int:
 
 def _ports(args) -> int:
     from platform_lib.cli.ports import published_ports, render
+    from platform_lib.settings import assume_identity
 
+    assume_identity("platform")
     print(render(published_ports(), args.json))
     return 0
 
@@ -117,7 +119,9 @@ def _new(args) -> int:
 
 def _catalog(args) -> int:
     from platform_lib.cli.catalog import run
+    from platform_lib.settings import assume_identity
 
+    assume_identity("platform")
     if args.action in ("search", "show", "build") and not args.terms:
         print(f"mesh catalog {args.action}: give {'the text' if args.action == 'search' else 'a URN' if args.action == 'show' else 'the output folder'}", file=sys.stderr)
         return 2

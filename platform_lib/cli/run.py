@@ -22,7 +22,7 @@ from pathlib import Path
 from dagster import DagsterInstance, Definitions
 
 from platform_lib.mesh import Mesh
-from platform_lib.settings import assume_identity, export_environment
+from platform_lib.settings import export_environment
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,12 @@ def _execute(name: str, defs: Definitions, job_name: str, started: float) -> Dom
 
 def _run_domain(name: str, folder: Path) -> DomainRun:
     started = time.perf_counter()
-    assume_identity(name)  # a forked process per domain: each reads and writes ports as itself
     return _execute(name, load_definitions(folder), f"{name}_products", started)
 
 
 def run_governance() -> DomainRun:
     """The governance scorecard over the mesh as it now stands (its location's scheduled job)."""
     started = time.perf_counter()
-    assume_identity("platform")
     from platform_lib.governance.definitions import defs, governance_job
 
     return _execute("governance", defs, governance_job.name, started)

@@ -4,9 +4,10 @@ from dagster import DefaultScheduleStatus, Definitions, ScheduleDefinition, defi
 
 from platform_lib.governance.scorecard import SCORECARD, scorecard_asset
 from platform_lib.mesh import domain_folders
-from platform_lib.settings import WORKSPACE_FILE, export_environment
+from platform_lib.settings import WORKSPACE_FILE, assume_identity, export_environment
 
 export_environment()
+assume_identity("platform")  # the scorecard reads every domain's published contracts
 governance_job = define_asset_job("governance_job", selection=[SCORECARD], description="Run every policy over the whole mesh.")
 
 defs = Definitions(

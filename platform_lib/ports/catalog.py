@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table, TableProperties, _parquet_files_to_data_files
 from pyiceberg.table.snapshots import Snapshot
 from sqlalchemy.engine import make_url
@@ -94,16 +94,22 @@ class PortCatalog:
     def start(self, key: tuple[str, str], staged_schema, properties: dict[str, str]) -> Table:
         """The port's table as this run found it; created on first publication. The commit of this
         run's version succeeds only if nobody published since (optimistic concurrency)."""
+        existing = self.table(key)
+        if existing is not None:
+            return existing
         self.catalog.create_namespace_if_not_exists(key[0])
-        return self.catalog.create_table_if_not_exists(
-            table_name(key), schema=staged_schema, location=table_location(key),
-            properties={
-                "write.data.path": data_location(key),
-                # A loser must learn it lost, not silently overwrite the winner's version.
-                TableProperties.COMMIT_NUM_RETRIES: "0",
-                **properties,
-            },
-        )
+        try:
+            return self.catalog.create_table(
+                table_name(key), schema=staged_schema, location=table_location(key),
+                properties={
+                    "write.data.path": data_location(key),
+                    # A loser must learn it lost, not silently overwrite the winner's version.
+                    TableProperties.COMMIT_NUM_RETRIES: "0",
+                    **properties,
+                },
+            )
+        except TableAlreadyExistsError:  # another run's first publication created it meanwhile
+            return self.catalog.load_table(table_name(key))
 
     def commit(self, table: Table, data_uri: str, facts: dict[str, str], properties: dict[str, str]) -> PortVersion:
         """Make one registered Parquet file the whole content of the port, in one snapshot."""

@@ -1,0 +1,167 @@
+"""The production shape of the port storage, end to end: the whole mesh runs with its port catalog in
+PostgreSQL and its port tables on a real S3 server (SeaweedFS), every domain with its own identity
+rendered from the contracts' grants (`mesh access render`). Ports publish there and equal the official
+TPC-H answers, consumers read them from S3, and the storage itself refuses what the grants refuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import duckdb
+import duckdb_extension_httpfs
+import psycopg2
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyarrow import fs
+
+from platform_lib.mesh import load_mesh
+from platform_lib.ports.catalog import PortCatalog
+from tests.conftest import TEST_SCALE_FACTOR, mesh_env
+from tests.support.processes import mesh
+from tests.support.seaweed import create_bucket, s3_filesystem, seaweedfs
+from tests.support.tpch import TPCH_PRODUCTS, differences
+
+MESH = load_mesh()
+POSTGRES = "postgres@127.0.0.1:5432"
+# Granted to finance (role customer_pii_reader), not to marketing.
+RESTRICTED = ("customers", "customer_profiles_full_v1")
+EXTENSIONS = Path(duckdb_extension_httpfs.__file__).parent.parent
+# What a process of the mesh reads its storage settings from; none may leak in from the caller.
+SETTINGS = ("MESH_PORT_CATALOG", "MESH_PORT_WAREHOUSE", "MESH_S3_ENDPOINT", "MESH_S3_ACCESS_KEY_ID", "MESH_S3_SECRET_ACCESS_KEY", "MESH_S3_CREDENTIALS")
+
+
+@dataclass(frozen=True)
+class S3Mesh:
+    env: dict
+    endpoint: str
+    keys: dict[str, dict]
+
+
+@contextmanager
+def port_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session's port catalog, dropped afterwards."""
+    name = f"mesh_ports_{secrets.token_hex(6)}"
+    admin = psycopg2.connect(f"postgresql://{POSTGRES}/postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+        try:
+            yield f"postgresql+psycopg2://{POSTGRES}/{name}"
+        finally:
+            with admin.cursor() as cur:
+                # FORCE: a connection pool of this test process may still hold a session.
+                cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def s3_mesh(tmp_path_factory) -> Iterator[S3Mesh]:
+    root = tmp_path_factory.mktemp("s3_mesh")
+    env = {k: v for k, v in mesh_env(root / "home").items() if k not in SETTINGS}
+    access = root / "access"
+    mesh("access", "render", "--out", str(access), env=env)
+    keys = {path.stem: json.loads(path.read_text()) for path in access.glob("*.json") if path.name != "s3.json"}
+    with port_database() as catalog_uri, seaweedfs(root / "seaweed", access / "s3.json") as endpoint:
+        create_bucket(endpoint, keys["platform"])
+        # Every process of the run takes its own identity from MESH_S3_CREDENTIALS; the parent has none.
+        env |= {
+            "MESH_PORT_CATALOG": catalog_uri, "MESH_PORT_WAREHOUSE": "s3://ports",
+            "MESH_S3_ENDPOINT": endpoint, "MESH_S3_CREDENTIALS": str(access),
+        }
+        mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
+        mesh("run", env=env)
+        yield S3Mesh(env, endpoint, keys)
+
+
+@contextmanager
+def port_catalog(s3: S3Mesh, identity: str = "platform") -> Iterator[PortCatalog]:
+    """The port catalog as a process of that mesh holding `identity`'s keys sees it."""
+    settings = {k: s3.env[k] for k in ("MESH_HOME", "MESH_PORT_CATALOG", "MESH_PORT_WAREHOUSE", "MESH_S3_ENDPOINT")}
+    settings |= {"MESH_S3_ACCESS_KEY_ID": s3.keys[identity]["access_key"], "MESH_S3_SECRET_ACCESS_KEY": s3.keys[identity]["secret_key"]}
+    with mock.patch.dict(os.environ, settings):
+        catalog = PortCatalog()
+        try:
+            yield catalog
+        finally:
+            catalog.catalog.engine.dispose()
+
+
+def duckdb_as(s3: S3Mesh, identity: str) -> duckdb.DuckDBPyConnection:
+    """A hand-written DuckDB session with `identity`'s keys; extensions from their PyPI packages only."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    for name in ("httpfs", "avro", "iceberg"):  # avro before iceberg, or iceberg tries to download it
+        con.execute(f"LOAD '{EXTENSIONS / f'duckdb_extension_{name}' / 'extensions' / 'v1.5.5' / f'{name}.duckdb_extension'}'")
+    keys = s3.keys[identity]
+    con.execute(
+        f"CREATE SECRET (TYPE s3, KEY_ID '{keys['access_key']}', SECRET '{keys['secret_key']}', "
+        f"ENDPOINT '{s3.endpoint.removeprefix('http://')}', URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')"
+    )
+    return con
+
+
+def test_every_port_is_published_on_s3_and_the_tpch_products_are_right(s3_mesh):
+    expected = sorted(p.asset_key for d in MESH.domains for p in d.output_ports)
+    with port_catalog(s3_mesh) as catalog:
+        assert catalog.ports() == expected
+        for key in expected:
+            table = catalog.table(key)
+            assert table.metadata_location.startswith(f"s3://ports/{key[0]}/{key[1]}/metadata/"), table.metadata_location
+            assert all(path.startswith(f"s3://ports/{key[0]}/{key[1]}/data/") for path in catalog.data_files(table, table.current_snapshot().snapshot_id))
+            assert catalog.current(key).facts["row-count"] > 0
+        for (domain, product), query in TPCH_PRODUCTS.items():
+            data = catalog.table((domain, f"{product}_v1")).scan().to_arrow()
+            assert differences(data, query, TEST_SCALE_FACTOR) == [], f"{domain}.{product} (Q{query})"
+
+
+def test_consumers_read_the_ports_from_s3(s3_mesh):
+    with duckdb.connect(str(Path(s3_mesh.env["MESH_HOME"]) / "warehouse" / "finance.duckdb"), read_only=True) as con:
+        views = con.execute("select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()
+    assert views
+    for schema, view, sql in views:
+        assert schema == "ports" and "'s3://ports/" in sql and "/ports/warehouse/" not in sql, (view, sql)
+
+
+def restricted_port(s3_mesh) -> tuple[str, str]:
+    """(metadata location, one data file) of the restricted port's current version."""
+    with port_catalog(s3_mesh) as catalog:
+        table = catalog.table(RESTRICTED)
+        (data_file,) = catalog.data_files(table, table.current_snapshot().snapshot_id)
+        return table.metadata_location, data_file
+
+
+# Rows, not count(*): DuckDB answers an Iceberg count(*) from the manifests' record counts, which
+# every domain may read (metadata is public), without opening a data file.
+@pytest.mark.parametrize("query", ["select * from iceberg_scan('{metadata}')", "select * from read_parquet('{data}')"])
+def test_the_storage_refuses_a_restricted_port_to_a_domain_not_granted(s3_mesh, query):
+    metadata, data = restricted_port(s3_mesh)
+    sql = query.format(metadata=metadata, data=data)
+    with duckdb_as(s3_mesh, "marketing") as con, pytest.raises(duckdb.Error, match="403"):
+        con.sql(sql).fetchall()
+    # The same SQL with the granted domain's keys reads it: the refusal is the grant, not the file.
+    with port_catalog(s3_mesh) as catalog:
+        rows = catalog.current(RESTRICTED).facts["row-count"]
+    with duckdb_as(s3_mesh, "finance") as con:
+        assert len(con.sql(sql).fetchall()) == rows > 0
+
+
+def test_a_domain_cannot_write_under_another_domains_prefix(s3_mesh):
+    path = "ports/sales/orders_v1/data/forged.parquet"
+    with pytest.raises(OSError, match="ACCESS_DENIED"):
+        pq.write_table(pa.table({"x": [1]}), path, filesystem=s3_filesystem(s3_mesh.endpoint, s3_mesh.keys["marketing"]))
+    assert s3_filesystem(s3_mesh.endpoint, s3_mesh.keys["platform"]).get_file_info(path).type == fs.FileType.NotFound
+
+
+def test_mesh_ports_lists_the_s3_tables_as_the_platform(s3_mesh):
+    listed = json.loads(mesh("ports", "--json", env=s3_mesh.env).stdout)
+    assert sorted(tuple(p["asset_key"].split("/")) for p in listed) == sorted(p.asset_key for d in MESH.domains for p in d.output_ports)
+    assert all(p["metadata_location"].startswith("s3://ports/") for p in listed)
