@@ -32,6 +32,8 @@ test: setup $(CHROMIUM)
 
 bench: setup
 	$(BIN)/python bench/mesh_vs_dbt.py --sf $(MESH_SF)
+	$(BIN)/python bench/publish_cost.py --sf $(MESH_SF)
+	$(BIN)/python bench/location_load.py
 
 clean:
 	rm -rf .mesh dbt_projects/*/target

@@ -99,14 +99,13 @@ def main() -> None:
     parser.add_argument("--home", help="MESH_HOME to use (default: a new temporary folder)")
     args = parser.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="mesh-bench-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MESH_PORT_STORE")}
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("MESH_")}
     env["MESH_HOME"] = str(home)
     os.environ.update(env)
 
     from platform_lib.assets.dbt_project import dbt_project
     from platform_lib.mesh import load_mesh
     from platform_lib.ports.binding import bind_sources
-    from platform_lib.ports.store import PortStore
     from platform_lib.settings import export_environment
 
     export_environment()
@@ -121,7 +120,7 @@ def main() -> None:
     for name in mesh.run_order():
         project = dbt_project(mesh.domain(name).dbt_project_dir)
         manifest = json.loads(project.manifest_path.read_text())
-        bind_sources(mesh.domain(name), manifest, PortStore())
+        bind_sources(mesh.domain(name), manifest)
         seconds, peak = timed(
             [str(BIN / "dbt"), "build", "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)],
             env,

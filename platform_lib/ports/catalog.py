@@ -18,14 +18,26 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.io.pyarrow import pyarrow_to_schema
 from pyiceberg.table import Table, TableProperties, _parquet_files_to_data_files
 from pyiceberg.table.snapshots import Snapshot
 from sqlalchemy.engine import make_url
 
 from platform_lib.ports.published import CATALOG_NAME
-from platform_lib.ports.storage import data_location, filesystem, iceberg_properties, path_of, table_location
+from platform_lib.ports.storage import (
+    data_location,
+    filesystem,
+    iceberg_properties,
+    path_of,
+    table_location,
+)
 from platform_lib.settings import port_catalog_uri, port_warehouse
+
 # Snapshot summary keys: the facts of one published version.
 FACTS = ("contract-id", "contract-version", "run-id", "schema-fingerprint", "row-count", "published-at", "checks")
 
@@ -105,6 +117,9 @@ class PortCatalog:
                     "write.data.path": data_location(key),
                     # A loser must learn it lost, not silently overwrite the winner's version.
                     TableProperties.COMMIT_NUM_RETRIES: "0",
+                    # Each commit writes a metadata file; keep a few, not one per version ever published.
+                    TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
+                    TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: "10",
                     **properties,
                 },
             )
@@ -122,7 +137,8 @@ class PortCatalog:
                     # Files written by DuckDB carry no Iceberg field ids: columns map by name.
                     tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: tx.table_metadata.schema().name_mapping.model_dump_json()})
                 staged = pq.read_schema(filesystem(data_uri).open_input_file(path_of(data_uri)))
-                if staged != tx.table_metadata.schema().as_arrow():
+                current = tx.table_metadata.schema()
+                if pyarrow_to_schema(staged, name_mapping=current.name_mapping).as_struct() != current.as_struct():
                     with tx.update_schema() as update:
                         update.union_by_name(staged)
                 added = list(_parquet_files_to_data_files(tx.table_metadata, [data_uri], table.io))

@@ -9,11 +9,10 @@ pyiceberg is not imported here: it costs about half a second, and this runs at e
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path, PurePosixPath
-
-import sqlalchemy as sa
 
 from platform_lib.descriptors.contract import load_contract
 from platform_lib.descriptors.errors import DescriptorError, Problem
@@ -29,9 +28,35 @@ CATALOG_NAME = "mesh"
 CONTRACT = "mesh.contract"
 PRODUCT = "mesh.product"
 
-_TABLES = sa.text(
-    "select table_name, metadata_location from iceberg_tables where catalog_name = :catalog and table_namespace = :namespace"
-)
+# The catalog table pyiceberg's SQL catalog shares with Iceberg's JDBC catalog.
+_TABLES = "select table_name, metadata_location from iceberg_tables where catalog_name = {} and table_namespace = {}"
+
+
+def _catalog_rows(uri: str, namespace: str) -> list[tuple[str, str]]:
+    """(table, metadata location) of one namespace. SQLite through the standard library, so a
+    location's load pays no SQLAlchemy import; any other database through SQLAlchemy."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.exists():
+            return []  # nothing was ever published
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            try:
+                return con.execute(_TABLES.format("?", "?"), (CATALOG_NAME, namespace)).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+                return []
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+    try:
+        if not sa.inspect(engine).has_table("iceberg_tables"):
+            return []
+        with engine.connect() as con:
+            query = sa.text(_TABLES.format(":catalog", ":namespace"))
+            return [tuple(row) for row in con.execute(query, {"catalog": CATALOG_NAME, "namespace": namespace})]
+    finally:
+        engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -51,27 +76,11 @@ class PublishedPorts(ProducerIndex):
         self._namespaces: dict[str, dict[str, str]] = {}
         self._ports: dict[tuple[str, str], PublishedPort | None] = {}
 
-    @cached_property
-    def _engine(self) -> sa.Engine:
-        return sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
-
     def _tables(self, namespace: str) -> dict[str, str]:
         """Table name -> current metadata location, for one producer domain."""
         if namespace not in self._namespaces:
-            rows = []
-            if self._exists:
-                with self._engine.connect() as con:
-                    rows = con.execute(_TABLES, {"catalog": CATALOG_NAME, "namespace": namespace}).all()
-            self._namespaces[namespace] = dict(rows)
+            self._namespaces[namespace] = dict(_catalog_rows(self.uri, namespace))
         return self._namespaces[namespace]
-
-    @cached_property
-    def _exists(self) -> bool:
-        """Whether anything was ever published (a fresh mesh has no catalog yet)."""
-        url = sa.engine.make_url(self.uri)
-        if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
-            return False
-        return sa.inspect(self._engine).has_table("iceberg_tables")
 
     def published(self, key: tuple[str, str]) -> PublishedPort | None:
         if key not in self._ports:
