@@ -10,6 +10,7 @@ from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.descriptors.contract import PUBLIC_ROLE
+from platform_lib.descriptors.keys import product_id
 from platform_lib.governance.scorecard import score
 from platform_lib.mesh import Mesh
 from platform_lib.ports.catalog import PortCatalog, table_name
@@ -88,11 +89,11 @@ def _product(mesh: Mesh, product: Product, ports: PortCatalog, instance, ui_url:
         producer = mesh.producer_of(port)
         inputs.append({
             "name": port.name, "contract_id": port.contract_id, "major": port.major, "role": port.role,
-            "producer": None if producer is None else f"urn:mesh:product:{producer.domain}:{producer.product}",
+            "producer": None if producer is None else product_id(producer.domain, producer.product),
             "asset_key": None if producer is None else "/".join(producer.asset_key),
         })
     consumers = sorted({
-        f"urn:mesh:product:{p.domain}:{p.name}" for out in product.output_ports for p, _ in mesh.consumers_of(out)
+        product_id(p.domain, p.name) for out in product.output_ports for p, _ in mesh.consumers_of(out)
     })
     return {
         "id": product.id, "name": product.name, "domain": product.domain, "version": product.version,

@@ -8,7 +8,7 @@ from datetime import date
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
-from platform_lib.descriptors.keys import port_key_of_contract
+from platform_lib.descriptors.keys import contract_id, port_key_of_contract, product_id
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.governance.policy import Subject, policy
@@ -62,15 +62,15 @@ def naming(s: Subject) -> Iterator[Problem]:
     domain = s.domain.name
     for product in s.domain.products:
         doc = load_yaml(product.file)
-        if product.id != f"urn:mesh:product:{domain}:{product.name}":
-            yield doc.problem(f"product id must be urn:mesh:product:{domain}:{product.name}", "id")
+        if product.id != product_id(domain, product.name):
+            yield doc.problem(f"product id must be {product_id(domain, product.name)}", "id")
         for i, port in enumerate(product.input_ports):
             producer = s.producers.producer_of(port)
             if producer is not None and port.name != f"{producer.domain}_{producer.name}":
                 yield doc.problem(f"input port name must be {producer.domain}_{producer.name} (producer domain _ port)", "inputPorts", i, "name")
         for port in product.output_ports:
             contract, cdoc = port.contract, load_yaml(port.contract.file)
-            expected = {"id": f"urn:mesh:contract:{domain}:{port.name}", "name": port.name, "domain": domain, "dataProduct": product.name}
+            expected = {"id": contract_id(domain, port.name), "name": port.name, "domain": domain, "dataProduct": product.name}
             for key, want in expected.items():
                 if contract.document.get(key) != want:
                     yield cdoc.problem(f"must be {want!r}", key)

@@ -17,6 +17,8 @@ from platform_lib.descriptors.contract import Column
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
 from platform_lib.descriptors.contract import PUBLIC_ROLE
+from platform_lib.descriptors.keys import contract_id as contract_urn
+from platform_lib.descriptors.keys import product_id
 from platform_lib.mesh import Mesh
 from platform_lib.ports.binding import port_source_identifier
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
@@ -155,7 +157,7 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
             raise ScaffoldError(f"--from-port {spec} is this domain's own port: read your own models with ref()")
         upstream.append(Upstream(port, role_for(mesh, port, domain.name), port.domain, _table_name(ports_file, port)))
     columns, keys = plan_columns(upstream)
-    contract_id, email = f"urn:mesh:contract:{domain.name}:{name}", domain.email
+    contract_id, email = contract_urn(domain.name, name), domain.email
     support = [{"channel": "email", "tool": "email", "url": f"mailto:{email}"}]
     sources = ", ".join(f"{u.port.domain}.{u.port.name} v{u.port.contract.major}" for u in upstream)
     contract = {
@@ -176,14 +178,14 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
         "support": support,
     }
     descriptor = {
-        "apiVersion": "v1.0.0", "kind": "DataProduct", "id": f"urn:mesh:product:{domain.name}:{name}", "name": name,
+        "apiVersion": "v1.0.0", "kind": "DataProduct", "id": product_id(domain.name, name), "name": name,
         "version": "0.1.0", "status": "draft", "domain": domain.name,
         "description": {"purpose": f"{name}, built from {sources}. Describe what it is for."},
         "team": [{"username": email, "name": domain.team, "role": "owner"}],
         "support": support,
         "inputPorts": [{"name": u.input_name, "version": u.port.contract.version, "contractId": u.port.contract.id} for u in upstream],
         "customProperties": [{"property": "inputRoles", "value": {u.input_name: u.role for u in upstream}}],
-        "outputPorts": [{"name": name, "description": f"{name} as Parquet in the port store.", "type": "parquet",
+        "outputPorts": [{"name": name, "description": f"{name} as an Iceberg table in the port catalog.", "type": "iceberg",
                          "version": "1.0.0", "contractId": contract_id}],
     }
     written = [
