@@ -51,8 +51,8 @@ def test_a_scaffolded_domain_loads_checks_materializes_and_shows_its_edges(copy_
 
     mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
     mesh("run", "--domain", "sales", "--domain", "customers", "--domain", "loyalty", env=env)
-    published = {p["port"]: p for p in json.loads(mesh("ports", "--json", env=env).stdout)}
-    assert published["customer_orders"]["row_count"] > 0
+    published = {p["table"]: p for p in json.loads(mesh("ports", "--json", env=env).stdout)}
+    assert published["loyalty.customer_orders_v1"]["row_count"] > 0
 
     with webserver(env, root=root) as url:
         node = graphql(url, """{ assetNodeOrError(assetKey: {path: ["loyalty", "customer_orders"]}) {
