@@ -21,11 +21,17 @@ def automation_condition(domain: Domain) -> AutomationCondition | None:
     return AutomationCondition.eager() if domain.input_ports else None
 
 
+# Every run of a domain carries it, however launched (schedule, automation, the UI, `mesh run`):
+# the production instance queues runs one per value, so two never write the domain's DuckDB at once.
+DOMAIN_TAG = "mesh/domain"
+
+
 def domain_job(domain: Domain, assets: list[AssetsDefinition]):
     return define_asset_job(
         f"{domain.name}_products",
         selection=AssetSelection.assets(*assets),
         description=f"Build and publish every data product of the {domain.name} domain.",
+        tags={DOMAIN_TAG: domain.name},
     )
 
 
@@ -45,4 +51,5 @@ def domain_automation_sensor(domain: Domain) -> AutomationConditionSensorDefinit
         f"{domain.name}_automation",
         target=AssetSelection.all(),
         default_status=DefaultSensorStatus.RUNNING,
+        run_tags={DOMAIN_TAG: domain.name},
     )

@@ -58,6 +58,12 @@ def _access(args) -> int:
     return render(Path(args.out))
 
 
+def _deployment(args) -> int:
+    from platform_lib.cli.up import run
+
+    return run(args)
+
+
 def _lineage(args) -> int:
     from platform_lib.mesh import load_mesh
     from platform_lib.mesh.lineage import mermaid
@@ -193,6 +199,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--ui-url", default="http://127.0.0.1:3000", help="the Dagster UI the pages link to")
     s.set_defaults(func=_catalog)
+    for name, text in (("up", "start the production topology here: PostgreSQL instance and port catalog, S3, a code server per location, daemon, webserver"),
+                       ("down", "stop what `mesh up` started"),
+                       ("restart", "restart one location's code server (new code), the others keep serving")):
+        s = sub.add_parser(name, help=text)
+        if name == "restart":
+            s.add_argument("location")
+        s.add_argument("--port", type=int, default=3000, help="the webserver's port (default 3000)")
+        s.add_argument("--base-port", type=int, default=4100, help="code servers from here, SeaweedFS from here + 50")
+        s.add_argument("--name", default="mesh", help="the deployment's name: its databases are <name>_dagster and <name>_ports")
+        s.set_defaults(func=_deployment)
     s = sub.add_parser("ui", help="serve the Dagster UI on the whole workspace, with the mesh's instance")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=3000)

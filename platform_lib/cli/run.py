@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, Definitions
 
+from platform_lib.assets.automation import DOMAIN_TAG
 from platform_lib.mesh import Mesh
 from platform_lib.settings import export_environment
 
@@ -44,7 +45,7 @@ def load_definitions(folder: Path) -> Definitions:
 def _execute(name: str, defs: Definitions, job_name: str, started: float) -> DomainRun:
     job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={"mesh/domain": name})
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={DOMAIN_TAG: name})
     run = DomainRun(name, result.success, time.perf_counter() - started, result.run_id)
     print(f"{name:<12} {'ok' if run.success else 'FAILED'}  {run.seconds:6.1f}s  run {run.run_id}", file=sys.stderr)
     return run
