@@ -50,6 +50,7 @@ def instance_config(server: str, database: str) -> dict:
             "class": "QueuedRunCoordinator",
             "config": {"tag_concurrency_limits": [{"key": DOMAIN_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]},
         },
+        "run_launcher": {"module": "platform_lib.deploy.run_launcher", "class": "MonitoredRunLauncher"},
         # A run whose process died (its code server killed) is marked failed, not left STARTED.
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 5, "start_timeout_seconds": 180, "max_resume_run_attempts": 0},
     }

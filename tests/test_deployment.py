@@ -1,0 +1,232 @@
+"""The production topology, really run (`mesh up`): PostgreSQL instance and port catalog, SeaweedFS,
+a code server per location, the daemon and the webserver. A sales publication launched through
+GraphQL makes the daemon run finance and marketing by itself; one domain's runs queue one at a time;
+a schedule fires; a killed code server, a killed daemon and a restarted PostgreSQL lose nothing and
+publish nothing half-done."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import urllib.error
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from platform_lib.deploy.topology import Plan
+from tests.conftest import TEST_SCALE_FACTOR, mesh_env
+from tests.support.mesh_copy import edit, mesh_copy
+from tests.support.ports import port_catalog
+from tests.support.processes import graphql, mesh
+from tests.support.seaweed import free_ports
+from tests.support.tpch import TPCH_PRODUCTS, differences
+
+POSTGRES = "postgres@127.0.0.1:5432"
+LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+RUNS = """{ runsOrError(limit: 100) { ... on Runs { results {
+  runId jobName status creationTime startTime endTime tags { key value } } } } }"""
+LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+class Deployment:
+    def __init__(self, root: Path, env: dict, plan: Plan):
+        self.root, self.env, self.plan = root, env, plan
+        self.args = ["--port", str(plan.webserver_port), "--base-port", str(plan.base_port), "--name", plan.name]
+        self.url = plan.webserver_url
+
+    def as_platform(self) -> dict:
+        """The settings a process of this deployment reads, with the platform's S3 keys."""
+        keys = json.loads((self.plan.access / "platform.json").read_text())
+        return {**self.plan.environment(), "MESH_S3_ACCESS_KEY_ID": keys["access_key"], "MESH_S3_SECRET_ACCESS_KEY": keys["secret_key"]}
+
+    def mesh(self, *command: str, check: bool = True):
+        return mesh(*command, *self.args, env=self.env, check=check, timeout=600)
+
+    def launch(self, domain: str, attempts: int = 1) -> str:
+        """Launch the domain's job as the UI does; with attempts > 1, retry what the webserver failed
+        (HTTP 500) as a client would."""
+        variables = {"p": {"selector": {"repositoryLocationName": domain, "repositoryName": "__repository__", "jobName": f"{domain}_products"}}}
+        for attempt in range(attempts):
+            try:
+                result = graphql(self.url, LAUNCH, variables)
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code != 500 or attempt == attempts - 1:
+                    raise
+                time.sleep(2)
+        assert result["launchRun"]["__typename"] == "LaunchRunSuccess", result
+        return result["launchRun"]["run"]["runId"]
+
+    def runs(self) -> list[dict]:
+        runs = graphql(self.url, RUNS)["runsOrError"]["results"]
+        for run in runs:
+            run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+        return runs
+
+    def run(self, run_id: str) -> dict:
+        return next(r for r in self.runs() if r["runId"] == run_id)
+
+    def wait(self, condition, timeout: float = 300, what: str = "condition"):
+        """Poll as a client would: a request the webserver fails while PostgreSQL restarts is retried."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                found = condition()
+            except urllib.error.HTTPError as exc:
+                if exc.code != 500:
+                    raise
+                found = None
+            if found:
+                return found
+            time.sleep(2)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; runs: {[(r['jobName'], r['status']) for r in self.runs()]}")
+
+    def finished(self, run_id: str, timeout: float = 300) -> dict:
+        return self.wait(lambda: (r := self.run(run_id))["status"] in ("SUCCESS", "FAILURE", "CANCELED") and r, timeout, f"run {run_id}")
+
+    def pid(self, service: str) -> int:
+        return int((Path(self.env["MESH_HOME"]) / "run" / f"{service}.pid").read_text())
+
+    def kill(self, service: str) -> None:
+        os.killpg(self.pid(service), signal.SIGKILL)
+
+    def locations(self) -> dict[str, dict]:
+        return {e["name"]: e for e in graphql(self.url, LOCATIONS)["workspaceOrError"]["locationEntries"]}
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    root = mesh_copy(tmp_path_factory.mktemp("deployment"))
+    env = {**mesh_env(root / ".mesh"), "MESH_ROOT": str(root), "MESH_POSTGRES": POSTGRES}
+    name = f"mesh_test_{secrets.token_hex(4)}"
+    plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=free_ports(1)[0], base_port=_free_block(60))
+    deployment = Deployment(root, env, plan)
+    mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
+    try:
+        deployment.mesh("up")
+        yield deployment
+    finally:
+        deployment.mesh("down", check=False)
+        con = psycopg2.connect(f"postgresql://{POSTGRES}/postgres")
+        con.autocommit = True  # DROP DATABASE cannot run in a transaction
+        with con.cursor() as cur:
+            for database in (f"{name}_dagster", f"{name}_ports"):
+                cur.execute(f'drop database if exists "{database}" with (force)')
+        con.close()
+
+
+def _free_block(size: int) -> int:
+    """A base port whose next `size` ports are free (code servers and SeaweedFS take them)."""
+    import socket
+
+    for base in range(20000, 60000, size):
+        with socket.socket() as probe:
+            if all(probe.connect_ex(("127.0.0.1", p)) != 0 for p in range(base, base + size)):
+                return base
+    raise AssertionError("no free block of ports")
+
+
+def test_every_location_is_served_by_its_own_code_server(deployment):
+    entries = deployment.wait(lambda: (e := deployment.locations()) and all(x["loadStatus"] == "LOADED" for x in e.values()) and e,
+                              180, "every location loaded")
+    assert set(entries) == {"sales", "customers", "supply", "finance", "marketing", "governance"}
+    assert all(entry["locationOrLoadError"]["__typename"] == "RepositoryLocation" for entry in entries.values())
+    assert len({deployment.pid(f"code-server-{name}") for name in entries}) == 6
+
+
+def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployment):
+    for domain in ("customers", "supply"):
+        assert deployment.finished(deployment.launch(domain))["status"] == "SUCCESS"
+    sales = deployment.finished(deployment.launch("sales"))
+    assert sales["status"] == "SUCCESS"
+    automated = lambda: [r for r in deployment.runs() if r["tags"].get("dagster/from_automation_condition") and r["creationTime"] >= sales["startTime"]]  # noqa: E731
+    deployment.wait(lambda: {r["tags"]["mesh/domain"] for r in automated()} >= {"finance", "marketing"}, 240, "automation runs of finance and marketing")
+    for run in automated():
+        assert deployment.finished(run["runId"])["status"] == "SUCCESS", run
+    with port_catalog(deployment.as_platform()) as catalog:
+        for (domain, product), query in TPCH_PRODUCTS.items():
+            table = catalog.table((domain, f"{product}_v1"))
+            assert table.metadata_location.startswith(f"s3://ports/{domain}/")
+            assert differences(table.scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], f"{domain}.{product}"
+
+
+def test_two_launches_of_one_domain_queue_one_behind_the_other(deployment):
+    first, second = deployment.launch("supply"), deployment.launch("supply")
+    a, b = deployment.finished(first), deployment.finished(second)
+    assert a["status"] == b["status"] == "SUCCESS"
+    assert b["startTime"] >= a["endTime"], "the second run of a domain started before the first ended"
+
+
+def test_a_killed_code_server_fails_its_run_clearly_and_a_restart_recovers(deployment):
+    others = {name: deployment.pid(f"code-server-{name}") for name in ("customers", "finance", "marketing")}
+    run_id = deployment.launch("supply")
+    deployment.wait(lambda: deployment.run(run_id)["status"] == "STARTED", 120, "the supply run to start")
+    with port_catalog(deployment.as_platform()) as catalog:
+        before = catalog.current(("supply", "part_supply_v1"))
+    deployment.kill("code-server-supply")
+    failed = deployment.finished(run_id, 180)
+    assert failed["status"] == "FAILURE"
+    entries = deployment.wait(lambda: (e := deployment.locations())["supply"]["locationOrLoadError"]["__typename"] == "PythonError" and e,
+                              120, "the webserver to show supply's error")
+    assert all(entries[name]["locationOrLoadError"]["__typename"] == "RepositoryLocation" for name in others)
+    assert {name: deployment.pid(f"code-server-{name}") for name in others} == others
+    with port_catalog(deployment.as_platform()) as catalog:
+        after = catalog.current(("supply", "part_supply_v1"))
+        assert after.snapshot_id == before.snapshot_id or after.facts["run-id"] == run_id
+        assert catalog.table(("supply", "part_supply_v1")).scan().to_arrow().num_rows == after.facts["row-count"]
+    deployment.mesh("restart", "supply")
+    assert deployment.finished(deployment.launch("supply"))["status"] == "SUCCESS"
+    with port_catalog(deployment.as_platform()) as catalog:
+        assert catalog.current(("supply", "part_supply_v1")).snapshot_id != before.snapshot_id
+
+
+def test_a_killed_daemon_resumes_its_queue_without_duplicates(deployment):
+    before = {r["runId"] for r in deployment.runs()}
+    first, second = deployment.launch("customers"), deployment.launch("customers")
+    deployment.kill("daemon")
+    time.sleep(5)
+    assert deployment.run(second)["status"] == "QUEUED"
+    deployment.mesh("up")  # starts only what is not running: the daemon
+    assert deployment.finished(first)["status"] == "SUCCESS" and deployment.finished(second)["status"] == "SUCCESS"
+    new_customer_runs = [r for r in deployment.runs() if r["runId"] not in before and r["tags"].get("mesh/domain") == "customers"]
+    assert sorted(r["runId"] for r in new_customer_runs) == sorted([first, second]), "a queued run was launched twice"
+
+
+def test_a_restarted_postgres_leaves_runs_resumed_or_failed_and_no_port_half_published(deployment):
+    run_id = deployment.launch("sales")
+    queued = deployment.launch("sales")
+    subprocess.run(["pg_ctlcluster", "15", "main", "restart"], check=True, timeout=120)
+    for run in (run_id, queued):
+        assert deployment.finished(run, 400)["status"] in ("SUCCESS", "FAILURE")
+    with port_catalog(deployment.as_platform()) as catalog:
+        for key in catalog.ports():
+            current = catalog.current(key)
+            assert catalog.table(key).scan().to_arrow().num_rows == current.facts["row-count"], key
+    # The webserver's pooled connections died with the server: its first writes fail (HTTP 500,
+    # "server closed the connection unexpectedly"), then it reconnects; a client retries.
+    assert deployment.finished(deployment.launch("sales", attempts=5))["status"] == "SUCCESS"
+
+
+def test_a_schedule_fires_after_its_domain_alone_is_restarted_with_new_code(deployment):
+    others = {name: deployment.pid(f"code-server-{name}") for name in ("sales", "customers", "finance", "marketing")}
+    edit(deployment.root / "domains" / "supply" / "domain.yaml", "cron: ", "cron: '* * * * *'  # was: ")
+    deployment.mesh("restart", "supply")
+    assert {name: deployment.pid(f"code-server-{name}") for name in others} == others
+    scheduled = deployment.wait(lambda: [r for r in deployment.runs() if r["tags"].get("dagster/schedule_name") == "supply_schedule"],
+                                150, "a tick of supply_schedule")
+    assert deployment.finished(scheduled[0]["runId"])["status"] == "SUCCESS"
+
+
+def test_mesh_up_without_postgres_says_so_and_starts_nothing(tmp_path):
+    env = {**mesh_env(tmp_path / "home"), "MESH_POSTGRES": "postgres@127.0.0.1:1"}
+    result = mesh("up", "--port", str(free_ports(1)[0]), "--base-port", str(_free_block(60)), env=env, check=False)
+    assert result.returncode == 1
+    assert "PostgreSQL is not reachable at postgres@127.0.0.1:1" in result.stderr and "apt-get install postgresql" in result.stderr
+    assert not (tmp_path / "home" / "run").exists() or not any((tmp_path / "home" / "run").iterdir())
