@@ -98,7 +98,9 @@ def main() -> None:
     parser.add_argument("--sf", type=float, default=0.1)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="mesh-control-plane-"))
-    name, port, base = f"mesh_bench_{secrets.token_hex(3)}", free_block(1), free_block(60)
+    # Code servers from base, SeaweedFS from base + 50, the webserver at base + 60.
+    name, base = f"mesh_bench_{secrets.token_hex(3)}", free_block(61)
+    port = base + 60
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "DAGSTER_"))} | {"MESH_HOME": str(home)}
     flags = ["--port", str(port), "--base-port", str(base), "--name", name]
     url = f"http://127.0.0.1:{port}"
@@ -131,8 +133,10 @@ def main() -> None:
         result = {
             "scale_factor": args.sf, "cores": os.cpu_count(), "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
             "mesh_up_s": round(up_s, 1),
-            "publication_to_consumer_run_start_s": {d: round(r["startTime"] - sales["endTime"], 1) for d, r in consumers.items() if r.get("startTime")}
-            | {f"{d}_created": round(r["creationTime"] - sales["endTime"], 1) for d, r in consumers.items()},
+            "publication_to_consumer_run_s": {
+                r["tags"]["mesh/domain"]: {"created": round(r["creationTime"] - sales["endTime"], 1), "started": round(r["startTime"] - sales["endTime"], 1)}
+                for r in done
+            },
             "consumer_runs": {r["tags"]["mesh/domain"]: r["status"] for r in done},
             "asset_graph_query_s": {"median": round(statistics.median(graph), 2), "max": round(max(graph), 2), "nodes": nodes},
             "topology_pss_mb": {"at_rest": round(at_rest), "peak_under_full_run": round(sampler.peak)},
