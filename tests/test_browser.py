@@ -3,6 +3,7 @@ a product from the UI with its checks passing, then finding it in the built cata
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
@@ -32,7 +33,20 @@ def ui(seeded_env, tmp_path_factory):
     )
     env = {**seeded_env, "DAGSTER_HOME": str(dagster_home)}
     with webserver(env) as url, browser_page() as page:
+        wait_until_loaded(url)
         yield env, url, page
+
+
+def wait_until_loaded(url: str, timeout: float = 300) -> None:
+    """The webserver answers before its code locations have loaded; the lineage is drawn only after."""
+    query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = graphql(url, query)["workspaceOrError"]["locationEntries"]
+        if len(entries) == len(MESH.domains) + 1 and all(e["loadStatus"] == "LOADED" for e in entries):
+            return
+        assert time.monotonic() < deadline, f"locations not loaded after {timeout}s: {entries}"
+        time.sleep(1)
 
 
 def test_global_lineage_draws_every_domain_and_cross_domain_edge(ui):
