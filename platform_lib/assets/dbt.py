@@ -6,6 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition, Failure
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from platform_lib.assets.dbt_project import mesh_vars
 from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
@@ -78,6 +79,6 @@ def domain_dbt_assets(
         except (UnboundSource, CorruptPort) as exc:
             raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build", *mesh_vars()], context=context).stream()
 
     return _models

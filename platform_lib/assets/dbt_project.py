@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from functools import cached_property
 from importlib.metadata import version
@@ -11,6 +12,16 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
 from platform_lib.settings import export_environment
+
+
+# What the platform's dbt invocations set: a product model is built as a view, and its port's
+# Parquet file, exported from that view, is the product's one write (a table would be a second).
+MESH_VARS = {"mesh_product_materialization": "view"}
+
+
+def mesh_vars() -> list[str]:
+    """dbt's --vars flag; parse and build pass the same, so partial parsing stays warm."""
+    return ["--vars", json.dumps(MESH_VARS)]
 
 
 def dbt_project(project_dir: Path) -> DbtProject:
@@ -41,7 +52,7 @@ def prepare(project_dir: Path) -> DbtProject:
 
     export_environment()
     project = dbt_project(project_dir)
-    args = ["parse", "--quiet", "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)]
+    args = ["parse", "--quiet", *mesh_vars(), "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)]
     result = dbtRunner().invoke(args)
     if not result.success:
         raise RuntimeError(f"dbt parse of {project.project_dir} failed: {result.exception}")

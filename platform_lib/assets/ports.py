@@ -2,6 +2,7 @@
 selected ports. Every contract rule is a blocking asset check: a version that fails one is never
 published, and its consumers keep reading the last good version."""
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,21 @@ from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.product import OutputPort
 from platform_lib.quality.audit import CheckOutcome, audit
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
+
+
+class Stopwatch:
+    """Seconds per phase of one port's publication."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def time(self, phase: str, call, *args):
+        started = time.perf_counter()
+        try:
+            return call(*args)
+        finally:
+            self.seconds[phase] = round(time.perf_counter() - started, 3)
+
 
 def freshness_policy(port: OutputPort) -> FreshnessPolicy | None:
     """`frequency` is how often a new version is due; `latency` how late it may be on top of that."""
@@ -98,9 +114,10 @@ def domain_port_assets(
         refused = []
         for key in sorted(context.selected_asset_keys):
             port = ports[key]
-            staged = stage(port, relations[key], context.run_id)
+            clock = Stopwatch()
+            staged = clock.time("stage", stage, port, relations[key], context.run_id)
             table = begin(port, staged, catalog)
-            outcomes = audit(staged, port.contract)
+            outcomes = clock.time("audit", audit, staged, port.contract)
             if not all(o.passed for o in outcomes):
                 discard(staged)
                 refused.append(f"{key.to_user_string()}: " + ", ".join(o.name for o in outcomes if not o.passed))
@@ -108,7 +125,7 @@ def domain_port_assets(
                     yield check_result(key, outcome, f"staged by run {context.run_id}")
                 continue
             try:
-                published = publish(port, products[port.asset_key], table, staged, context.run_id, [o.to_dict() for o in outcomes], catalog)
+                published = clock.time("publish", publish, port, products[port.asset_key], table, staged, context.run_id, [o.to_dict() for o in outcomes], catalog)
             except PublishConflict as exc:
                 refused.append(f"{key.to_user_string()}: {exc}")
                 continue
@@ -119,6 +136,8 @@ def domain_port_assets(
                     "mesh/snapshot_id": str(published.snapshot_id),
                     "mesh/table": ".".join(port.asset_key),
                     "mesh/schema_fingerprint": published.facts["schema-fingerprint"],
+                    # Where this version's time went: the export of the model, the checks, the commit.
+                    "mesh/seconds": clock.seconds,
                 },
                 check_results=[check_result(key, o, f"snapshot {published.snapshot_id}") for o in outcomes],
             )

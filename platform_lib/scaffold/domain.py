@@ -46,7 +46,9 @@ model-paths: ["models"]
 
 models:
   {name}:
-    +materialized: table
+    # The platform writes each port once, straight from its model's query: `mesh run` builds
+    # models as views (var mesh_product_materialization); a plain `dbt build` makes tables.
+    +materialized: "{{{{ var('mesh_product_materialization', 'table') }}}}"
 """
 
 WORKSPACE_ENTRY = """  - python_file:

@@ -1,0 +1,90 @@
+"""The engine's floor: the mesh's dbt-compiled SQL run by DuckDB alone, no dbt and no Dagster.
+
+One Python process per domain, in the mesh's run order, each executing one SQL script: the domain's
+sources as views over the landed files and over the floor's own outputs of upstream ports, every
+model as dbt would create it (the platform's vars: products are views), and each port written once
+to Parquet, masked as its contract says. What `mesh run` does beyond this is the price of the
+platform: dbt, Dagster, the checks, the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+from platform_lib.assets.dbt_project import dbt_project, mesh_vars
+from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.mesh import Mesh
+from platform_lib.ports.binding import OPERATIONAL, port_source_identifier
+from platform_lib.ports.masking import masked_select
+from platform_lib.ports.storage import sql_identifier, sql_string
+from platform_lib.settings import duckdb_memory_limit, operational_sources_dir, warehouse_path
+
+RUN_SCRIPT = "import duckdb, sys; duckdb.connect(config={'memory_limit': sys.argv[2]}).execute(open(sys.argv[1]).read())"
+
+
+def compiled_manifest(project_dir: Path, target: Path) -> dict:
+    """The project's manifest with every model's compiled SQL (`dbt compile`, the platform's vars)."""
+    from dbt.cli.main import dbtRunner
+
+    project = dbt_project(project_dir)
+    args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project.project_dir),
+            "--profiles-dir", str(project.profiles_dir), "--target-path", str(target)]
+    result = dbtRunner().invoke(args)
+    if not result.success:
+        raise SystemExit(f"dbt compile of {project_dir} failed: {result.exception}")
+    return json.loads((target / "manifest.json").read_text())
+
+
+def port_file(out: Path, asset_key: tuple[str, ...]) -> Path:
+    return out / f"{port_source_identifier(asset_key)}.parquet"
+
+
+def domain_script(domain, manifest: dict, out: Path, scratch: Path) -> str:
+    statements = [f"attach {sql_string(scratch / f'{domain.name}.duckdb')} as {sql_identifier(domain.name)}", f"use {sql_identifier(domain.name)}"]
+    for source in domain_sources(domain, manifest):
+        key = source_asset_key(source)
+        if key[:2] == (domain.name, OPERATIONAL):
+            path = operational_sources_dir(domain.name) / f"{key[2]}.parquet"
+        else:
+            path = port_file(out, key)
+        statements.append(f"create schema if not exists {sql_identifier(source['schema'])}")
+        statements.append(f"create view {source['relation_name']} as select * from read_parquet({sql_string(path)})")
+    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model" and n["package_name"] == domain.name}
+    order = TopologicalSorter({uid: [d for d in n["depends_on"]["nodes"] if d in models] for uid, n in models.items()}).static_order()
+    for uid in order:
+        node = models[uid]
+        kind = "view" if node["config"]["materialized"] == "view" else "table"
+        statements.append(f"create schema if not exists {sql_identifier(node['schema'])}")
+        statements.append(f"create {kind} {node['relation_name']} as {node['compiled_code']}")
+    for port in domain.output_ports:
+        relation = models[f"model.{domain.name}.{port.contract.model}"]["relation_name"]
+        statements.append(f"copy ({masked_select(port.contract, relation)}) to {sql_string(port_file(out, port.asset_key))} (format parquet, compression zstd)")
+    return ";\n".join(statements) + ";\n"
+
+
+def prepare_scripts(mesh: Mesh, out: Path) -> list[Path]:
+    """One SQL script per domain, in run order (compiling is not part of the floor's time)."""
+    scratch = Path(tempfile.mkdtemp(prefix="floor-", dir=out))
+    scripts = []
+    for name in mesh.run_order():
+        domain = mesh.domain(name)
+        warehouse_path(name).parent.mkdir(parents=True, exist_ok=True)  # dbt opens it to compile
+        manifest = compiled_manifest(domain.dbt_project_dir, scratch / f"target-{name}")
+        script = scratch / f"{name}.sql"
+        script.write_text(domain_script(domain, manifest, out, scratch))
+        scripts.append(script)
+    return scripts
+
+
+def run_scripts(scripts: list[Path]) -> None:
+    for script in scripts:
+        subprocess.run([sys.executable, "-c", RUN_SCRIPT, str(script), duckdb_memory_limit()], check=True)
+
+
+if __name__ == "__main__":
+    run_scripts([Path(p) for p in sys.argv[1:]])

@@ -1,0 +1,80 @@
+"""Where a `mesh run` spends its time, read back from what it recorded.
+
+Sources: the Dagster instance's event log (each domain run's steps, the "bound sources" message that
+ends input binding, each port's `mesh/seconds` metadata: export, audit, commit) and the run's own
+per-domain lines on stderr (definitions load). Phases are summed over domains (seconds of work,
+which overlap when domains run concurrently), beside the wall time they fit in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+DEFINITIONS = re.compile(r"^(\S+)\s+(?:ok|FAILED)\s+\S+s\s+\(definitions ([\d.]+)s\)", re.MULTILINE)
+
+
+def _domain_phases(instance, run) -> dict[str, float]:
+    from dagster import DagsterEventType
+
+    events = instance.all_logs(run.run_id)
+    steps: dict[str, list[float]] = defaultdict(list)
+    bound = None
+    ports = defaultdict(float)
+    for event in events:
+        if event.user_message.startswith("bound sources"):
+            bound = event.timestamp
+        if not event.is_dagster_event:
+            continue
+        kind = event.dagster_event.event_type
+        if kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            steps[event.step_key.split("_")[-1]].append(event.timestamp)
+        if kind == DagsterEventType.ASSET_MATERIALIZATION:
+            seconds = event.dagster_event.event_specific_data.materialization.metadata.get("mesh/seconds")
+            for phase, value in (seconds.value if seconds else {}).items():
+                ports[phase] += value
+    dbt_start, dbt_end = steps["models"][0], steps["models"][-1]
+    port_start, port_end = steps["ports"][0], steps["ports"][-1]
+    export_audit_publish = sum(ports.values())
+    return {
+        "binding": (bound or dbt_start) - dbt_start,
+        "dbt": dbt_end - (bound or dbt_start),
+        "export": ports["stage"],
+        "audit": ports["audit"],
+        "publish": ports["publish"],
+        # Steps' own bookkeeping: events, check results, the run's start and end records.
+        "bookkeeping": (events[-1].timestamp - events[0].timestamp) - (dbt_end - dbt_start) - export_audit_publish,
+        "_port_step": port_end - port_start,
+        "_first_event": events[0].timestamp,
+    }
+
+
+def split(started: float, wall: float, stderr: str) -> dict:
+    """Phases of the `mesh run` that started at epoch `started` and took `wall` seconds."""
+    from dagster import DagsterInstance
+
+    definitions = {name: float(seconds) for name, seconds in DEFINITIONS.findall(stderr)}
+    with DagsterInstance.get() as instance:
+        runs = [r for r in instance.get_run_records() if r.create_timestamp.timestamp() >= started]
+        per_domain = {r.dagster_run.tags["mesh/domain"]: _domain_phases(instance, r.dagster_run) for r in runs if r.dagster_run.job_name.endswith("_products")}
+        scorecard = sum((r.end_time or 0) - (r.start_time or 0) for r in runs if not r.dagster_run.job_name.endswith("_products"))
+    first = min(p["_first_event"] for p in per_domain.values())
+    totals = defaultdict(float)
+    for phases in per_domain.values():
+        for phase, seconds in phases.items():
+            if not phase.startswith("_"):
+                totals[phase] += seconds
+    checks = totals["audit"]
+    return {
+        "wall": round(wall, 2),
+        # Process start, imports, the instance, the fork, the first location's definitions.
+        "start_up_until_first_run": round(first - started, 2),
+        "definitions_load": round(sum(definitions.values()), 2),
+        **{phase: round(seconds, 2) for phase, seconds in totals.items()},
+        "governance_scorecard": round(scorecard, 2),
+        "checks_share_of_wall": round(checks / wall, 3),
+        "per_domain": {
+            name: {k: round(v, 2) for k, v in phases.items() if not k.startswith("_")} | {"definitions_load": definitions.get(name)}
+            for name, phases in per_domain.items()
+        },
+    }
