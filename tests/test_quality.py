@@ -59,20 +59,36 @@ def test_good_data_passes_every_rule(tmp_path, contract):
     assert set(results) == {"schema", "primary_key", "amount_range", "code_pattern", "code_known", "code_mostly_present", "code_nulls", "size", "no_duplicate_pairs", "total_small"}
 
 
-@pytest.mark.parametrize(
-    "bad, failing",
-    [
-        ("(1, 1, 10.0, 'AA'), (1, 1, 20.0, 'BB'), (2, 1, 30.0, 'AA')", {"primary_key", "no_duplicate_pairs"}),
-        ("(1, 1, 10.0, 'AA'), (1, 2, 200.0, 'BB'), (2, 1, 30.0, 'AA')", {"amount_range", "total_small"}),
-        ("(1, 1, 10.0, 'AA'), (1, 2, 20.0, 'B1'), (2, 1, 30.0, 'AA')", {"code_pattern", "code_known"}),
-        ("(1, 1, 10.0, 'NA'), (1, 2, 20.0, null), (2, 1, 30.0, null)", {"code_mostly_present", "code_nulls", "code_known"}),
-        ("(1, 1, 10.0, 'AA')", {"size"}),
-    ],
-)
+GOOD_ROWS = "(1, 1, 10.0, 'AA'), (1, 2, 20.0, 'BB'), (2, 1, 30.0, 'AA')"
+BAD = [
+    ("(1, 1, 10.0, 'AA'), (1, 1, 20.0, 'BB'), (2, 1, 30.0, 'AA')", {"primary_key", "no_duplicate_pairs"}),
+    ("(1, 1, 10.0, 'AA'), (1, 2, 200.0, 'BB'), (2, 1, 30.0, 'AA')", {"amount_range", "total_small"}),
+    ("(1, 1, 10.0, 'AA'), (1, 2, 20.0, 'B1'), (2, 1, 30.0, 'AA')", {"code_pattern", "code_known"}),
+    ("(1, 1, 10.0, 'NA'), (1, 2, 20.0, null), (2, 1, 30.0, null)", {"code_mostly_present", "code_nulls", "code_known"}),
+    ("(1, 1, 10.0, 'AA')", {"size"}),
+]
+
+
+@pytest.mark.parametrize("bad, failing", BAD)
 def test_each_rule_fails_on_bad_data(tmp_path, contract, bad, failing):
     select = f"select k1, k2, cast(amount as double) as amount, code from (values {bad}) t(k1, k2, amount, code)"
     results = outcomes(tmp_path, contract, select)
     assert {name for name, o in results.items() if not o.passed} == failing
+
+
+@pytest.mark.parametrize("rows", [GOOD_ROWS, *(bad for bad, _ in BAD)])
+def test_duckdb_answers_as_gx_itself_does(tmp_path, contract, rows):
+    """The one-pass DuckDB audit and GX's own validation give every rule the same verdict, figure
+    and failing sample, on good data and on each kind of bad data."""
+    target = tmp_path / "staged.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"COPY (select k1, k2, cast(amount as double) as amount, code from (values {rows}) t(k1, k2, amount, code)) TO '{target}' (FORMAT parquet)")
+    fast, reference = audit(target, contract), audit(target, contract, engine="gx")
+
+    def seen(o):
+        return o.name, o.passed, o.observed, o.unexpected_count, sorted(map(str, o.sample)), o.error
+
+    assert [seen(o) for o in fast] == [seen(o) for o in reference]
 
 
 def test_failing_samples_of_pii_columns_are_redacted(tmp_path, contract):
