@@ -4,9 +4,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition, Failure
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
-from platform_lib.assets.dbt_project import mesh_vars
+from platform_lib.assets.dbt_project import MeshDbtCliResource
 from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
@@ -65,13 +65,10 @@ class MeshTranslator(DagsterDbtTranslator):
 def domain_dbt_assets(
     domain: Domain, project: DbtProject, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
 ) -> AssetsDefinition:
-    @dbt_assets(
-        manifest=manifest,
-        project=project,
-        name=f"{domain.name}_dbt_models",
-        dagster_dbt_translator=MeshTranslator(domain, automation_condition),
-    )
-    def _models(context: AssetExecutionContext, dbt: DbtCliResource):
+    translator = MeshTranslator(domain, automation_condition)
+
+    @dbt_assets(manifest=manifest, project=project, name=f"{domain.name}_dbt_models", dagster_dbt_translator=translator)
+    def _models(context: AssetExecutionContext, dbt: MeshDbtCliResource):
         from platform_lib.ports.integrity import CorruptPort
 
         try:
@@ -79,6 +76,6 @@ def domain_dbt_assets(
         except (UnboundSource, CorruptPort) as exc:
             raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
-        yield from dbt.cli(["build", *mesh_vars()], context=context).stream()
+        yield from dbt.build(context, manifest, translator)
 
     return _models
