@@ -3,9 +3,9 @@
 GX on a SQL engine issues a query or more per expectation, each a scan of the file; here every
 column rule and the row count are one aggregate query, and only what fails (or a rule that is a
 query of its own) reads the file again, for its sample. The figures follow GX's definitions
-(unexpected counts over non-null values, a unique value's every duplicate row unexpected), so the
-audit reports them through GX's result objects; tests/test_quality.py holds both engines to the
-same answers.
+(unexpected counts over non-null values, a unique value's every duplicate row unexpected) and its
+result format; tests/test_quality.py holds both engines to the same answers, and GX validates any
+expectation not computed here.
 """
 
 from __future__ import annotations
@@ -33,10 +33,15 @@ COMPUTED = (*_CONDITIONS, *UNIQUENESS, "ExpectColumnValuesToNotBeNull", "ExpectT
 
 @dataclass
 class Measured:
-    """One expectation's answer in GX's terms: `result` as GX fills it, or the exception it raised."""
+    """One expectation's answer in GX's terms: `result` as GX fills it, `exception_info` as GX
+    reports an expectation that raised."""
 
     result: dict
     error: str | None = None
+
+    @property
+    def exception_info(self) -> dict:
+        return {"raised_exception": self.error is not None, "exception_message": self.error, "exception_traceback": None}
 
 
 def _literal(value: Any) -> str:
