@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
@@ -74,6 +75,7 @@ class MeshDbtCliResource(DbtCliResource):
         results = []
         try:
             outcome = dbtRunner(callbacks=[lambda event: results.append(event) if event.info.name in RESULT_EVENTS else None]).invoke(args)
+            _keep_parse(target / parsed.name, parsed)
             for event in results:
                 message = DbtCoreCliEventMessage(raw_event=msg_to_dict(event), event_history_metadata={})
                 yield from message.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator, context=context, target_path=target)
@@ -83,6 +85,16 @@ class MeshDbtCliResource(DbtCliResource):
         if not outcome.success:
             failed = [f"{r.node.unique_id}: {r.message}" for r in getattr(outcome.result, "results", []) if str(r.status) in ("error", "fail")]
             raise Failure(description="dbt build failed:\n" + "\n".join(failed or [str(outcome.exception)]))
+
+
+def _keep_parse(fresh: Path, kept: Path) -> None:
+    """Keep the parse this run made for the next one. dbt re-parses a whole project when the
+    profile it renders differs from the parse's (MESH_HOME is in the profile's paths), so a parse
+    prepared elsewhere (an image build, another MESH_HOME) is replaced by this environment's."""
+    if fresh.exists() and (not kept.exists() or fresh.read_bytes() != kept.read_bytes()):
+        staged = kept.with_name(f".{kept.name}.{os.getpid()}")
+        shutil.copy(fresh, staged)
+        os.replace(staged, kept)
 
 
 def _close_warehouse() -> None:

@@ -89,9 +89,10 @@ def run_domains(mesh: Mesh, domains: list[str] | None = None, parallelism: int |
     from platform_lib.ports.catalog import PortCatalog
 
     PortCatalog().catalog
-    # Imported once here so every forked domain run inherits them: great-expectations alone takes
-    # about 3 s to import, dbt and its DuckDB adapter about 2 s, which each run would pay again.
-    for module in ("great_expectations", "dbt.cli.main", "dbt.adapters.duckdb"):
+    # Imported once here so every forked domain run inherits them: dbt and its DuckDB adapter take
+    # about 2 s to import, which each run would pay again. (GX is imported only by an audit that
+    # needs it: quality.audit.)
+    for module in ("dbt.cli.main", "dbt.adapters.duckdb"):
         importlib.import_module(module)
     fork = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(parallelism or os.cpu_count() or 1, mp_context=fork) as pool:
