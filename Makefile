@@ -30,10 +30,10 @@ demo: setup
 test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
 
+# Every figure of bench/README.md, in one run (about 30 minutes): SF 0.1, 1 and 3, the audit against
+# datacontract-cli (its own virtualenv under bench/), the generated 500-port mesh.
 bench: setup
-	$(BIN)/python bench/mesh_vs_dbt.py --sf $(MESH_SF)
-	$(BIN)/python bench/publish_cost.py --sf $(MESH_SF)
-	$(BIN)/python bench/location_load.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf .mesh dbt_projects/*/target
