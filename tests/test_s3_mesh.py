@@ -125,10 +125,11 @@ def test_every_port_is_published_on_s3_and_the_tpch_products_are_right(s3_mesh):
 
 def test_consumers_read_the_ports_from_s3(s3_mesh):
     with duckdb.connect(str(Path(s3_mesh.env["MESH_HOME"]) / "warehouse" / "finance.duckdb"), read_only=True) as con:
-        views = con.execute("select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()
+        views = con.execute("select view_name, sql from duckdb_views() where not internal and schema_name = 'ports'").fetchall()
+    # (finance's own models, views in `main`, read these.)
     assert views
-    for schema, view, sql in views:
-        assert schema == "ports" and "'s3://ports/" in sql and "/ports/warehouse/" not in sql, (view, sql)
+    for view, sql in views:
+        assert "'s3://ports/" in sql and "/ports/warehouse/" not in sql, (view, sql)
 
 
 def restricted_port(s3_mesh) -> tuple[str, str]:
