@@ -78,3 +78,42 @@ def test_unsafe_name_is_refused(sales_copy):
 def test_dangling_contract_reference(sales_copy):
     edit(sales_copy / "products" / "orders" / "product.odps.yaml", "contractId: urn:mesh:contract:sales:orders", "contractId: urn:mesh:contract:sales:nope")
     assert "outputPorts[0].contractId: names contract 'urn:mesh:contract:sales:nope'" in error_of(sales_copy)
+
+
+def _contract_variants():
+    """Every contract of the repository, and each bent in a way the JSON schema forbids."""
+    import copy
+
+    from platform_lib.descriptors.standards import _jsonable
+    from platform_lib.descriptors.yaml_file import load_yaml
+
+    def bent(data, change):
+        data = copy.deepcopy(data)
+        change(data)
+        return data
+
+    bends = {
+        "unknown top-level field": lambda d: d.update(contractVersion="1"),
+        "unknown schema field": lambda d: d["schema"][0].update(colums=[]),
+        "unknown property field": lambda d: d["schema"][0]["properties"][0].update(nmae="x"),
+        "unknown quality field": lambda d: d["schema"][0].setdefault("quality", []).append({"type": "library", "metric": "rowCount", "mustBe": 1, "bogus": 1}),
+        "wrong type": lambda d: d.update(version=3),
+        "missing required field": lambda d: d.pop("id"),
+        "value outside its enum": lambda d: d.update(status=["active"]),
+        "server without its required location": lambda d: d.update(servers=[{"server": "x", "type": "s3"}]),
+    }
+    for path in sorted(DOMAINS_DIR.glob("*/products/*/*.odcs.yaml")):
+        data = _jsonable(load_yaml(path).data)
+        yield f"{path.parent.name}/{path.name}", data
+        for name, change in bends.items():
+            yield f"{path.name}: {name}", bent(data, change)
+
+
+def test_the_fast_odcs_validator_agrees_with_jsonschema():
+    """jsonschema_rs decides whether a contract is valid; jsonschema reports why not. Both must
+    give every document the same verdict, on valid contracts and on broken ones."""
+    from platform_lib.descriptors.standards import _odcs_fast_validator, _odcs_validator
+
+    verdicts = {name: (_odcs_fast_validator().is_valid(data), _odcs_validator().is_valid(data)) for name, data in _contract_variants()}
+    assert {name: v for name, v in verdicts.items() if v[0] != v[1]} == {}
+    assert sum(fast for fast, _ in verdicts.values()) == len(list(DOMAINS_DIR.glob("*/products/*/*.odcs.yaml")))
