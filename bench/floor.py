@@ -24,7 +24,11 @@ from platform_lib.ports.masking import masked_select
 from platform_lib.ports.storage import sql_identifier, sql_string
 from platform_lib.settings import duckdb_memory_limit, operational_sources_dir, warehouse_path
 
-RUN_SCRIPT = "import duckdb, sys; duckdb.connect(config={'memory_limit': sys.argv[2]}).execute(open(sys.argv[1]).read())"
+# The port export's own settings (ports/publish.py), so the floor writes the same files the same way.
+RUN_SCRIPT = (
+    "import duckdb, sys; "
+    "duckdb.connect(config={'memory_limit': sys.argv[2], 'preserve_insertion_order': False}).execute(open(sys.argv[1]).read())"
+)
 
 
 def compiled_manifest(project_dir: Path, target: Path) -> dict:

@@ -108,6 +108,24 @@ def audit_table(a: dict) -> list[str]:
     return lines + [""]
 
 
+def scale_mesh_table(s: dict) -> list[str]:
+    lines = [
+        "#### Generated meshes (bench/mesh_scale.py): control surface, no data",
+        "",
+        "| mesh | ports | `mesh check` cold / warm | location load cold / warm (first, middle, last) | `dagster-webserver -w workspace.yaml`: workspace loaded | on running code servers (`mesh up`): webserver restart + graph | global asset graph query |",
+        "|---|---:|---|---|---:|---:|---:|",
+    ]
+    for m in s["meshes"]:
+        check = m["mesh_check"]
+        loads = "; ".join(f"{m['location_load'][w]['cold']['median_s']:.2f} / {m['location_load'][w]['warm']['median_s']:.2f}" for w in ("first", "middle", "last"))
+        web, shape = m["webserver"], m.get("webserver_on_code_servers", {}).get("webserver_restart", {})
+        lines.append(
+            f"| {m['size']} | {m['output_ports']} | {check['cold']['wall_s']:.1f} s / {check['warm']['wall_s']:.1f} s | {loads} s "
+            f"| {web['workspace_loaded_s']:.1f} s | {shape.get('workspace_and_graph_s', float('nan')):.1f} s | {web['asset_graph_query']['median_s']:.2f} s |"
+        )
+    return lines + [""]
+
+
 def write_readme(results: dict, tables: list[str]) -> None:
     header = [BEGIN, "", f"Measured {results['date']} on {results['machine']}, commit {results['commit']} (`python bench/run.py`).", ""]
     text = README.read_text()
@@ -138,7 +156,7 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     if not args.skip_scale:
         results["scale"] = helper("mesh_scale.py")
-        tables += [f"#### Generated mesh: see `bench/mesh_scale.json` (summary below)", "", "```", json.dumps(results["scale"].get("summary", results["scale"]), indent=2)[:3000], "```", ""]
+        tables += scale_mesh_table(results["scale"])
     (BENCH / "results.json").write_text(json.dumps(results, indent=2))
     write_readme(results, tables)
 

@@ -84,6 +84,13 @@ def duckdb_memory_limit() -> str:
     return os.environ.get("MESH_DUCKDB_MEMORY_LIMIT") or "1GB"
 
 
+def audit_memory_limit() -> str:
+    """The audit's DuckDB session: one scan and its aggregates, which DuckDB spills to disk past the
+    limit. A tighter limit made the audit of 6 M line items smaller and faster (1 GB: +330 MB and
+    1.0 s; 256 MB: about +200 MB and 0.7 s), and it runs beside the rest of a domain run."""
+    return os.environ.get("MESH_AUDIT_MEMORY_LIMIT") or "256MB"
+
+
 def export_environment() -> None:
     """Make the resolved homes visible to child processes (dbt reads MESH_HOME from its profile)."""
     os.environ["MESH_HOME"] = str(mesh_home())

@@ -4,7 +4,7 @@ published, and its consumers keep reading the last good version."""
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetCheckResult,
@@ -25,8 +25,10 @@ from platform_lib.assets.metadata import column_schema, port_tags
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.product import OutputPort
-from platform_lib.quality.audit import CheckOutcome, audit
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
+
+if TYPE_CHECKING:
+    from platform_lib.quality.audit import CheckOutcome
 
 
 class Stopwatch:
@@ -79,7 +81,7 @@ def check_specs(port: OutputPort) -> list[AssetCheckSpec]:
     return [schema] + [AssetCheckSpec(r.name, asset=key, blocking=True, description=r.description) for r in contract_rules(port.contract)]
 
 
-def check_result(key: AssetKey, outcome: CheckOutcome, version: str) -> AssetCheckResult:
+def check_result(key: AssetKey, outcome: "CheckOutcome", version: str) -> AssetCheckResult:
     metadata = {"mesh/audited_version": version}
     if outcome.observed is not None:
         metadata["observed"] = MetadataValue.text(str(outcome.observed))
@@ -106,9 +108,11 @@ def domain_port_assets(
         can_subset=True,
     )
     def _publish(context: AssetExecutionContext):
-        # pyiceberg is imported by runs only: it would add half a second to every location load.
+        # pyiceberg and pyarrow are imported by runs only: they would add most of a second to every
+        # location load.
         from platform_lib.ports.catalog import PortCatalog, PublishConflict
         from platform_lib.ports.publish import begin, discard, publish, stage
+        from platform_lib.quality.audit import audit
 
         catalog = PortCatalog()
         refused = []

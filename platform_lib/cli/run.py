@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import os
+import queue
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -62,6 +62,12 @@ def _run_domain(name: str, folder: Path) -> DomainRun:
     return _execute(name, load_definitions(folder), f"{name}_products", started)
 
 
+def _crashed(name: str, exc: BaseException) -> DomainRun:
+    """A domain run that raised before Dagster could record it (its definitions did not load)."""
+    print(f"{name:<12} FAILED  {type(exc).__name__}: {exc}", file=sys.stderr)
+    return DomainRun(name, False, 0.0, "")
+
+
 def run_governance() -> DomainRun:
     """The governance scorecard over the mesh as it now stands (its location's scheduled job)."""
     started = time.perf_counter()
@@ -94,20 +100,22 @@ def run_domains(mesh: Mesh, domains: list[str] | None = None, parallelism: int |
     # needs it: quality.audit.)
     for module in ("dbt.cli.main", "dbt.adapters.duckdb"):
         importlib.import_module(module)
-    fork = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(parallelism or os.cpu_count() or 1, mp_context=fork) as pool:
-        pending = {}
+    finished: queue.Queue[DomainRun] = queue.Queue()
+    # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain keeps its
+    # allocator's high-water mark, which the next domain run in it would carry on top of its own.
+    with multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1) as pool:
+        pending: set[str] = set()
         while sorter.is_active():
             if not any(not r.success for r in runs):
                 for name in sorted(sorter.get_ready()):
-                    pending[pool.submit(_run_domain, name, mesh.domain(name).folder)] = name
+                    pool.apply_async(_run_domain, (name, mesh.domain(name).folder), callback=finished.put,
+                                     error_callback=lambda exc, name=name: finished.put(_crashed(name, exc)))
+                    pending.add(name)
             if not pending:
                 break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                del pending[future]
-                run = future.result()
-                runs.append(run)
-                if run.success:
-                    sorter.done(run.domain)
+            run = finished.get()
+            pending.discard(run.domain)
+            runs.append(run)
+            if run.success:
+                sorter.done(run.domain)
     return runs + [run_governance()]

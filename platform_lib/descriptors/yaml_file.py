@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +43,31 @@ def dotted(field_path: tuple) -> str:
 
 
 def load_yaml(path: Path, text: str | None = None) -> YamlDocument:
-    """`text`: the document's content when it was not read from `path` (a published contract)."""
+    """`text`: the document's content when it was not read from `path` (a published contract).
+
+    A file is parsed once per process while it is unchanged: descriptors are read again by the
+    policies that judge them (a mesh check of 500 ports read its files three times). Each caller
+    gets its own copy of the data."""
+    if text is None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise DescriptorError([Problem(path, "", "file not found")]) from None
+        data, lines = _parsed_file(path, stat.st_mtime_ns, stat.st_size)
+        return YamlDocument(path, copy.deepcopy(data), lines)
+    return YamlDocument(path, *_parse(path, text))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_file(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple, int]]:
     try:
-        text = path.read_text() if text is None else text
+        text = path.read_text()
     except FileNotFoundError:
         raise DescriptorError([Problem(path, "", "file not found")]) from None
+    return _parse(path, text)
+
+
+def _parse(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
@@ -56,7 +78,7 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDocument:
     data = _to_python(node, (), lines) if node is not None else None
     if not isinstance(data, dict):
         raise DescriptorError([Problem(path, "", "expected a mapping at the top of the document", 1)])
-    return YamlDocument(path, data, lines)
+    return data, lines
 
 
 def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:

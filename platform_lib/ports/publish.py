@@ -67,6 +67,9 @@ def stage(port: OutputPort, relation: str, run_id: str) -> Path:
     fcntl.flock(_HELD[folder], fcntl.LOCK_EX)
     target = folder / "data.parquet"
     with connect_warehouse(port.domain, read_only=True) as con:
+        # A port promises no row order beyond its model's own ORDER BY (which DuckDB keeps); not
+        # preserving the scan's order halves the export's memory (6 M line items: 421 -> 206 MB).
+        con.execute("set preserve_insertion_order = false")
         con.execute(f"COPY ({masked_select(port.contract, relation)}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
     return target
 

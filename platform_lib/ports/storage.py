@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
-import pyarrow.fs as pafs
 
 from platform_lib.settings import duckdb_extensions_dir, port_warehouse, s3_settings
 
@@ -45,7 +44,11 @@ def engine_uri(uri: str) -> str:
     return path_of(uri) if urlparse(uri).scheme in ("", "file") else uri
 
 
-def filesystem(uri: str | None = None) -> pafs.FileSystem:
+def filesystem(uri: str | None = None):
+    """pyarrow's filesystem for a URI (imported here: a code location's load reads no port file
+    through it, and pyarrow with numpy costs it about 0.35 s)."""
+    import pyarrow.fs as pafs
+
     if not on_s3(uri):
         return pafs.LocalFileSystem()
     s3 = s3_settings()

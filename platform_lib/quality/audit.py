@@ -29,7 +29,7 @@ from platform_lib.ports.storage import sql_string
 from platform_lib.quality.metrics import COMPUTED, RELATION, SAMPLE_SIZE, Measured, measure
 from platform_lib.quality.rules import SCHEMA_CHECK, Rule, contract_rules, passes
 from platform_lib.quality.schema import schema_mismatches
-from platform_lib.settings import duckdb_memory_limit
+from platform_lib.settings import audit_memory_limit
 
 REDACTED = "<redacted: pii>"
 
@@ -76,7 +76,7 @@ def _gx_batch(parquet: Path):
         source = context.data_sources.add_sql(
             name="staged",
             connection_string=f"duckdb:///{database}",
-            kwargs={"connect_args": {"config": {"memory_limit": duckdb_memory_limit()}}},
+            kwargs={"connect_args": {"config": {"memory_limit": audit_memory_limit()}}},
         )
         yield source.add_table_asset(name="port", table_name="port").add_batch_definition_whole_table("all").get_batch()
         context.data_sources.delete("staged")
@@ -142,7 +142,7 @@ def _outcome(result, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
 
 def _measured(parquet: Path, rules: list[Rule]) -> list[Measured]:
     """Answers of the rules DuckDB computes (quality.metrics), in one session over the file."""
-    with duckdb.connect(config={"memory_limit": duckdb_memory_limit()}) as con:
+    with duckdb.connect(config={"memory_limit": audit_memory_limit()}) as con:
         con.execute(f"create view {RELATION} as select * from read_parquet({sql_string(parquet)})")
         return measure(con, rules)
 
