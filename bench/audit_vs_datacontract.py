@@ -30,13 +30,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from mesh_vs_dbt import tree_memory_bytes  # noqa: E402
+from mesh_vs_dbt import sampled as run_sampled  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
@@ -126,25 +125,10 @@ def build_mesh(sf: float, env: dict) -> dict:
 def sampled(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
     """Wall seconds, peak tree memory, exit code and stdout of a command. Sampled every 50 ms: some
     of the processes measured here last only a second or two."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak, done = 0, threading.Event()
-
-    def sample():
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, tree_memory_bytes(proc.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    seconds = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    if proc.returncode not in (0, 1):  # 1 is a failed check, which callers judge; anything else is a crash
-        raise SystemExit(f"{' '.join(cmd[:3])} crashed ({proc.returncode}):\n{stderr[-4000:]}")
-    return seconds, peak, proc.returncode, stdout
+    seconds, peak, result = run_sampled(cmd, env, REPO, every=0.05)
+    if result.returncode not in (0, 1):  # 1 is a failed check, which callers judge; anything else is a crash
+        raise SystemExit(f"{' '.join(cmd[:3])} crashed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return seconds, peak, result.returncode, result.stdout
 
 
 def must_pass(cmd: list[str], env: dict) -> tuple[float, int]:

@@ -16,7 +16,7 @@ import tempfile
 from graphlib import TopologicalSorter
 from pathlib import Path
 
-from platform_lib.assets.dbt_project import dbt_project, mesh_vars
+from platform_lib.assets.dbt_project import close_dbt_connection, dbt_project, mesh_vars
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.mesh import Mesh
 from platform_lib.ports.binding import OPERATIONAL, port_source_identifier
@@ -39,6 +39,7 @@ def compiled_manifest(project_dir: Path, target: Path) -> dict:
     args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project.project_dir),
             "--profiles-dir", str(project.profiles_dir), "--target-path", str(target)]
     result = dbtRunner().invoke(args)
+    close_dbt_connection()  # `mesh run`, in other processes, writes the same file next
     if not result.success:
         raise SystemExit(f"dbt compile of {project_dir} failed: {result.exception}")
     return json.loads((target / "manifest.json").read_text())

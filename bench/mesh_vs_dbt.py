@@ -59,31 +59,37 @@ def tree_memory_bytes(pid: int) -> int:
     return total
 
 
-def timed(cmd: list[str], env: dict, cwd: Path = REPO, output: list | None = None) -> tuple[float, int]:
-    """Wall seconds and peak tree memory of a command; fails loudly if the command fails."""
+def sampled(cmd: list[str], env: dict, cwd: Path = REPO, every: float = 0.1) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall seconds and peak tree memory of a command, sampled every `every` seconds, and its result."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    done = threading.Event()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak, done = 0, threading.Event()
 
     def sample():
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_memory_bytes(proc.pid))
-            time.sleep(0.1)
+            time.sleep(every)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    _, stderr = proc.communicate()
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    if proc.returncode != 0:
+    return seconds, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def timed(cmd: list[str], env: dict, cwd: Path = REPO, output: list | None = None) -> tuple[float, int]:
+    """Wall seconds and peak tree memory of a command; fails loudly if the command fails."""
+    seconds, peak, result = sampled(cmd, env, cwd)
+    if result.returncode != 0:
         # Dagster's DEBUG stream buries the cause.
-        told = "\n".join(line for line in stderr.splitlines() if " - DEBUG - " not in line)
+        told = "\n".join(line for line in result.stderr.splitlines() if " - DEBUG - " not in line)
         raise SystemExit(f"{' '.join(cmd)} failed:\n{told[-6000:]}")
     if output is not None:
-        output.append(stderr)
-    return time.perf_counter() - started, peak
+        output.append(result.stderr)
+    return seconds, peak
 
 
 def location_load_seconds(domain: str, env: dict) -> float:

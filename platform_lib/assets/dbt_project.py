@@ -80,7 +80,7 @@ class MeshDbtCliResource(DbtCliResource):
                 message = DbtCoreCliEventMessage(raw_event=msg_to_dict(event), event_history_metadata={})
                 yield from message.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator, context=context, target_path=target)
         finally:
-            _close_warehouse()
+            close_dbt_connection()
             shutil.rmtree(target, ignore_errors=True)
         if not outcome.success:
             failed = [f"{r.node.unique_id}: {r.message}" for r in getattr(outcome.result, "results", []) if str(r.status) in ("error", "fail")]
@@ -97,10 +97,11 @@ def _keep_parse(fresh: Path, kept: Path) -> None:
         os.replace(staged, kept)
 
 
-def _close_warehouse() -> None:
+def close_dbt_connection() -> None:
     """dbt-duckdb keeps the domain's database open after an in-process invocation (its connection
-    outlives the handles); the port export opens the same file read-only next, which DuckDB refuses
-    while a connection with another configuration is open in the process."""
+    outlives the handles): the port export opens the same file read-only next, which DuckDB refuses
+    while a connection with another configuration is open in the process, and another process
+    cannot write the file meanwhile."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     if DuckDBConnectionManager._ENV is not None:
