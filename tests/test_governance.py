@@ -20,7 +20,7 @@ from tests.support.processes import BIN, REPO, mesh
 
 @pytest.fixture(autouse=True)
 def no_built_models(tmp_path, monkeypatch):
-    # Contract-vs-built-model checks read $MESH_HOME's warehouses: keep a developer's out of the picture.
+    # Contract-vs-model checks type operational sources by $MESH_HOME's landed files: keep a developer's out of the picture.
     monkeypatch.setenv("MESH_HOME", str(tmp_path / "home"))
 
 

@@ -44,6 +44,10 @@ def descriptor(root, domain="sales", product="orders"):
     return root / "domains" / domain / "products" / product / "product.odps.yaml"
 
 
+def model(root, domain, name):
+    return root / "dbt_projects" / domain / "models" / "products" / f"{name}.sql"
+
+
 BREAKS = {
     "malformed YAML": (lambda r: edit(contract(r), "schema:\n", "schema: [\n"), "orders.odcs.yaml:", "malformed YAML"),
     "misspelled contract field": (lambda r: edit(contract(r), "    physicalType: BIGINT\n", "    phyiscalType: BIGINT\n"), "schema[0].properties[0].phyiscalType", "unknown field 'phyiscalType'"),
@@ -52,6 +56,11 @@ BREAKS = {
     "missing required field": (lambda r: edit(contract(r), "id: urn:mesh:contract:sales:orders\n", ""), "orders.odcs.yaml:1", "'id' is a required property"),
     "dangling contract reference": (lambda r: edit(descriptor(r, "finance", "shipping_priority"), "contractId: urn:mesh:contract:sales:orders", "contractId: urn:mesh:contract:sales:ordres"), "inputPorts[1].contractId", "no output port in the mesh publishes contract 'urn:mesh:contract:sales:ordres'"),
     "unknown dbt model": (lambda r: edit(contract(r), "  physicalName: orders\n", "  physicalName: orderz\n"), "schema[0].physicalName", "no dbt model 'orderz'"),
+    # Judged from the model's SQL over its inputs as promised: no build, no seeded data.
+    "schema drift in a model's SQL": (lambda r: edit(model(r, "finance", "shipping_priority"), "orders.order_date as o_orderdate", "cast(orders.order_date as varchar) as o_orderdate"),
+                                      "shipping_priority.odcs.yaml:", "dbt model shipping_priority makes o_orderdate VARCHAR; the contract says DATE"),
+    "a model reading a column its input does not promise": (lambda r: edit(model(r, "finance", "shipping_priority"), "orders.ship_priority as", "orders.priority as"),
+                                                            "schema[0].physicalName", "does not bind over its inputs as they are promised: Binder Error"),
     "unsafe name": (lambda r: edit(contract(r), "- name: order_key\n", "- name: order_key/../x\n"), "schema[0].properties[0].name", "is not a safe name"),
 }
 
@@ -94,3 +103,11 @@ def test_a_broken_domain_fails_only_its_own_location(root):
     assert "schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3): check its spelling" in output
     for location in ("customers", "supply", "finance", "marketing"):
         assert f"Validation successful for code location {location}" in output, output[-3000:]
+
+
+def test_schema_drift_of_a_source_aligned_model_is_caught_before_a_run(root, seeded_env):
+    """Operational sources are typed by their landed files: the drift shows before any build."""
+    edit(model(root, "sales", "pricing_summary"), "count(*) as count_order", "count(*)::integer as count_order")
+    result = mesh("check", str(root), env=seeded_env, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "pricing_summary.odcs.yaml:71: schema[0].properties[9].physicalType: dbt model pricing_summary makes count_order INTEGER; the contract says BIGINT" in result.stdout, result.stdout

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import Problem, collect
@@ -15,37 +13,39 @@ from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.governance.evaluate import domain_policies, errors, evaluate
 from platform_lib.governance.policy import Subject
 from platform_lib.mesh import survey
-from platform_lib.settings import warehouse_path
+from platform_lib.quality.model_types import compiled_manifest, model_columns
 
 
-def _built_model_problems(domain: Domain, port, relation: str) -> list[Problem]:
-    """The dbt model as last built in the domain's warehouse, against its contract's columns and
-    types. Nothing is run: without a build (or while a run holds the file) there is nothing to read."""
-    path = warehouse_path(domain.name)
-    if not path.exists():
-        return []
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            built = [(name, kind) for name, kind, *_ in con.execute(f"describe select * from {relation}").fetchall()]
-    except duckdb.Error:
-        return []
+def _model_problems(port, made: list[tuple[str, str]] | str) -> list[Problem]:
+    """What the port's model makes (judged from its SQL), against its contract's columns and types."""
     doc = load_yaml(port.contract.file)
+    model = f"dbt model {port.contract.model}"
+    if isinstance(made, str):
+        return [doc.problem(f"{model} does not bind over its inputs as they are promised: {made}", "schema", 0, "physicalName")]
     declared = [(c.name, c.physical_type.upper().replace(" ", "")) for c in port.contract.columns]
-    if [n for n, _ in built] != [n for n, _ in declared]:
-        return [doc.problem(f"dbt model {port.contract.model} (last built) has columns {[n for n, _ in built]}; the contract declares {[n for n, _ in declared]}", "schema", 0, "properties")]
+    if [n for n, _ in made] != [n for n, _ in declared]:
+        return [doc.problem(f"{model} makes columns {[n for n, _ in made]}; the contract declares {[n for n, _ in declared]}", "schema", 0, "properties")]
     return [
-        doc.problem(f"dbt model {port.contract.model} (last built) makes {name} {kind}; the contract says {want}", "schema", 0, "properties", i, "physicalType")
-        for i, ((name, kind), (_, want)) in enumerate(zip(built, declared))
+        doc.problem(f"{model} makes {name} {kind}; the contract says {want}", "schema", 0, "properties", i, "physicalType")
+        for i, ((name, kind), (_, want)) in enumerate(zip(made, declared))
         if kind.upper().replace(" ", "") != want
     ]
 
 
-def _contract_model_problems(domain: Domain, manifest) -> list[Problem]:
+def _contract_model_problems(domain: Domain, manifest, mesh) -> list[Problem]:
+    """Each port's model as its SQL makes it, over its inputs as they are promised: nothing runs,
+    so a drift is caught before a build (dbt compiles the project; DuckDB types it, empty)."""
     problems: list[Problem] = []
+    if None in [collect(problems, model_relation, port, manifest) for port in domain.output_ports]:
+        return problems
+    compiled = collect(problems, compiled_manifest, domain)
+    if compiled is None:
+        return problems
+    ports = {p.asset_key: p for d in mesh.domains for p in d.output_ports}
+    made = model_columns(domain, compiled, ports)
     for port in domain.output_ports:
-        relation = collect(problems, model_relation, port, manifest)
-        if relation is not None:
-            problems += _built_model_problems(domain, port, relation)
+        if port.contract.model in made:
+            problems += _model_problems(port, made[port.contract.model])
     return problems
 
 
@@ -56,7 +56,7 @@ def check(root: Path) -> list[Problem]:
     for domain in around.mesh.domains:
         manifest = collect(problems, load_manifest, domain)
         if manifest is not None:
-            problems += _contract_model_problems(domain, manifest)
+            problems += _contract_model_problems(domain, manifest, around.mesh)
         policies = collect(problems, domain_policies, domain)
         if policies is not None:
             problems += evaluate(Subject(around.mesh, domain, around.broken, manifest, mesh=around.mesh), policies)

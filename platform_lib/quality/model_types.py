@@ -1,0 +1,107 @@
+"""The columns and types a domain's dbt models make, judged from their SQL before anything runs.
+
+dbt compiles the project (without opening the domain's database); an in-memory DuckDB gets each
+dbt source as an empty table typed as a run will bind it (an input port by its producer's
+contract, an operational source by its landed file) and each model as a view of its compiled
+SQL, producers first. DuckDB binds every view as it is created, so a port's model then describes
+exactly the columns and types its SQL will make: `mesh check` holds them against the contract
+before a run, instead of judging the last build.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from platform_lib.assets.dbt_project import mesh_vars
+from platform_lib.descriptors.dbt_manifest import MANIFEST, domain_sources, source_asset_key
+from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.ports.binding import OPERATIONAL
+from platform_lib.ports.storage import sql_identifier, sql_string
+from platform_lib.settings import export_environment, operational_sources_dir
+
+
+def compiled_manifest(domain: Domain) -> dict:
+    """The domain's manifest with each model's compiled SQL, from a scratch target folder."""
+    from dbt.cli.main import dbtRunner
+
+    export_environment()  # the profile reads MESH_HOME, as at `mesh prepare`: its parse stays warm
+    project = domain.dbt_project_dir
+    with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
+        prepared = project / "target" / "partial_parse.msgpack"
+        if prepared.exists():
+            shutil.copy(prepared, Path(target) / prepared.name)
+        # No adapter cache: compiling the models' Jinja needs no connection, and the domain's
+        # database may be held by a run (or not exist yet).
+        args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),
+                "--profiles-dir", str(project), "--target-path", target]
+        result = dbtRunner().invoke(args)
+        if not result.success:
+            raise DescriptorError([Problem(project, "", f"dbt compile failed: {result.exception or _failures(result)}")])
+        return json.loads((Path(target) / Path(MANIFEST).name).read_text())
+
+
+def _failures(result) -> str:
+    return "; ".join(f"{r.node.original_file_path}: {r.message}" for r in getattr(result.result, "results", []) if str(r.status) == "error")
+
+
+def _relation_parts(relation: str) -> list[str]:
+    return [part.strip('"') for part in relation.split(".")]
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection, relation: str, attached: set[str]) -> None:
+    database, schema, _ = _relation_parts(relation)
+    if database not in attached:
+        con.execute(f"attach ':memory:' as {sql_identifier(database)}")
+        attached.add(database)
+    con.execute(f"create schema if not exists {sql_identifier(database)}.{sql_identifier(schema)}")
+
+
+def _source_table(domain: Domain, key: tuple[str, ...], ports: Mapping[tuple, Any]) -> str | None:
+    """The body of an empty table typed as the source will be bound, or None when unknown."""
+    if key[:2] == (domain.name, OPERATIONAL):
+        landed = operational_sources_dir(domain.name) / f"{key[2]}.parquet"
+        return f"as select * from read_parquet({sql_string(landed)}) limit 0" if landed.exists() else None
+    port = ports.get(tuple(key))
+    if port is None:
+        return None
+    return "(" + ", ".join(f"{sql_identifier(c.name)} {c.physical_type}" for c in port.contract.columns) + ")"
+
+
+def model_columns(domain: Domain, manifest: Mapping[str, Any], ports: Mapping[tuple, Any]) -> dict[str, list[tuple[str, str]] | str]:
+    """For each model whose inputs can all be typed: its (column, type) list, or the error DuckDB
+    gives binding its SQL (a column its inputs do not have, say). `ports`: asset key -> output port."""
+    con = duckdb.connect()
+    attached: set[str] = set()
+    typed: set[str] = set()
+    for source in domain_sources(domain, manifest):
+        body = _source_table(domain, source_asset_key(source) or (), ports)
+        if body is not None:
+            _create_schema(con, source["relation_name"], attached)
+            con.execute(f"create table {source['relation_name']} {body}")
+            typed.add(source["unique_id"])
+    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model" and n.get("relation_name")}
+    order = TopologicalSorter({uid: [d for d in n["depends_on"]["nodes"] if d in models] for uid, n in models.items()}).static_order()
+    columns: dict[str, list[tuple[str, str]] | str] = {}
+    for uid in order:
+        node = models[uid]
+        if not all(d in typed for d in node["depends_on"]["nodes"]):
+            continue
+        _create_schema(con, node["relation_name"], attached)
+        try:
+            con.execute(f"create view {node['relation_name']} as {node['compiled_code']}")
+        except duckdb.Error as exc:
+            columns[node["name"]] = str(exc).splitlines()[0]
+            continue
+        typed.add(uid)
+        columns[node["name"]] = [(row[0], row[1]) for row in con.execute(f"describe {node['relation_name']}").fetchall()]
+    con.close()
+    return columns
