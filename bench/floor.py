@@ -20,7 +20,7 @@ from platform_lib.assets.dbt_project import close_dbt_connection, dbt_project, m
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.mesh import Mesh
 from platform_lib.ports.binding import OPERATIONAL, port_source_identifier
-from platform_lib.ports.masking import masked_select
+from platform_lib.ports.masking import masked_select, masking_macro
 from platform_lib.ports.storage import sql_identifier, sql_string
 from platform_lib.settings import duckdb_memory_limit, operational_sources_dir, warehouse_path
 
@@ -66,6 +66,7 @@ def domain_script(domain, manifest: dict, out: Path, scratch: Path) -> str:
         kind = "view" if node["config"]["materialized"] == "view" else "table"
         statements.append(f"create schema if not exists {sql_identifier(node['schema'])}")
         statements.append(f"create {kind} {node['relation_name']} as {node['compiled_code']}")
+    statements.append(masking_macro())
     for port in domain.output_ports:
         relation = models[f"model.{domain.name}.{port.contract.model}"]["relation_name"]
         statements.append(f"copy ({masked_select(port.contract, relation)}) to {sql_string(port_file(out, port.asset_key))} (format parquet, compression zstd)")

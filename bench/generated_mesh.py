@@ -269,7 +269,7 @@ def _source_column(table: str, spec: tuple, public: bool) -> dict:
     column["classification"] = "pii" if promises.get("pii") else "internal"
     if promises.get("pii") and public:
         # A public port publishes personal data hashed: still joinable, never readable.
-        column["description"] = f"{description.rstrip('.')}, hashed with SHA-256 and a mesh-wide salt."
+        column["description"] = f"{description.rstrip('.')}, hashed (HMAC-SHA256 under the mesh's secret key)."
         column["customProperties"] = [{"property": "masking", "value": "hash"}]
     return column
 
@@ -304,7 +304,7 @@ def _plan_consumer_port(domain: str, d: int, k: int, earlier: list[list[PlannedP
     for column in carried:
         column = copy.deepcopy(column)
         if column["classification"] == "pii" and public:
-            column["description"] = f"{column['description'].split(',')[0].rstrip('.')}, hashed with SHA-256 and a mesh-wide salt."
+            column["description"] = f"{column['description'].split(',')[0].rstrip('.')}, hashed (HMAC-SHA256 under the mesh's secret key)."
             column["customProperties"] = [{"property": "masking", "value": "hash"}]
         columns.append(column)
     for p, name in zip(others, counts):

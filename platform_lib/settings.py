@@ -65,6 +65,11 @@ def staging_dir() -> Path:
     return mesh_home() / "staging"
 
 
+def masking_key_file() -> Path:
+    """The installation's secret key for hashed columns (ports/masking.py), created on first use."""
+    return mesh_home() / "secrets" / "masking.key"
+
+
 def duckdb_extensions_dir() -> Path:
     """DuckDB extensions installed from their PyPI packages (nothing is downloaded at run time):
     every DuckDB session of the mesh, dbt's included, autoloads httpfs and iceberg from here."""

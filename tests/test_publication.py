@@ -3,6 +3,7 @@ reading the last good one, and a run killed mid-publication leaves the port inta
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import duckdb
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
+from platform_lib.mesh import load_mesh
 from platform_lib.ports.catalog import PortVersion
 from tests.conftest import mesh_env
 from tests.support import ports
@@ -119,23 +121,37 @@ def test_pii_is_redacted_from_failing_samples(env, customer_source):
     assert set(evaluation.metadata["failing_sample"].value) == {"<redacted: pii>"}
 
 
-def test_a_run_killed_during_publication_leaves_the_port_readable(env):
-    key = ("sales", "line_items_v1")
-    before = current(env, key)
-    staging = Path(env["MESH_HOME"]) / "staging" / Path(*key)
-    proc = subprocess.Popen([str(BIN / "mesh"), "run", "--domain", "sales"], cwd=REPO, env=env,
+def killed_at(env, domain: str, point: str) -> tuple[str, str]:
+    """Runs the domain with the fault hook MESH_FAULT=<point> (platform_lib/ports/publish.py), kills
+    the whole run, SIGKILL, once it has stopped there, and returns the port it stopped at."""
+    marker = Path(env["MESH_HOME"]) / f"fault-{point}"
+    marker.unlink(missing_ok=True)
+    proc = subprocess.Popen([str(BIN / "mesh"), "run", "--domain", domain], cwd=REPO, env={**env, "MESH_FAULT": point},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not any(staging.glob("*/data.parquet")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert any(staging.glob("*/data.parquet")), "the run was not caught while a version was staged"
-    after = current(env, key)
-    # Either the last good version is still current, or the kill came after the atomic commit of
-    # the new one; in both cases the current snapshot is whole and readable.
-    assert after.snapshot_id == before.snapshot_id or after.facts["run-id"] != before.facts["run-id"]
-    assert ports.read_port(env, key).num_rows == after.facts["row-count"]
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists():
+            assert proc.poll() is None, f"the run ended (exit {proc.returncode}) without reaching {point}"
+            assert time.monotonic() < deadline, f"the run did not reach {point} in 300 s"
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return tuple(marker.read_text().split("."))
+
+
+def test_a_run_killed_during_publication_leaves_every_port_readable(env):
+    keys = [port.asset_key for port in load_mesh().domain("sales").output_ports]
+    before = {key: current(env, key) for key in keys}
+    stopped = killed_at(env, "sales", "after-commit")
+    for key in keys:
+        after = current(env, key)
+        # The port whose commit the kill followed has its new version; every other its last one.
+        assert (after.snapshot_id != before[key].snapshot_id) == (key == stopped), key
+        assert ports.read_port(env, key).num_rows == after.facts["row-count"]
+    staging = Path(env["MESH_HOME"]) / "staging" / "sales"
+    assert any(staging.glob("*/*/data.parquet")), "the killed run left the versions it audited staged"
     mesh("run", "--domain", "sales", env=env)
-    assert current(env, key).snapshot_id != before.snapshot_id
-    assert not any(staging.glob("*/data.parquet")), "the next run clears what the killed run staged"
+    assert all(current(env, key).snapshot_id != before[key].snapshot_id for key in keys)
+    assert not any(staging.glob("*/*/data.parquet")), "the next run clears what the killed run staged"

@@ -1,9 +1,13 @@
 """Output ports as Dagster assets: one multi-asset per domain writes, audits and publishes the
 selected ports. Every contract rule is a blocking asset check: a version that fails one is never
-published, and its consumers keep reading the last good version."""
+published, and its consumers keep reading the last good version. Every selected port is audited
+before any is published, and a refused port holds back the other ports of its product. A version
+the catalog holds but Dagster never recorded (its run was killed between the two) is recorded first."""
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
@@ -11,9 +15,11 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
     AutomationCondition,
+    DagsterInstance,
     Failure,
     FreshnessPolicy,
     MaterializeResult,
@@ -28,6 +34,9 @@ from platform_lib.descriptors.product import OutputPort
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
 if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from platform_lib.ports.catalog import PortCatalog, PortVersion
     from platform_lib.quality.audit import CheckOutcome
 
 
@@ -81,8 +90,10 @@ def check_specs(port: OutputPort) -> list[AssetCheckSpec]:
     return [schema] + [AssetCheckSpec(r.name, asset=key, blocking=True, description=r.description) for r in contract_rules(port.contract)]
 
 
-def check_result(key: AssetKey, outcome: "CheckOutcome", version: str) -> AssetCheckResult:
+def check_result(key: AssetKey, outcome: "CheckOutcome", version: str, not_published: str | None = None) -> AssetCheckResult:
     metadata = {"mesh/audited_version": version}
+    if not_published:
+        metadata["mesh/not_published"] = not_published
     if outcome.observed is not None:
         metadata["observed"] = MetadataValue.text(str(outcome.observed))
     if outcome.unexpected_count is not None:
@@ -92,6 +103,80 @@ def check_result(key: AssetKey, outcome: "CheckOutcome", version: str) -> AssetC
     if outcome.error:
         metadata["error"] = MetadataValue.text(outcome.error)
     return AssetCheckResult(asset_key=key, check_name=outcome.name, passed=outcome.passed, metadata=metadata, description=outcome.description)
+
+
+def version_metadata(port: OutputPort, version: "PortVersion") -> dict[str, Any]:
+    """What Dagster records of a published version, from the facts in its snapshot."""
+    return {
+        "dagster/row_count": version.facts["row-count"],
+        "mesh/snapshot_id": str(version.snapshot_id),
+        "mesh/table": ".".join(port.asset_key),
+        "mesh/schema_fingerprint": version.facts["schema-fingerprint"],
+    }
+
+
+def recorded_snapshot(instance: DagsterInstance, key: AssetKey) -> str | None:
+    event = instance.get_latest_materialization_event(key)
+    recorded = event.asset_materialization.metadata.get("mesh/snapshot_id") if event else None
+    return recorded.value if recorded else None
+
+
+def reconcile(instance: DagsterInstance, port: OutputPort, catalog: "PortCatalog") -> str | None:
+    """A run killed between its catalog commit and its materialization event leaves a current
+    version Dagster never recorded. Consumers read what the catalog says, so whenever Dagster's last
+    materialization differs from it, the catalog's version is recorded, reported by the platform
+    rather than by a run (the one that published it is gone). Returns what was recorded, if anything."""
+    key = AssetKey(list(port.asset_key))
+    version, recorded = catalog.current(port.asset_key), recorded_snapshot(instance, key)
+    if version is None or str(version.snapshot_id) == recorded:
+        return None
+    note = (f"snapshot {version.snapshot_id} is current in the port catalog, published by run {version.facts['run-id']} "
+            f"at {version.facts['published-at']}, but Dagster's last materialization of the port recorded "
+            f"{f'snapshot {recorded}' if recorded else 'none'}; recorded here from the catalog")
+    instance.report_runless_asset_event(AssetMaterialization(
+        asset_key=key,
+        description=note,
+        metadata={**version_metadata(port, version), "mesh/run_id": version.facts["run-id"], "mesh/reconciled": note},
+    ))
+    return note
+
+
+@dataclass(frozen=True)
+class Audited:
+    """A port version this run staged and audited, not yet published."""
+
+    key: AssetKey
+    port: OutputPort
+    staged: Path
+    table: "Table"  # the port's table as the run found it before the audit
+    outcomes: list["CheckOutcome"]
+    clock: Stopwatch
+
+    @property
+    def failed(self) -> list[str]:
+        return [o.name for o in self.outcomes if not o.passed]
+
+
+def held_back(versions: list[Audited]) -> dict[AssetKey, str]:
+    """The versions that passed their checks but are not published, and why: a refused port of
+    their product. A product's ports are published from one run or not at all, so no consumer joins
+    one port's new version with its twin's old one; other products are versions of their own, with
+    consumers of their own, and go ahead."""
+    held = {}
+    for version in (v for v in versions if not v.failed):
+        refused = [r.key.to_user_string() for r in versions if r.failed and r.port.product == version.port.product]
+        if refused:
+            held[version.key] = f"sibling port {', '.join(refused)} was refused"
+    return held
+
+
+def published_result(version: Audited, published: "PortVersion") -> MaterializeResult:
+    return MaterializeResult(
+        asset_key=version.key,
+        # Where this version's time went: the export of the model, the checks, the commit.
+        metadata={**version_metadata(version.port, published), "mesh/seconds": version.clock.seconds},
+        check_results=[check_result(version.key, o, f"snapshot {published.snapshot_id}") for o in version.outcomes],
+    )
 
 
 def domain_port_assets(
@@ -115,40 +200,44 @@ def domain_port_assets(
         from platform_lib.quality.audit import audit
 
         catalog = PortCatalog()
-        refused = []
-        for key in sorted(context.selected_asset_keys):
-            port = ports[key]
-            clock = Stopwatch()
+        selected = [ports[key] for key in sorted(context.selected_asset_keys)]
+        for port in selected:
+            if note := reconcile(context.instance, port, catalog):
+                context.log.warning(f"{'/'.join(port.asset_key)}: {note}")
+
+        def audited(port: OutputPort) -> Audited:
+            key, clock = AssetKey(list(port.asset_key)), Stopwatch()
             staged = clock.time("stage", stage, port, relations[key], context.run_id)
             table = begin(port, staged, catalog)
-            outcomes = clock.time("audit", audit, staged, port.contract)
-            if not all(o.passed for o in outcomes):
-                discard(staged)
-                refused.append(f"{key.to_user_string()}: " + ", ".join(o.name for o in outcomes if not o.passed))
-                for outcome in outcomes:
-                    yield check_result(key, outcome, f"staged by run {context.run_id}")
-                continue
-            try:
-                published = clock.time("publish", publish, port, products[port.asset_key], table, staged, context.run_id, [o.to_dict() for o in outcomes], catalog)
-            except PublishConflict as exc:
-                refused.append(f"{key.to_user_string()}: {exc}")
-                continue
-            yield MaterializeResult(
-                asset_key=key,
-                metadata={
-                    "dagster/row_count": published.facts["row-count"],
-                    "mesh/snapshot_id": str(published.snapshot_id),
-                    "mesh/table": ".".join(port.asset_key),
-                    "mesh/schema_fingerprint": published.facts["schema-fingerprint"],
-                    # Where this version's time went: the export of the model, the checks, the commit.
-                    "mesh/seconds": clock.seconds,
-                },
-                check_results=[check_result(key, o, f"snapshot {published.snapshot_id}") for o in outcomes],
-            )
-        if refused:
+            return Audited(key, port, staged, table, clock.time("audit", audit, staged, port.contract), clock)
+
+        # Every selected port is audited before any is published: a refused port must be known
+        # before its siblings' versions go out.
+        versions: list[Audited] = []
+        not_published: dict[AssetKey, str] = {}
+        try:
+            for port in selected:
+                versions.append(audited(port))
+            held = held_back(versions)
+            for version in versions:
+                if version.failed or version.key in held:
+                    not_published[version.key] = ", ".join(version.failed) or f"not published: {held[version.key]}"
+                    yield from (check_result(version.key, o, f"staged by run {context.run_id}", held.get(version.key)) for o in version.outcomes)
+                    continue
+                try:
+                    published = version.clock.time("publish", publish, version.port, products[version.port.asset_key], version.table,
+                                                   version.staged, context.run_id, [o.to_dict() for o in version.outcomes], catalog)
+                except PublishConflict as exc:
+                    not_published[version.key] = str(exc)
+                    continue
+                yield published_result(version, published)
+        finally:
+            for version in versions:
+                discard(version.staged)
+        if not_published:
             raise Failure(
                 description="These port versions were not published; consumers keep the last good version:\n"
-                + "\n".join(refused)
+                + "\n".join(f"{key.to_user_string()}: {reason}" for key, reason in not_published.items())
             )
 
     return _publish

@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,16 +18,33 @@ import pyarrow.parquet as pq
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
 from platform_lib.ports.published import CONTRACT, PRODUCT
-from platform_lib.ports.masking import masked_select
+from platform_lib.ports.masking import masked_select, masking_macro
 from platform_lib.ports.storage import data_location, filesystem, on_s3, path_of, sql_string
 from platform_lib.ports.warehouse import connect_warehouse
-from platform_lib.settings import staging_dir
+from platform_lib.settings import mesh_home, staging_dir
 
 
 # Staging folders this process is using, each locked until discarded: a lock that can be taken
 # belongs to a run that died, whose folder any later run may clear.
 _HELD: dict[Path, int] = {}
 LOCK = ".lock"
+# A test hook, never set in production: see `fault`.
+FAULT = "MESH_FAULT"
+
+
+def fault(point: str, port: OutputPort) -> None:
+    """With MESH_FAULT=<point>, the run stops at that point of a port's publication, names the port in
+    $MESH_HOME/fault-<point> and waits to be killed: a test's crash at an exact point, such as
+    "after-commit" (the catalog holds the version, Dagster has not recorded it), which a kill from
+    outside would hit only by chance."""
+    if os.environ.get(FAULT) != point:
+        return
+    marker = mesh_home() / f"fault-{point}"
+    # Whole once it exists: the test reads it as soon as it appears.
+    marker.with_suffix(".tmp").write_text(".".join(port.asset_key))
+    marker.with_suffix(".tmp").replace(marker)
+    while True:
+        signal.pause()
 
 
 def staging_folder(port: OutputPort, run_id: str) -> Path:
@@ -70,6 +88,7 @@ def stage(port: OutputPort, relation: str, run_id: str) -> Path:
         # A port promises no row order beyond its model's own ORDER BY (which DuckDB keeps); not
         # preserving the scan's order halves the export's memory (6 M line items: 421 -> 206 MB).
         con.execute("set preserve_insertion_order = false")
+        con.execute(masking_macro())
         con.execute(f"COPY ({masked_select(port.contract, relation)}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
     return target
 
@@ -116,6 +135,7 @@ def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str
         raise
     finally:
         discard(staged)
+    fault("after-commit", port)
     retention = port.contract.sla_duration("retention")
     if retention is not None:
         catalog.expire(port.asset_key, older_than=retention)

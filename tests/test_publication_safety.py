@@ -1,0 +1,172 @@
+"""Publication on a real instance, where it can go wrong: a refused port holds back its product's
+other ports, a version committed by a run killed before Dagster recorded it is recorded by the next
+run, and a hashed column cannot be reversed without the installation's own key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from platform_lib.mesh import load_mesh
+from platform_lib.ports.masking import masked_select, masking_macro
+from tests.conftest import mesh_env
+from tests.support import ports
+from tests.support.processes import REPO, mesh
+from tests.test_publication import current, customer_source, killed_at, latest_check, rewrite  # noqa: F401 (a fixture)
+
+FULL = ("customers", "customer_profiles_full_v1")
+PUBLIC = ("customers", "customer_profiles_v1")
+GEOGRAPHY = ("customers", "geography_v2")
+# Phones missing for 100 of 1,500 customers: the full port's phones_present (at most 1%) refuses its
+# version; the public port, whose phones are redacted anyway, passes every check of its own.
+MISSING_PHONES = "select * replace (case when c_custkey <= 100 then null else c_phone end as c_phone) from {src}"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The customers domain published once at SF 0.01."""
+    env = mesh_env(tmp_path_factory.mktemp("publication_safety"))
+    mesh("seed", "--sf", "0.01", env=env)
+    mesh("run", "--domain", "customers", env=env)
+    return env
+
+
+def run_id(result: subprocess.CompletedProcess, domain: str) -> str:
+    (found,) = re.findall(rf"^{domain}\s+(?:ok|FAILED)\s.*\brun (\S+)$", result.stderr, re.M)
+    return found
+
+
+def materializations(env, key: tuple[str, str]) -> list[dict]:
+    """The metadata of every materialization Dagster recorded for the port, newest first."""
+    with DagsterInstance.from_config(str(Path(env["MESH_HOME"]) / "dagster")) as instance:
+        records = instance.fetch_materializations(AssetKey(list(key)), limit=100).records
+        return [{k: v.value for k, v in r.asset_materialization.metadata.items()} for r in records]
+
+
+def test_a_refused_port_holds_back_the_other_ports_of_its_product(env, customer_source):
+    before = {key: current(env, key) for key in (FULL, PUBLIC)}
+    rewrite(customer_source, MISSING_PHONES)
+    result = mesh("run", "--domain", "customers", env=env, check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert not latest_check(env, "phones_present", FULL).passed
+    # The public port passed its own checks, but it is not published from a run whose twin was refused.
+    assert {key: current(env, key) for key in (FULL, PUBLIC)} == before
+    evaluation = latest_check(env, "schema", PUBLIC)
+    assert evaluation.passed
+    assert evaluation.metadata["mesh/not_published"].value == "sibling port customers/customer_profiles_full_v1 was refused"
+    assert "customers/customer_profiles_v1: not published: sibling port customers/customer_profiles_full_v1 was refused" in result.stderr
+    # The unit is the product: geography, another product of the domain, is published from this run.
+    assert current(env, GEOGRAPHY).facts["run-id"] == run_id(result, "customers")
+
+
+def test_a_version_committed_by_a_killed_run_is_recorded_by_the_next_run(env, customer_source):
+    stopped = killed_at(env, "customers", "after-commit")
+    assert stopped == FULL, "the first port in the run's order"
+    killed = current(env, stopped)
+    assert materializations(env, stopped)[0]["mesh/snapshot_id"] != str(killed.snapshot_id), "Dagster learned of it before the kill"
+    # The next run refuses the port, so only reconciliation can tell Dagster which version consumers read.
+    rewrite(customer_source, MISSING_PHONES)
+    assert mesh("run", "--domain", "customers", env=env, check=False).returncode == 1
+    assert current(env, stopped) == killed
+    latest = materializations(env, stopped)[0]
+    assert latest["mesh/snapshot_id"] == str(killed.snapshot_id)
+    assert latest["dagster/row_count"] == killed.facts["row-count"] == 1500
+    assert latest["mesh/run_id"] == killed.facts["run-id"]
+    assert latest["mesh/reconciled"].startswith(f"snapshot {killed.snapshot_id} is current in the port catalog")
+
+
+def masking_key(env) -> Path:
+    return Path(env["MESH_HOME"]) / "secrets" / "masking.key"
+
+
+def name_digests(env) -> dict[int, str]:
+    public = ports.read_port(env, PUBLIC)
+    return dict(zip(public["customer_key"].to_pylist(), public["name"].to_pylist(), strict=True))
+
+
+def test_the_installation_key_is_created_on_first_use_readable_by_its_owner_only(env):
+    key = masking_key(env)
+    assert len(key.read_bytes()) == 32
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+
+
+def test_published_names_are_hmacs_under_the_installation_key(env):
+    key = masking_key(env).read_bytes()
+    full = ports.read_port(env, FULL)
+    names = dict(zip(full["customer_key"].to_pylist(), full["name"].to_pylist(), strict=True))
+    digests = name_digests(env)
+    assert len(digests) == len(names) == 1500
+    for customer, digest in digests.items():
+        name = names[customer].encode()
+        assert digest == hmac.new(key, name, hashlib.sha256).hexdigest()
+        assert digest != hashlib.sha256(b"mesh-demo-salt" + name).hexdigest()
+
+
+def test_two_installations_hash_the_same_names_differently(env, tmp_path_factory):
+    other = mesh_env(tmp_path_factory.mktemp("other_installation"))
+    mesh("seed", "--sf", "0.01", env=other)
+    mesh("run", "--domain", "customers", env=other)
+    ours, theirs = name_digests(env), name_digests(other)
+    assert ours.keys() == theirs.keys()
+    assert not set(ours.values()) & set(theirs.values())
+
+
+PROFILES_CONTRACT = next(p.contract for p in load_mesh().domain("customers").output_ports if p.asset_key == PUBLIC)
+VALUES = ["Customer#000000001", "Zoë Ørsted 日本", "", None]
+
+
+@pytest.mark.parametrize("secret", ["s", "x" * 64, "a shared secret longer than SHA-256's block " * 3])
+def test_the_hash_in_the_export_sql_is_hmac_sha256_under_the_shared_secret(secret, tmp_path):
+    with mock.patch.dict(os.environ, {"MESH_HOME": str(tmp_path), "MESH_MASKING_SALT": secret}), duckdb.connect() as con:
+        con.execute(masking_macro())
+        con.execute("create table profiles (name varchar, address varchar, phone varchar)")
+        con.executemany("insert into profiles values (?, 'an address', 'a phone')", [[v] for v in VALUES])
+        rows = con.execute(masked_select(PROFILES_CONTRACT, "profiles")).fetchall()
+    expected = [hmac.new(secret.encode(), v.encode(), hashlib.sha256).hexdigest() if v is not None else None for v in VALUES]
+    assert rows == [(digest, None, None) for digest in expected]
+    assert not (tmp_path / "secrets").exists(), "a shared secret replaces the installation's key"
+
+
+FIRST_USE = """
+import sys, time
+from pathlib import Path
+from platform_lib.ports.masking import masking_key
+ready, go = Path(sys.argv[1]), Path(sys.argv[2])
+ready.touch()
+while not go.exists():
+    time.sleep(0.001)
+print(masking_key().hex())
+"""
+
+
+def test_concurrent_first_uses_agree_on_one_key(tmp_path):
+    env, go = mesh_env(tmp_path / "home"), tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", FIRST_USE, str(tmp_path / f"ready-{i}"), str(go)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True) for i in range(3)]
+    try:
+        deadline = time.monotonic() + 120
+        while not all((tmp_path / f"ready-{i}").exists() for i in range(3)):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.communicate()[1][-2000:] for p in procs]
+            time.sleep(0.01)
+        go.touch()
+        keys = {p.communicate(timeout=60)[0].strip() for p in procs}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert keys == {masking_key(env).read_bytes().hex()}
