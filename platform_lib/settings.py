@@ -30,7 +30,9 @@ def port_catalog_uri() -> str:
 
 def port_warehouse() -> str:
     """Where port tables keep their files: a local folder by default, or s3://bucket."""
-    return (os.environ.get("MESH_PORT_WAREHOUSE") or (mesh_home() / "ports" / "warehouse").as_uri()).rstrip("/")
+    # Not Path.as_uri(): its percent-encoding is decoded by neither pyiceberg nor pyarrow, so a home
+    # such as "it's a mesh" would put the ports beside it, in "it%27s%20a%20mesh".
+    return (os.environ.get("MESH_PORT_WAREHOUSE") or f"file://{mesh_home() / 'ports' / 'warehouse'}").rstrip("/")
 
 
 def s3_settings() -> dict[str, str]:

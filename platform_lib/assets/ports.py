@@ -28,6 +28,7 @@ from dagster import (
 )
 
 from platform_lib.assets.metadata import column_schema, port_tags
+from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.product import OutputPort
@@ -199,6 +200,7 @@ def domain_port_assets(
         from platform_lib.ports.publish import begin, discard, publish, stage
         from platform_lib.quality.audit import audit
 
+        hold_domain(context, domain.name)  # held already when the run's dbt models ran first
         catalog = PortCatalog()
         selected = [ports[key] for key in sorted(context.selected_asset_keys)]
         for port in selected:

@@ -10,6 +10,7 @@ import yaml
 
 from platform_lib.assets.automation import DOMAIN_TAG
 from platform_lib.mesh import domain_folders
+from platform_lib.ports.storage import sql_identifier
 from platform_lib.settings import WORKSPACE_FILE
 
 
@@ -34,7 +35,7 @@ def ensure_databases(server: str, names: list[str]) -> None:
             for name in names:
                 cur.execute("select 1 from pg_database where datname = %s", (name,))
                 if cur.fetchone() is None:
-                    cur.execute(f'create database "{name}"')
+                    cur.execute(f"create database {sql_identifier(name)}")
     finally:
         con.close()
 

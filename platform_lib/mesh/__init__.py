@@ -63,6 +63,16 @@ class Mesh(ProducerIndex):
         keys = (port_key_of_contract(p.contract_id, p.major) for p in domain.input_ports)
         return {key[0] for key in keys if key is not None} - {domain.name}
 
+    def downstream_domains(self, name: str) -> set[str]:
+        """The domains that read its ports, directly or through others. `name` need not have
+        loaded: its consumers name it in their contract ids."""
+        found: set[str] = set()
+        reached = {name}
+        while reached:
+            reached = {d.name for d in self.domains if self.upstream_domains(d) & reached} - found
+            found |= reached
+        return found
+
     def domain(self, name: str) -> Domain:
         for d in self.domains:
             if d.name == name:

@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_tpch
 
+from platform_lib.ports.storage import sql_string
+
 
 def extension_path() -> Path:
     version = duckdb.__version__
@@ -19,7 +21,7 @@ def extension_path() -> Path:
 def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the tpch extension loaded."""
     con = duckdb.connect()
-    con.execute(f"LOAD '{extension_path()}'")
+    con.execute(f"LOAD {sql_string(extension_path())}")
     return con
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+from pathlib import Path
 
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.descriptors.domain import DOMAIN_FILE
 from platform_lib.mesh import Mesh
+from platform_lib.ports.storage import sql_identifier, sql_string
 from platform_lib.settings import mesh_home, operational_sources_dir
 from platform_lib.tpch import connect
 
@@ -21,7 +23,7 @@ def seed(mesh: Mesh, scale_factor: float) -> dict[str, int]:
     mesh_home().mkdir(parents=True, exist_ok=True)
     # dbgen into a scratch database file, not memory, so SF 1 and above stay within a bounded footprint.
     with tempfile.TemporaryDirectory(dir=mesh_home()) as scratch, connect() as con:
-        con.execute(f"ATTACH '{scratch}/dbgen.duckdb' AS gen")
+        con.execute(f"ATTACH {sql_string(Path(scratch) / 'dbgen.duckdb')} AS gen")
         con.execute("USE gen")
         con.execute("CALL dbgen(sf = ?)", [scale_factor])
         tables = {row[0] for row in con.execute("select table_name from information_schema.tables where table_catalog = 'gen'").fetchall()}
@@ -34,9 +36,9 @@ def seed(mesh: Mesh, scale_factor: float) -> dict[str, int]:
                     raise DescriptorError([doc.problem(f"{table!r} is not a TPC-H table ({', '.join(sorted(tables))})", "operationalSources", i, "name")])
                 target = out_dir / f"{table}.parquet"
                 tmp = target.with_suffix(".parquet.tmp")
-                con.execute(f"COPY {table} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+                con.execute(f"COPY {sql_identifier(table)} TO {sql_string(tmp)} (FORMAT parquet, COMPRESSION zstd)")
                 tmp.replace(target)
-                rows[f"{domain.name}.{table}"] = con.execute(f"select count(*) from {table}").fetchone()[0]
+                rows[f"{domain.name}.{table}"] = con.execute(f"select count(*) from {sql_identifier(table)}").fetchone()[0]
         con.execute("USE memory")
     (mesh_home() / "sources" / SEED_FILE).write_text(json.dumps({"scale_factor": scale_factor, "rows": rows}, indent=2))
     return rows
