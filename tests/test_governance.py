@@ -13,7 +13,7 @@ import yaml
 from platform_lib.cli.check import check
 from platform_lib.descriptors.errors import ERROR, WARNING
 from platform_lib.governance.policies import GLOBAL_POLICIES
-from tests.support.manifest import add_source, rebind_source
+from tests.support.manifest import add_source, append_raw_code, rebind_source
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import BIN, REPO, mesh
 
@@ -60,6 +60,12 @@ def add_cycle(root):
     add_source(root, "sales", "finance__shipping_priority_v1", ["finance", "shipping_priority_v1"])
 
 
+def doubled_revenue(root):
+    """Finance's revenue as floating point, in its contract and its model alike."""
+    edit(contract(root, "finance", "revenue_by_nation"), "physicalType: DECIMAL(38,4)", "physicalType: DOUBLE")
+    edit(root / "dbt_projects" / "finance" / "models" / "products" / "revenue_by_nation.sql", "line_items.discount)) as revenue", "line_items.discount))::double as revenue")
+
+
 VIOLATIONS = {
     "product-ownership": lambda r: edit(product(r, "sales", "orders"), "role: owner", "role: steward"),
     "port-promises": lambda r: edit_yaml(contract(r, "sales", "orders"), lambda d: d.pop("slaProperties")),
@@ -70,8 +76,9 @@ VIOLATIONS = {
     "acyclic-domains": add_cycle,
     "deprecation-window": lambda r: edit_yaml(contract(r, "customers", "geography", "geography.v1"), lambda d: d.pop("customProperties")),
     "lifecycle": lambda r: edit(contract(r, "supply", "suppliers"), "status: active", "status: draft"),
+    "dbt-file-access": lambda r: append_raw_code(r, "marketing", "global_sales_opportunity", "\n{{ log(read_csv('/etc/passwd')) }}"),
     # A domain's own policy (domains/finance/policies.py) is held to the same standard.
-    "finance-decimal-money": lambda r: edit(contract(r, "finance", "revenue_by_nation"), "physicalType: DECIMAL(38,4)", "physicalType: DOUBLE"),
+    "finance-decimal-money": doubled_revenue,
 }
 
 

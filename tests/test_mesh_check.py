@@ -111,3 +111,13 @@ def test_schema_drift_of_a_source_aligned_model_is_caught_before_a_run(root, see
     result = mesh("check", str(root), env=seeded_env, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "pricing_summary.odcs.yaml:71: schema[0].properties[9].physicalType: dbt model pricing_summary makes count_order INTEGER; the contract says BIGINT" in result.stdout, result.stdout
+
+
+def test_judging_a_models_sql_reads_no_file(root, tmp_path):
+    """mesh check binds each model's SQL in DuckDB: a model reading a file learns nothing from it there."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("secret_column\n42\n")
+    edit(model(root, "finance", "shipping_priority"), "select\n", f"select * from read_csv('{secret}') union all by name select\n")
+    code, lines = check(root)
+    assert code == 1 and not [line for line in lines if "secret_column" in line], lines
+    assert [line for line in lines if "dbt model shipping_priority does not bind" in line and "Permission Error" in line], lines

@@ -1,4 +1,5 @@
-"""A domain's dbt project as Dagster assets: keys namespaced by domain, sources bound before each run."""
+"""A domain's dbt project as Dagster assets: keys namespaced by domain, sources bound before each run
+and the run's dbt fenced to what they bound."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -8,6 +9,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from platform_lib.assets.dbt_project import MeshDbtCliResource
 from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
+from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
 from platform_lib.ports.binding import UnboundSource, bind_sources
@@ -71,11 +73,15 @@ def domain_dbt_assets(
     def _models(context: AssetExecutionContext, dbt: MeshDbtCliResource):
         from platform_lib.ports.integrity import CorruptPort
 
+        hold_domain(context, domain.name)
         try:
             bound = bind_sources(domain, manifest)
         except (UnboundSource, CorruptPort) as exc:
             raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
-        yield from dbt.build(context, manifest, translator)
+        from platform_lib.ports.dbt_fence import fenced  # dbt's adapter: imported by runs, not at location load
+
+        with fenced(bound.files):
+            yield from dbt.build(context, manifest, translator)
 
     return _models

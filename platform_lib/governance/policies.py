@@ -3,8 +3,10 @@ severity or add policies of its own (see `evaluate`), never lower or waive one o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
@@ -169,6 +171,83 @@ def port_access(s: Subject) -> Iterator[Problem]:
                     f"request role {port.role} from {s.producers.whom_to_ask(producer)}", "inputPorts", i, "name")
 
 
+# dbt code as DuckDB will run it: Jinja and quoted identifiers kept (Jinja may build SQL out of its
+# strings), SQL string literals emptied and comments dropped, each keeping its newlines.
+_LEXEMES = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", re.S)
+# DuckDB's readers and scanners of files (and of other databases' files).
+_FILE_FUNCTION = re.compile(r"\b(read_\w+|\w+_scan|parquet_\w+|iceberg_\w+|glob|sniff_csv|sqlite_attach|st_read)\s*\(", re.I)
+# Statements that reach files, databases or extensions, where a statement starts (SQL text, a
+# hook's or run_query's string, a statement block).
+_FILE_STATEMENT = re.compile(r"(?:\A|[;(\"']|%\}|\}\})\s*((?:force\s+)?install|load|copy|attach|(?:export|import)\s+database)\s+[\w'\"(]", re.I)
+# A quoted file name where a table goes: DuckDB's replacement scan reads the file.
+_FILE_AS_TABLE = re.compile(r"\b(from|join)\s+(?:'|\"[^\"]*[./])", re.I)
+_FILE_ACCESSES = (
+    (_FILE_FUNCTION, lambda name: f"{name}() reads files"),
+    (_FILE_STATEMENT, lambda keyword: f"{keyword.upper()} reaches files"),
+    (_FILE_AS_TABLE, lambda keyword: f"a quoted file name after {keyword.upper()} reads the file"),
+)
+
+
+def _lexed(code: str) -> str:
+    def strip(m: re.Match) -> str:
+        text = m.group()
+        if text.startswith(("{{", "{%", '"')):
+            return text
+        newlines = "\n" * text.count("\n")
+        return f"'{newlines}'" if text.startswith("'") else newlines
+
+    return _LEXEMES.sub(strip, code)
+
+
+def _file_accesses(code: str) -> Iterator[tuple[int, str]]:
+    """(line within the code, from 0; what) of each call or statement in dbt code that reaches files."""
+    lexed = _lexed(code)
+    for pattern, what in _FILE_ACCESSES:
+        for m in pattern.finditer(lexed):
+            yield lexed.count("\n", 0, m.start(1)), what(" ".join(m.group(1).split()))
+
+
+def _dbt_code(s: Subject) -> Iterator[tuple[Path, str, str]]:
+    """(file, field, code) of the domain's dbt models, macros, tests and hooks."""
+    for node in [*s.manifest["nodes"].values(), *s.manifest["macros"].values()]:
+        if node["package_name"] != s.domain.name:
+            continue
+        path, field = s.domain.dbt_project_dir / node["original_file_path"], f"{node['resource_type']} {node['name']}"
+        code = node["macro_sql"] if node["resource_type"] == "macro" else node["raw_code"]
+        yield path, field, code
+        for hook in ("pre-hook", "post-hook"):
+            for i, h in enumerate((node.get("config") or {}).get(hook) or []):
+                if h["sql"] not in code:  # a hook written in the model's file is found there
+                    yield path, f"{field} config.{hook}[{i}]", h["sql"]
+
+
+def _line(path: Path, code: str, line: int) -> int | None:
+    """The line in `path` of the code's `line`: a macro or a hook is a part of its file."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    start = text.find(code)
+    return None if start < 0 else text.count("\n", 0, start) + line + 1
+
+
+@policy(
+    "dbt-file-access",
+    rationale="""A domain reads what it is granted and nothing else: dbt code that reads a file itself
+    (another domain's port, an operational source, any path) bypasses the input port, its grant and
+    the version the run pinned, and a write escapes the published ports. Data enters a dbt project
+    through its sources, which the platform binds; each run's DuckDB is fenced to them as well.""",
+)
+def dbt_file_access(s: Subject) -> Iterator[Problem]:
+    """dbt code reads data only through its bound sources, never files."""
+    if s.manifest is None:
+        return
+    for path, field, code in _dbt_code(s):
+        for line, what in _file_accesses(code):
+            yield Problem(path, field, f"{what} directly: declare a dbt source bound through an input port or an operational "
+                                       "source, and read it with source()", _line(path, code, line))
+
+
 def _cycle_through(s: Subject) -> list[str] | None:
     graph: dict[str, set[str]] = {}
     for d in s.mesh.domains:
@@ -254,6 +333,6 @@ def lifecycle(s: Subject) -> Iterator[Problem]:
 
 
 GLOBAL_POLICIES = (
-    product_ownership, port_promises, naming, pii_masking, port_binding, port_access,
+    product_ownership, port_promises, naming, pii_masking, port_binding, port_access, dbt_file_access,
     acyclic_domains, deprecation_window, deprecated_consumers, lifecycle,
 )

@@ -5,6 +5,8 @@ producer's Iceberg table, the current one when the run starts: the view lists th
 files, which are immutable, so a producer publishing mid-run never changes what the run reads.
 Before binding, the grant is checked against the contract as published and every data file against
 what the catalog recorded for it, so a truncated or replaced file stops the run with the port's name.
+
+The files bound are all the run's dbt may read: its DuckDB sessions are fenced to them (ports.dbt_fence).
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_k
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.keys import port_key_of_contract
+from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.ports.published import published_port
 from platform_lib.ports.storage import engine_uri, sql_identifier, sql_string
 from platform_lib.ports.warehouse import connect_warehouse
 from platform_lib.settings import operational_sources_dir
 
 OPERATIONAL = "operational"
+# The dbt-duckdb plugin every domain's profile declares (ports.dbt_fence), named here so a run can
+# refuse a profile without it without importing dbt's adapter at location load.
+FENCE_PLUGIN = "platform_lib.ports.dbt_fence"
 
 
 def operational_source_key(domain: str, table: str) -> tuple[str, str, str]:
@@ -69,12 +75,22 @@ def pin(domain: Domain, key: tuple[str, str], catalog) -> tuple[int, list[str]]:
     return snapshot.snapshot_id, verify(table, snapshot)
 
 
-def bind_sources(domain: Domain, manifest: Mapping[str, Any]) -> dict[str, str]:
-    """Create or replace the views behind every dbt source; returns asset key -> what it bound."""
+class Binding(dict):
+    """Asset key -> what it bound (a snapshot, or the operational source), and `files`: every file
+    the views read, which is all the run's dbt may read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[str] = []
+
+
+def bind_sources(domain: Domain, manifest: Mapping[str, Any]) -> Binding:
+    """Create or replace the views behind every dbt source."""
     from platform_lib.ports.catalog import PortCatalog  # pyiceberg: imported by runs, not at location load
 
+    require_fence(domain)
     catalog = PortCatalog()
-    bound, statements = {}, []
+    bound, statements = Binding(), []
     for source in domain_sources(domain, manifest):
         key = source_asset_key(source)
         where = f"{source['original_file_path']}: source {source['source_name']}.{source['name']}"
@@ -89,11 +105,25 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any]) -> dict[str, str]:
             snapshot, files = pin(domain, key, catalog)
             version = f"snapshot {snapshot}"
         schema, table = sql_identifier(source["schema"]), sql_identifier(source["identifier"])
-        listed = ", ".join(sql_string(engine_uri(f)) for f in files)
+        read = [engine_uri(f) for f in files]
         statements.append(f"create schema if not exists {schema}")
-        statements.append(f"create or replace view {schema}.{table} as select * from read_parquet([{listed}])")
+        statements.append(f"create or replace view {schema}.{table} as select * from read_parquet([{', '.join(map(sql_string, read))}])")
         bound["/".join(key)] = version
+        bound.files += read
     with connect_warehouse(domain.name) as con:
         for statement in statements:
             con.execute(statement)
     return bound
+
+
+def require_fence(domain: Domain) -> None:
+    """The fence is the plugin the domain's dbt profile declares (`mesh new domain` writes it): a
+    profile without it would let the run read any file, so the run does not start."""
+    doc = load_yaml(domain.dbt_project_dir / "profiles.yml")
+    profile = doc.data.get(domain.name) or {}
+    target = profile.get("target")
+    plugins = ((profile.get("outputs") or {}).get(target) or {}).get("plugins") or []
+    if FENCE_PLUGIN not in [p.get("module") for p in plugins if isinstance(p, dict)]:
+        problem = doc.problem(f"the platform's fence is missing: restore the plugin `- module: {FENCE_PLUGIN}` "
+                              "that `mesh new domain` writes", domain.name, "outputs", target, "plugins")
+        raise UnboundSource(str(problem))

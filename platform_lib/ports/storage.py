@@ -103,6 +103,15 @@ def s3_secret_sql() -> str | None:
     )
 
 
+def fence(execute, readable: list[str]) -> None:
+    """Close a DuckDB session to every file but `readable`, for good: reading or writing any other
+    path, ATTACH, COPY elsewhere and LOAD are refused, and the fence cannot be reopened. DuckDB takes
+    the two settings only in this order, after connecting; its own files (the database, its WAL and
+    spill files) stay reachable. `execute` runs one statement on the session."""
+    execute(f"SET allowed_paths = [{', '.join(map(sql_string, readable))}]")
+    execute("SET enable_external_access = false")
+
+
 def sql_string(value: str) -> str:
     """A SQL string literal for a path or a name: the one place such literals are made."""
     return "'" + str(value).replace("'", "''") + "'"

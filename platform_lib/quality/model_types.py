@@ -25,7 +25,7 @@ from platform_lib.descriptors.dbt_manifest import MANIFEST, domain_sources, sour
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.ports.binding import OPERATIONAL
-from platform_lib.ports.storage import sql_identifier, sql_string
+from platform_lib.ports.storage import fence, sql_identifier, sql_string
 from platform_lib.settings import export_environment, operational_sources_dir
 
 
@@ -57,12 +57,12 @@ def _relation_parts(relation: str) -> list[str]:
     return [part.strip('"') for part in relation.split(".")]
 
 
-def _create_schema(con: duckdb.DuckDBPyConnection, relation: str, attached: set[str]) -> None:
-    database, schema, _ = _relation_parts(relation)
-    if database not in attached:
+def _create_schemas(con: duckdb.DuckDBPyConnection, relations: list[str]) -> None:
+    """The databases and schemas of every relation, in memory, before the session is fenced."""
+    for database in dict.fromkeys(_relation_parts(r)[0] for r in relations):
         con.execute(f"attach ':memory:' as {sql_identifier(database)}")
-        attached.add(database)
-    con.execute(f"create schema if not exists {sql_identifier(database)}.{sql_identifier(schema)}")
+    for database, schema in dict.fromkeys(tuple(_relation_parts(r)[:2]) for r in relations):
+        con.execute(f"create schema if not exists {sql_identifier(database)}.{sql_identifier(schema)}")
 
 
 def _source_table(domain: Domain, key: tuple[str, ...], ports: Mapping[tuple, Any]) -> str | None:
@@ -79,23 +79,25 @@ def _source_table(domain: Domain, key: tuple[str, ...], ports: Mapping[tuple, An
 def model_columns(domain: Domain, manifest: Mapping[str, Any], ports: Mapping[tuple, Any]) -> dict[str, list[tuple[str, str]] | str]:
     """For each model whose inputs can all be typed: its (column, type) list, or the error DuckDB
     gives binding its SQL (a column its inputs do not have, say). `ports`: asset key -> output port."""
+    sources = domain_sources(domain, manifest)
+    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model" and n.get("relation_name")}
     con = duckdb.connect()
-    attached: set[str] = set()
+    _create_schemas(con, [s["relation_name"] for s in sources] + [n["relation_name"] for n in models.values()])
     typed: set[str] = set()
-    for source in domain_sources(domain, manifest):
+    for source in sources:
         body = _source_table(domain, source_asset_key(source) or (), ports)
         if body is not None:
-            _create_schema(con, source["relation_name"], attached)
             con.execute(f"create table {source['relation_name']} {body}")
             typed.add(source["unique_id"])
-    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model" and n.get("relation_name")}
+    # The models' SQL is a domain team's: binding it must reach no file (a read_csv would show the
+    # file's columns in this check's report), as their runs reach only what they bound.
+    fence(con.execute, [])
     order = TopologicalSorter({uid: [d for d in n["depends_on"]["nodes"] if d in models] for uid, n in models.items()}).static_order()
     columns: dict[str, list[tuple[str, str]] | str] = {}
     for uid in order:
         node = models[uid]
         if not all(d in typed for d in node["depends_on"]["nodes"]):
             continue
-        _create_schema(con, node["relation_name"], attached)
         try:
             con.execute(f"create view {node['relation_name']} as {node['compiled_code']}")
         except duckdb.Error as exc:

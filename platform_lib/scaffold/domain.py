@@ -26,6 +26,10 @@ PROFILES = """# Written by the platform (`mesh new domain`). The platform sets M
       # httpfs and iceberg, installed there from their PyPI packages: DuckDB autoloads them offline.
       config_options:
         extension_directory: "{{{{ env_var('MESH_HOME') }}}}/duckdb_extensions"
+      # The platform's fence: in a platform run this session reads only the files bound for the
+      # run (its operational sources, the port versions it pinned); a run refuses a profile without it.
+      plugins:
+        - module: platform_lib.ports.dbt_fence
       secrets:
         - type: s3
           key_id: "{{{{ env_var('MESH_S3_ACCESS_KEY_ID', '') }}}}"

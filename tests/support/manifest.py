@@ -31,3 +31,11 @@ def rebind_source(root: Path, domain: str, old_key: list[str], new_key: list[str
     source["config"]["meta"]["dagster"]["asset_key"] = new_key
     source.get("meta", {}).get("dagster", {})["asset_key"] = new_key
     path.write_text(json.dumps(manifest))
+
+
+def append_raw_code(root: Path, domain: str, model: str, text: str) -> None:
+    """`text` added to the SQL of a model of `domain`, as `dbt parse` would have read it."""
+    path = _path(root, domain)
+    manifest = json.loads(path.read_text())
+    manifest["nodes"][f"model.{domain}.{model}"]["raw_code"] += text
+    path.write_text(json.dumps(manifest))
