@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from importlib.metadata import version
@@ -16,6 +17,8 @@ from dagster import Failure
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
+from platform_lib.descriptors.dbt_manifest import MANIFEST
+from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.settings import export_environment
 
 
@@ -83,8 +86,7 @@ class MeshDbtCliResource(DbtCliResource):
             close_dbt_connection()
             shutil.rmtree(target, ignore_errors=True)
         if not outcome.success:
-            failed = [f"{r.node.unique_id}: {r.message}" for r in getattr(outcome.result, "results", []) if str(r.status) in ("error", "fail")]
-            raise Failure(description="dbt build failed:\n" + "\n".join(failed or [str(outcome.exception)]))
+            raise Failure(description="dbt build failed:\n" + "\n".join(_failures(outcome) or [str(outcome.exception)]))
 
 
 def _keep_parse(fresh: Path, kept: Path) -> None:
@@ -128,3 +130,27 @@ def prepare(project_dir: Path) -> DbtProject:
     if not result.success:
         raise RuntimeError(f"dbt parse of {project.project_dir} failed: {result.exception}")
     return project
+
+
+def compiled_manifest(project: Path) -> dict:
+    """The domain's manifest with each model's compiled SQL, from a scratch target folder."""
+    from dbt.cli.main import dbtRunner
+
+    export_environment()  # the profile reads MESH_HOME, as at `mesh prepare`: its parse stays warm
+    with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
+        prepared = project / "target" / "partial_parse.msgpack"
+        if prepared.exists():
+            shutil.copy(prepared, Path(target) / prepared.name)
+        # No adapter cache: compiling the models' Jinja needs no connection, and the domain's
+        # database may be held by a run (or not exist yet).
+        args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),
+                "--profiles-dir", str(project), "--target-path", target]
+        result = dbtRunner().invoke(args)
+        if not result.success:
+            raise DescriptorError([Problem(project, "", f"dbt compile failed: {'; '.join(_failures(result)) or result.exception}")])
+        return json.loads((Path(target) / Path(MANIFEST).name).read_text())
+
+
+def _failures(result) -> list[str]:
+    """Each node of a dbt invocation that errored or failed, with dbt's message."""
+    return [f"{r.node.unique_id}: {r.message}" for r in getattr(result.result, "results", []) if str(r.status) in ("error", "fail")]

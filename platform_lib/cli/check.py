@@ -13,7 +13,8 @@ from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.governance.evaluate import domain_policies, errors, evaluate
 from platform_lib.governance.policy import Subject
 from platform_lib.mesh import survey
-from platform_lib.quality.model_types import compiled_manifest, model_columns
+from platform_lib.assets.dbt_project import compiled_manifest
+from platform_lib.quality.model_types import model_columns
 
 
 def _model_problems(port, made: list[tuple[str, str]] | str) -> list[Problem]:
@@ -38,7 +39,7 @@ def _contract_model_problems(domain: Domain, manifest, mesh) -> list[Problem]:
     problems: list[Problem] = []
     if None in [collect(problems, model_relation, port, manifest) for port in domain.output_ports]:
         return problems
-    compiled = collect(problems, compiled_manifest, domain)
+    compiled = collect(problems, compiled_manifest, domain.dbt_project_dir)
     if compiled is None:
         return problems
     ports = {p.asset_key: p for d in mesh.domains for p in d.output_ports}

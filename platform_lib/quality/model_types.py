@@ -1,6 +1,6 @@
 """The columns and types a domain's dbt models make, judged from their SQL before anything runs.
 
-dbt compiles the project (without opening the domain's database); an in-memory DuckDB gets each
+dbt compiles the project (assets.dbt_project.compiled_manifest); an in-memory DuckDB gets each
 dbt source as an empty table typed as a run will bind it (an input port by its producer's
 contract, an operational source by its landed file) and each model as a view of its compiled
 SQL, producers first. DuckDB binds every view as it is created, so a port's model then describes
@@ -10,47 +10,17 @@ before a run, instead of judging the last build.
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from collections.abc import Mapping
 from graphlib import TopologicalSorter
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from platform_lib.assets.dbt_project import mesh_vars
-from platform_lib.descriptors.dbt_manifest import MANIFEST, domain_sources, source_asset_key
+from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
-from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.ports.binding import OPERATIONAL
 from platform_lib.ports.storage import fence, sql_identifier, sql_string
-from platform_lib.settings import export_environment, operational_sources_dir
-
-
-def compiled_manifest(domain: Domain) -> dict:
-    """The domain's manifest with each model's compiled SQL, from a scratch target folder."""
-    from dbt.cli.main import dbtRunner
-
-    export_environment()  # the profile reads MESH_HOME, as at `mesh prepare`: its parse stays warm
-    project = domain.dbt_project_dir
-    with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
-        prepared = project / "target" / "partial_parse.msgpack"
-        if prepared.exists():
-            shutil.copy(prepared, Path(target) / prepared.name)
-        # No adapter cache: compiling the models' Jinja needs no connection, and the domain's
-        # database may be held by a run (or not exist yet).
-        args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),
-                "--profiles-dir", str(project), "--target-path", target]
-        result = dbtRunner().invoke(args)
-        if not result.success:
-            raise DescriptorError([Problem(project, "", f"dbt compile failed: {result.exception or _failures(result)}")])
-        return json.loads((Path(target) / Path(MANIFEST).name).read_text())
-
-
-def _failures(result) -> str:
-    return "; ".join(f"{r.node.original_file_path}: {r.message}" for r in getattr(result.result, "results", []) if str(r.status) == "error")
+from platform_lib.settings import operational_sources_dir
 
 
 def _relation_parts(relation: str) -> list[str]:
