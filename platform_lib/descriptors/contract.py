@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from platform_lib.descriptors.contract_sql import ALLOWED, UnsafeQuery, query_columns
+from platform_lib.descriptors.durations import DurationError, is_duration, sla_duration
+from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
 from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import load_yaml
@@ -26,6 +29,9 @@ class Column:
 
 
 MASKINGS = ("hash", "redact")
+# The SLA properties a port's freshness policy is made of. Dagster checks freshness by the minute.
+FRESHNESS = ("frequency", "latency")
+FRESHNESS_RESOLUTION = timedelta(minutes=1)
 # The mesh-wide role: a contract offering it is readable by every domain.
 PUBLIC_ROLE = "mesh_reader"
 
@@ -67,18 +73,16 @@ class Contract:
     def late_after(self) -> timedelta | None:
         """How long after its last version the port is late: a new version is due every
         `frequency`, and may come `latency` after that."""
-        frequency, latency = self.sla_duration("frequency"), self.sla_duration("latency")
+        frequency, latency = map(self.sla_duration, FRESHNESS)
         if frequency is None and latency is None:
             return None
         return (frequency or timedelta(0)) + (latency or timedelta(0))
 
     def sla_duration(self, name: str) -> timedelta | None:
-        """An SLA property such as latency, frequency or retention, as a duration (ISO units)."""
+        """An SLA property such as latency, frequency or retention, as a duration (load_contract
+        has checked that each reads as one)."""
         sla = self.sla(name)
-        if sla is None:
-            return None
-        days = {"m": 1 / 1440, "min": 1 / 1440, "h": 1 / 24, "d": 1, "day": 1, "days": 1, "w": 7, "y": 365, "yr": 365}
-        return timedelta(days=float(sla["value"]) * days[str(sla.get("unit", "d")).lower()])
+        return None if sla is None else sla_duration(sla)
 
 
 def load_contract(path: Path, text: str | None = None) -> Contract:
@@ -88,6 +92,8 @@ def load_contract(path: Path, text: str | None = None) -> Contract:
     if len(schema) != 1:
         raise doc.fail("an output port contract describes exactly one schema object (the published table)", "schema")
     properties = field(doc, "schema", 0, "properties", kind=list)
+    if not properties:
+        raise doc.fail("a port publishes at least one column: describe each under properties", "schema", 0, "properties")
     columns = tuple(
         Column(
             masking=_masking(doc, i),
@@ -102,6 +108,9 @@ def load_contract(path: Path, text: str | None = None) -> Contract:
         )
         for i in range(len(properties))
     )
+    _refuse_duplicate_columns(doc, columns)
+    _refuse_unreadable_slas(doc)
+    _judge_sql_rules(doc, tuple(c.name for c in columns))
     return Contract(
         id=field(doc, "id"),
         version=str(field(doc, "version")),
@@ -118,6 +127,23 @@ def load_contract(path: Path, text: str | None = None) -> Contract:
         end_of_support=_end_of_support(doc),
         document=doc.data,
     )
+
+
+def _judge_sql_rules(doc, columns: tuple[str, ...]) -> None:
+    """Refuse every `sql` rule that is not one read-only query of the port, before anything can run
+    it: the audit splices it into its own SQL over the staged file (descriptors.contract_sql)."""
+    owners = [((), None)] + [(("properties", i), column) for i, column in enumerate(columns)]
+    problems = []
+    for owner, column in owners:
+        for i, entry in enumerate(field(doc, "schema", 0, *owner, "quality", kind=list, default=[])):
+            if isinstance(entry, dict) and entry.get("type") == "sql":
+                where = ("schema", 0, *owner, "quality", i, "query")
+                try:
+                    query_columns(field(doc, *where), column, columns)
+                except UnsafeQuery as refused:
+                    problems.append(doc.problem(f"{refused}; {ALLOWED}", *where))
+    if problems:
+        raise DescriptorError(problems)
 
 
 def _masking(doc, i: int) -> str | None:
@@ -142,3 +168,23 @@ def _end_of_support(doc) -> date | None:
         return value if isinstance(value, date) else date.fromisoformat(str(value))
     except ValueError:
         raise doc.fail(f"endOfSupport {value!r} is not a date such as 2027-03-31", *where) from None
+
+
+def _refuse_duplicate_columns(doc, columns: tuple[Column, ...]) -> None:
+    first: dict[str, int] = {}
+    for i, column in enumerate(columns):
+        if first.setdefault(column.name, i) != i:
+            raise doc.fail(f"column {column.name} is declared twice (also properties[{first[column.name]}])", "schema", 0, "properties", i, "name")
+
+
+def _refuse_unreadable_slas(doc) -> None:
+    """Every duration SLA reads as one now: not when a run publishes, or a code location loads."""
+    for i, sla in enumerate(field(doc, "slaProperties", kind=list, default=[])):
+        if not is_duration(sla):
+            continue
+        try:
+            duration = sla_duration(sla)
+        except DurationError as exc:
+            raise doc.fail(str(exc), "slaProperties", i, exc.field) from None
+        if sla["property"] in FRESHNESS and duration < FRESHNESS_RESOLUTION:
+            raise doc.fail(f"{sla['property']} must be at least one minute: Dagster checks freshness by the minute", "slaProperties", i, "value")

@@ -7,16 +7,20 @@ from typing import Any
 
 from platform_lib.descriptors.yaml_file import YamlDocument
 
-# Names reach file paths, SQL identifiers and asset keys: keep them to one safe alphabet.
-SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Names reach file paths, SQL identifiers and asset keys: keep them to one safe alphabet. Use it with
+# fullmatch: match with a `$` lets a trailing newline through ("evil\n" became a folder's name).
+SAFE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 def field(doc: YamlDocument, *path: str | int, kind: type | tuple = str, default: Any = ...) -> Any:
     value: Any = doc.data
     for i, part in enumerate(path):
-        container_ok = isinstance(value, dict) if isinstance(part, str) else isinstance(value, list)
-        present = container_ok and (part in value if isinstance(part, str) else part < len(value))
-        if not present:
+        container = dict if isinstance(part, str) else list
+        # A key written without a value is as good as absent; any other value is the wrong shape.
+        if value is not None and not isinstance(value, container):
+            wanted = f"a mapping with {part}" if container is dict else "a list"
+            raise doc.fail(f"expected {wanted}, got {type(value).__name__} {value!r}", *path[:i])
+        if value is None or (part not in value if container is dict else part >= len(value)):
             if default is not ...:
                 return default
             raise doc.fail("required field is missing", *path[: i + 1])
@@ -29,7 +33,7 @@ def field(doc: YamlDocument, *path: str | int, kind: type | tuple = str, default
 
 def name_field(doc: YamlDocument, *path: str | int) -> str:
     value = field(doc, *path)
-    if not SAFE_NAME.match(value):
+    if not SAFE_NAME.fullmatch(value):
         raise doc.fail(f"{value!r} is not a safe name: use lowercase letters, digits and _ (start with a letter)", *path)
     return value
 
@@ -37,7 +41,7 @@ def name_field(doc: YamlDocument, *path: str | int) -> str:
 def major_of(doc: YamlDocument, *path: str | int) -> int:
     """The major number of a semantic version field such as 1.2.0."""
     value = str(field(doc, *path, kind=(str, int, float)))
-    match = re.match(r"^v?(\d+)(\.\d+){0,2}$", value)
+    match = re.fullmatch(r"v?(\d+)(\.\d+){0,2}", value)
     if not match:
         raise doc.fail(f"{value!r} is not a semantic version such as 1.0.0", *path)
     return int(match.group(1))

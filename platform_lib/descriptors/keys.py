@@ -23,5 +23,5 @@ def port_key(domain: str, port: str, major: int) -> tuple[str, str]:
 
 def port_key_of_contract(contract: str, major: int) -> tuple[str, str] | None:
     """Where the port publishing a contract id at a major lives, by convention (policy naming)."""
-    match = _CONTRACT_ID.match(contract)
+    match = _CONTRACT_ID.fullmatch(contract)
     return port_key(match.group(1), match.group(2), major) if match else None

@@ -8,7 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from platform_lib.descriptors.durations import sla_duration
+from platform_lib.descriptors.yaml_file import load_yaml
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,6 @@ UPPER = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "mustBe", "must
 EXACT = ("pattern", "mustNotBe", "mustNotBeBetween")
 BOUNDS = (*LOWER, *UPPER, *EXACT, "mustBeBetween")
 FLAGS = {"required": "required", "unique": "unique", "primaryKey": "part of the primary key"}
-# Whole minutes, so that 4h and 240m compare equal.
-MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "day": 1440, "days": 1440, "w": 10080, "y": 525600, "yr": 525600}
 
 
 def diff_contracts(old: dict, new: dict) -> list[Change]:
@@ -141,7 +140,7 @@ def _slas(old: list[dict], new: list[dict]) -> list[Change]:
     for p, a, b in pairs:
         if p in ("frequency", "latency", "retention") and _said(a) != _said(b):
             # Longer is weaker for how often and how late data arrives; shorter is weaker for how long it is kept.
-            longer, shorter = _minutes(b) > _minutes(a), _minutes(b) < _minutes(a)
+            longer, shorter = sla_duration(b) > sla_duration(a), sla_duration(b) < sla_duration(a)
             weaker, stronger = (shorter, longer) if p == "retention" else (longer, shorter)
             word = "weakened" if weaker else "strengthened" if stronger else "restated"
             changes.append(Change(weaker, f"slaProperties[{p}]", None, f"{p} SLO {word} {_said(a)} -> {_said(b)}"))
@@ -149,13 +148,6 @@ def _slas(old: list[dict], new: list[dict]) -> list[Change]:
         else:
             changes += _others(f"slaProperties[{p}]", None, f"{p} SLO", a, b)
     return changes
-
-
-def _minutes(sla: dict) -> float:
-    unit = str(sla.get("unit", "d")).lower()
-    if unit not in MINUTES:
-        raise ValueError(f"SLA {sla['property']} has unit {unit!r}; use one of {', '.join(MINUTES)}")
-    return sla["value"] * MINUTES[unit]
 
 
 def _said(sla: dict) -> str:
@@ -230,11 +222,11 @@ def read_contract_version(spec: str, cwd: Path) -> tuple[str, dict | None]:
     """A spec is a file path, or GITREF:path read with git in `cwd`; None when the path is not at that ref."""
     path = Path(cwd, spec)
     if path.exists() or ":" not in spec:
-        return spec, yaml.safe_load(path.read_text())
+        return spec, load_yaml(path).data
     ref, _, file = spec.partition(":")
     # A bad ref is an error; only a path missing at a good ref means "no such version" (e.g. a new contract).
     known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=cwd, capture_output=True)
     if known.returncode != 0:
         raise ValueError(f"{ref} is not a git commit in {cwd}")
     shown = subprocess.run(["git", "show", f"{ref}:{file}"], cwd=cwd, capture_output=True, text=True)
-    return spec, yaml.safe_load(shown.stdout) if shown.returncode == 0 else None
+    return spec, load_yaml(Path(cwd, file), shown.stdout).data if shown.returncode == 0 else None

@@ -7,10 +7,9 @@ from functools import cached_property
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-import yaml
 
 from platform_lib.descriptors.domain import Domain, load_domain
-from platform_lib.descriptors.errors import Problem, collect
+from platform_lib.descriptors.errors import DescriptorError, Problem, collect
 from platform_lib.descriptors.fields import field
 from platform_lib.descriptors.keys import port_key_of_contract
 from platform_lib.descriptors.producers import ProducerIndex
@@ -124,10 +123,10 @@ def _declared_contracts(folder: Path) -> set[str]:
     ids = set()
     for path in folder.glob(f"products/*/{DESCRIPTOR_FILE}"):
         try:
-            document = yaml.safe_load(path.read_text()) or {}
-            # Any list but inputPorts: the list holding the output ports may be the misspelled field.
-            lists = [v for k, v in document.items() if k != "inputPorts" and isinstance(v, list)]
-            ids |= {p.get("contractId") for items in lists for p in items if isinstance(p, dict)}
-        except (yaml.YAMLError, AttributeError):
-            continue
+            document = load_yaml(path).data
+        except DescriptorError:
+            continue  # reported by the domain's own load
+        # Any list but inputPorts: the list holding the output ports may be the misspelled field.
+        lists = [v for k, v in document.items() if k != "inputPorts" and isinstance(v, list)]
+        ids |= {p.get("contractId") for items in lists for p in items if isinstance(p, dict)}
     return ids

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import tempfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,16 @@ import duckdb
 import pyarrow.parquet as pq
 
 from platform_lib.descriptors.contract import Contract
-from platform_lib.ports.storage import sql_string
+from platform_lib.ports.storage import fence, sql_string
 from platform_lib.quality.metrics import COMPUTED, RELATION, SAMPLE_SIZE, Measured, measure
 from platform_lib.quality.rules import SCHEMA_CHECK, Rule, contract_rules, passes
 from platform_lib.quality.schema import schema_mismatches
 from platform_lib.settings import audit_memory_limit
 
 REDACTED = "<redacted: pii>"
+# The classifications whose values an outcome may show: outcomes become check metadata and the
+# published snapshot's facts, which readers of the port's metadata see.
+CLEAR = ("public", "internal")
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,27 @@ def _gx_batch(parquet: Path):
             connection_string=f"duckdb:///{database}",
             kwargs={"connect_args": {"config": {"memory_limit": audit_memory_limit()}}},
         )
-        yield source.add_table_asset(name="port", table_name="port").add_batch_definition_whole_table("all").get_batch()
+        # The fence is the database's, not one connection's: every connection GX opens with this
+        # configuration joins the database this one keeps open, fenced. DuckDB refuses one with
+        # another configuration (the expectation errors) rather than open it unfenced.
+        with source.get_engine().connect() as session:
+            fence(session.exec_driver_sql, [str(parquet)])
+            yield source.add_table_asset(name="port", table_name="port").add_batch_definition_whole_table("all").get_batch()
         context.data_sources.delete("staged")
 
 
-def _redact(values: list, rule: Rule, pii: set[str]) -> tuple:
-    return tuple(REDACTED if pii.intersection(rule.columns) else v for v in values[:SAMPLE_SIZE])
+def _redacted(outcome: CheckOutcome, rule: Rule, classified: set[str]) -> CheckOutcome:
+    """The outcome without a value of a classified column the rule reads: its verdict and count of
+    unexpected rows stay; what it observed, its sample and the engine's message (a conversion error
+    quotes the value) go."""
+    if not classified.intersection(rule.columns):
+        return outcome
+    return replace(
+        outcome,
+        observed=None if outcome.observed is None else REDACTED,
+        sample=tuple(REDACTED for _ in outcome.sample),
+        error=outcome.error and f"{REDACTED}: the rule raised; its message may quote values of classified columns",
+    )
 
 
 def _raised(info: dict | None) -> str | None:
@@ -112,7 +130,7 @@ def _validate(batch, rules: list[Rule]) -> list:
     return [by_rule[r.name] for r in rules]
 
 
-def _outcome(result, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
+def _outcome(result, rule: Rule, row_count: int) -> CheckOutcome:
     error = _raised(result.exception_info)
     if error:
         return CheckOutcome(rule.name, False, rule.description, error=error)
@@ -120,7 +138,10 @@ def _outcome(result, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
     if rule.measure == "query_value":
         rows = details.get("details", {}).get("unexpected_rows") or []
         value = next(iter(rows[0].values())) if rows else None
-        ok = value is not None and passes(float(value), rule.operator)
+        try:
+            ok = value is not None and passes(float(value), rule.operator)
+        except (TypeError, ValueError):
+            return CheckOutcome(rule.name, False, rule.description, observed=value, error=f"the query yielded {value!r}, not a number")
         return CheckOutcome(rule.name, ok, rule.description, observed=value)
     if rule.measure == "observed_value" and rule.expectation == "UnexpectedRowsExpectation":
         if details.get("observed_value") is None:
@@ -128,7 +149,7 @@ def _outcome(result, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
         count = int(details["observed_value"])
         sample = [list(r.values())[0] if len(r) == 1 else r for r in details.get("details", {}).get("unexpected_rows") or []]
         measured = count * 100.0 / row_count if rule.unit == "percent" and row_count else count
-        return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, _redact(sample, rule, pii))
+        return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, tuple(sample[:SAMPLE_SIZE]))
     if rule.measure == "observed_value":
         observed = details.get("observed_value")
         if observed is None:
@@ -136,14 +157,16 @@ def _outcome(result, rule: Rule, row_count: int, pii: set[str]) -> CheckOutcome:
         return CheckOutcome(rule.name, passes(observed, rule.operator), rule.description, observed)
     count = int(details.get("unexpected_count") or 0)
     measured = details.get("unexpected_percent", 0.0) if rule.unit == "percent" else count
-    sample = list(details.get("partial_unexpected_list") or [])
-    return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, _redact(sample, rule, pii))
+    sample = tuple(details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
+    return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, sample)
 
 
 def _measured(parquet: Path, rules: list[Rule]) -> list[Measured]:
     """Answers of the rules DuckDB computes (quality.metrics), in one session over the file."""
     with duckdb.connect(config={"memory_limit": audit_memory_limit()}) as con:
         con.execute(f"create view {RELATION} as select * from read_parquet({sql_string(parquet)})")
+        # A rule that got past the contract's parser can read, write, attach or load nothing else.
+        fence(con.execute, [str(parquet)])
         return measure(con, rules)
 
 
@@ -169,7 +192,7 @@ def audit(parquet: Path, contract: Contract, engine: str = "duckdb") -> list[Che
         # Rules name columns the schema may no longer have: report them as not run.
         return outcomes + [CheckOutcome(r.name, False, r.description, error="not run: the schema check failed") for r in contract_rules(contract)]
     row_count = pq.read_metadata(parquet).num_rows
-    pii = {c.name for c in contract.columns if c.classification.lower() in ("pii", "restricted", "sensitive")}
+    classified = {c.name for c in contract.columns if c.classification.lower() not in CLEAR}
     rules = contract_rules(contract)
-    outcomes += [_outcome(result, rule, row_count, pii) for result, rule in zip(validate(parquet, rules, engine), rules, strict=True)]
+    outcomes += [_redacted(_outcome(result, rule, row_count), rule, classified) for result, rule in zip(validate(parquet, rules, engine), rules, strict=True)]
     return outcomes

@@ -6,7 +6,8 @@ importing great-expectations; `quality.audit` runs them. Sources of rules, in th
   (minimum, maximum, pattern, minLength, maxLength); `required` is part of the schema check;
 - `quality` of type `library` (nullValues, missingValues, invalidValues, duplicateValues, rowCount)
   with a `mustBe...` operator, in rows or percent;
-- `quality` of type `sql`, whose `{object}` and `{property}` placeholders name the port and column.
+- `quality` of type `sql`, whose `{object}` and `{property}` placeholders name the port and column;
+  the loader has judged each one read-only query of the port (descriptors.contract_sql).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_lib.descriptors.contract import Contract
+from platform_lib.descriptors.contract_sql import SENTINEL, placed, query_columns
 
 OPERATORS = (
     "mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo", "mustBeLessThan",
@@ -99,38 +101,37 @@ def _library_rule(entry: dict, column: str | None) -> Rule:
     raise ValueError(f"unsupported library metric {metric}")
 
 
-def _sql_rule(entry: dict, column: str | None) -> Rule:
-    query = entry["query"].replace("${", "{")
-    if column:
-        query = query.replace("{property}", f'"{column}"')
+def _sql_rule(entry: dict, column: str | None, columns: tuple[str, ...]) -> Rule:
     # Every other brace is the author's (a regex, a literal): doubled, as GX formats the query.
-    query = query.replace("{object}", "\0").replace("{", "{{").replace("}", "}}").replace("\0", "{batch}")
+    query = placed(entry["query"], column, SENTINEL).replace("{", "{{").replace("}", "}}").replace(SENTINEL, "{batch}")
     op, value = _operator(entry)
     return Rule(
         name=check_name(entry.get("name") or f"{column or 'table'}_sql"),
         description=entry.get("description", entry["query"]),
         expectation="UnexpectedRowsExpectation",
         # The query yields one value; it is "unexpected" when the contract's operator rejects it.
-        arguments={"unexpected_rows_query": f"select * from ({query}) as q(value)"},
+        # The newline ends a trailing comment of the author's before the wrapper's parenthesis.
+        arguments={"unexpected_rows_query": f"select * from ({query}\n) as q(value)"},
         measure="query_value",
         operator=(op, value),
-        columns=(column,) if column else (),
+        # Judged when the contract loaded (this is that judgement, cached): the columns it reads.
+        columns=query_columns(entry["query"], column, columns),
     )
 
 
-def _quality_rules(entries: list[dict], column: str | None) -> list[Rule]:
+def _quality_rules(entries: list[dict], column: str | None, columns: tuple[str, ...]) -> list[Rule]:
     rules = []
     for entry in entries:
         kind = entry.get("type", "library")
         if kind == "library" or "metric" in entry:
             rules.append(_library_rule(entry, column))
         elif kind == "sql":
-            rules.append(_sql_rule(entry, column))
+            rules.append(_sql_rule(entry, column, columns))
         # `text` rules are for people and `custom` rules for other engines: nothing to run here.
     return rules
 
 
-def _schema_rules(contract: Contract) -> list[Rule]:
+def _schema_rules(contract: Contract, columns: tuple[str, ...]) -> list[Rule]:
     rules = []
     keys = sorted((p for p in contract.schema_object["properties"] if p.get("primaryKey")), key=lambda p: p.get("primaryKeyPosition", 0))
     if len(keys) > 1:
@@ -150,13 +151,14 @@ def _schema_rules(contract: Contract) -> list[Rule]:
         if "pattern" in options:
             query = f"select * from {{batch}} where not regexp_full_match(\"{column}\", {_sql_literal(options['pattern'])})"
             rules.append(Rule(f"{column}_pattern", f"{column} matches {options['pattern']}.", "UnexpectedRowsExpectation", {"unexpected_rows_query": query}, measure="observed_value", columns=(column,)))
-        rules += _quality_rules(prop.get("quality", []), column)
+        rules += _quality_rules(prop.get("quality", []), column, columns)
     return rules
 
 
 def contract_rules(contract: Contract) -> list[Rule]:
     """Every rule of a contract, in contract order, with unique check names."""
-    rules = _schema_rules(contract) + _quality_rules(contract.schema_object.get("quality", []), None)
+    columns = tuple(c.name for c in contract.columns)
+    rules = _schema_rules(contract, columns) + _quality_rules(contract.schema_object.get("quality", []), None, columns)
     seen: dict[str, int] = {}
     unique = []
     for rule in rules:

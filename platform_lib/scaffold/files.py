@@ -14,7 +14,7 @@ class ScaffoldError(ValueError):
 
 
 def check_name(kind: str, name: str) -> str:
-    if not SAFE_NAME.match(name):
+    if not SAFE_NAME.fullmatch(name):
         raise ScaffoldError(f"{kind} name {name!r} is not a safe name: use lowercase letters, digits and _ (start with a letter)")
     return name
 
