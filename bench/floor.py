@@ -9,14 +9,14 @@ platform: dbt, Dagster, the checks, the catalog.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
 from graphlib import TopologicalSorter
 from pathlib import Path
 
-from platform_lib.assets.dbt_project import close_dbt_connection, dbt_project, mesh_vars
+from platform_lib.assets.dbt_project import close_dbt_connection
+from platform_lib.descriptors.dbt_compile import compiled_manifest
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.mesh import Mesh
 from platform_lib.ports.binding import OPERATIONAL, port_source_identifier
@@ -29,20 +29,6 @@ RUN_SCRIPT = (
     "import duckdb, sys; "
     "duckdb.connect(config={'memory_limit': sys.argv[2], 'preserve_insertion_order': False}).execute(open(sys.argv[1]).read())"
 )
-
-
-def compiled_manifest(project_dir: Path, target: Path) -> dict:
-    """The project's manifest with every model's compiled SQL (`dbt compile`, the platform's vars)."""
-    from dbt.cli.main import dbtRunner
-
-    project = dbt_project(project_dir)
-    args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project.project_dir),
-            "--profiles-dir", str(project.profiles_dir), "--target-path", str(target)]
-    result = dbtRunner().invoke(args)
-    close_dbt_connection()  # `mesh run`, in other processes, writes the same file next
-    if not result.success:
-        raise SystemExit(f"dbt compile of {project_dir} failed: {result.exception}")
-    return json.loads((target / "manifest.json").read_text())
 
 
 def port_file(out: Path, asset_key: tuple[str, ...]) -> Path:
@@ -80,7 +66,8 @@ def prepare_scripts(mesh: Mesh, out: Path) -> list[Path]:
     for name in mesh.run_order():
         domain = mesh.domain(name)
         warehouse_path(name).parent.mkdir(parents=True, exist_ok=True)  # dbt opens it to compile
-        manifest = compiled_manifest(domain.dbt_project_dir, scratch / f"target-{name}")
+        manifest = compiled_manifest(domain.dbt_project_dir)
+        close_dbt_connection()  # `mesh run`, in other processes, writes the same file next
         script = scratch / f"{name}.sql"
         script.write_text(domain_script(domain, manifest, out, scratch))
         scripts.append(script)

@@ -13,7 +13,7 @@ import yaml
 from platform_lib.cli.check import check
 from platform_lib.descriptors.errors import ERROR, WARNING
 from platform_lib.governance.policies import GLOBAL_POLICIES
-from tests.support.manifest import add_source, append_raw_code, rebind_source
+from tests.support.manifest import add_source, append_raw_code
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import BIN, REPO, mesh
 
@@ -104,9 +104,15 @@ def test_one_violation_is_reported_once_with_its_policy(root, policy_id):
     assert [(p.policy, p.severity) for p in findings(root)] == [(policy_id, ERROR)], [str(p) for p in findings(root)]
 
 
-def test_a_deprecated_port_nobody_reads_is_not_reported(root):
+def test_a_deprecated_port_nobody_reads_is_not_reported(root, tmp_path):
+    """finance's Q10 moves to geography v2 as a team would: input port, dbt source and SQL."""
     edit(product(root, "finance", "returned_item_report"), "- name: customers_geography\n  version: 1.0.0", "- name: customers_geography\n  version: 2.0.0")
-    rebind_source(root, "finance", ["customers", "geography_v1"], ["customers", "geography_v2"])
+    models = root / "dbt_projects" / "finance" / "models"
+    ports = (models / "_ports.yml").read_text()
+    (models / "_ports.yml").write_text(ports[: ports.index("      # Deprecated until")] + ports[ports.index("  - name: supply"):])
+    q10 = models / "products" / "returned_item_report.sql"
+    q10.write_text(q10.read_text().replace("geography.nation_name", "geography.nation").replace("'geography_v1'", "'geography'"))
+    mesh("prepare", env={**os.environ, "MESH_ROOT": str(root), "MESH_HOME": str(tmp_path / "home")})
     assert findings(root) == [] and findings(root, WARNING) == []
 
 

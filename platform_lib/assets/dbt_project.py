@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from importlib.metadata import version
@@ -17,23 +15,12 @@ from dagster import Failure
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
-from platform_lib.descriptors.dbt_manifest import MANIFEST
-from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.dbt_compile import compile_project, failures, mesh_vars
 from platform_lib.settings import export_environment
 
 
 # dbt's messages that carry a node's result: dagster-dbt turns them into materializations and checks.
 RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
-
-# What the platform's dbt invocations set: a product model is built as a view, and its port's
-# Parquet file, exported from that view, is the product's one write (a table would be a second).
-MESH_VARS = {"mesh_product_materialization": "view"}
-
-
-def mesh_vars() -> list[str]:
-    """dbt's --vars flag; parse and build pass the same, so partial parsing stays warm."""
-    return ["--vars", json.dumps(MESH_VARS)]
-
 
 def dbt_project(project_dir: Path) -> DbtProject:
     return DbtProject(project_dir=project_dir, profiles_dir=project_dir)
@@ -86,7 +73,7 @@ class MeshDbtCliResource(DbtCliResource):
             close_dbt_connection()
             shutil.rmtree(target, ignore_errors=True)
         if not outcome.success:
-            raise Failure(description="dbt build failed:\n" + "\n".join(_failures(outcome) or [str(outcome.exception)]))
+            raise Failure(description="dbt build failed:\n" + "\n".join(failures(outcome) or [str(outcome.exception)]))
 
 
 def _keep_parse(fresh: Path, kept: Path) -> None:
@@ -117,40 +104,12 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
 
 
 def prepare(project_dir: Path) -> DbtProject:
-    """Parse the project so its manifest exists; definitions are built from the manifest.
+    """Compile the project so its manifest exists, with each model's SQL as dbt renders it:
+    definitions are built from the manifest, and `mesh check` judges the SQL from it.
 
     dbt runs in this process: a dbt subprocess per project would pay dbt's 3 s start-up each time.
     """
-    from dbt.cli.main import dbtRunner
-
     export_environment()
     project = dbt_project(project_dir)
-    args = ["parse", "--quiet", *mesh_vars(), "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)]
-    result = dbtRunner().invoke(args)
-    if not result.success:
-        raise RuntimeError(f"dbt parse of {project.project_dir} failed: {result.exception}")
+    compile_project(project.project_dir, project.project_dir / "target")
     return project
-
-
-def compiled_manifest(project: Path) -> dict:
-    """The domain's manifest with each model's compiled SQL, from a scratch target folder."""
-    from dbt.cli.main import dbtRunner
-
-    export_environment()  # the profile reads MESH_HOME, as at `mesh prepare`: its parse stays warm
-    with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
-        prepared = project / "target" / "partial_parse.msgpack"
-        if prepared.exists():
-            shutil.copy(prepared, Path(target) / prepared.name)
-        # No adapter cache: compiling the models' Jinja needs no connection, and the domain's
-        # database may be held by a run (or not exist yet).
-        args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),
-                "--profiles-dir", str(project), "--target-path", target]
-        result = dbtRunner().invoke(args)
-        if not result.success:
-            raise DescriptorError([Problem(project, "", f"dbt compile failed: {'; '.join(_failures(result)) or result.exception}")])
-        return json.loads((Path(target) / Path(MANIFEST).name).read_text())
-
-
-def _failures(result) -> list[str]:
-    """Each node of a dbt invocation that errored or failed, with dbt's message."""
-    return [f"{r.node.unique_id}: {r.message}" for r in getattr(result.result, "results", []) if str(r.status) in ("error", "fail")]

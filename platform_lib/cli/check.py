@@ -13,7 +13,7 @@ from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.governance.evaluate import domain_policies, errors, evaluate
 from platform_lib.governance.policy import Subject
 from platform_lib.mesh import survey
-from platform_lib.assets.dbt_project import compiled_manifest
+from platform_lib.descriptors.dbt_compile import compiled_manifest
 from platform_lib.quality.model_types import model_columns
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from platform_lib.descriptors.errors import DescriptorError, Problem
@@ -43,3 +44,17 @@ def models_reading(manifest: Mapping[str, Any], asset_key: tuple[str, ...]) -> l
     """The dbt models that read the source bound to an asset key (a port of another domain)."""
     sources = {uid for uid, s in manifest["sources"].items() if source_asset_key(s) == tuple(asset_key)}
     return [n for n in manifest["nodes"].values() if n.get("resource_type") == "model" and sources & set(n["depends_on"]["nodes"])]
+
+
+def compiled_as_written(project: Path, manifest: Mapping[str, Any], compiled_at: float) -> bool:
+    """Whether a manifest's compiled SQL is the project's as it is on disk: the same models, each
+    compiled from its file as it now reads, and no other file of the project changed since."""
+    models = {n["original_file_path"]: n for n in manifest["nodes"].values() if n.get("resource_type") == "model"}
+    files = [project / "dbt_project.yml", *(project / "models").rglob("*"), *(project / "macros").rglob("*")]
+    written = {str(f.relative_to(project)) for f in files if f.suffix == ".sql" and f.relative_to(project).parts[0] == "models"}
+    if written != set(models):
+        return False
+    # dbt keeps a file's SQL without its surrounding white space.
+    if any(n.get("compiled_code") is None or (project / path).read_text().strip() != n["raw_code"].strip() for path, n in models.items()):
+        return False
+    return all(f.stat().st_mtime <= compiled_at for f in files if f.is_file() and str(f.relative_to(project)) not in models)

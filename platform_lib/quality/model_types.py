@@ -1,6 +1,6 @@
 """The columns and types a domain's dbt models make, judged from their SQL before anything runs.
 
-dbt compiles the project (assets.dbt_project.compiled_manifest); an in-memory DuckDB gets each
+dbt compiles the project (descriptors.dbt_compile); an in-memory DuckDB gets each
 dbt source as an empty table typed as a run will bind it (an input port by its producer's
 contract, an operational source by its landed file) and each model as a view of its compiled
 SQL, producers first. DuckDB binds every view as it is created, so a port's model then describes
@@ -56,9 +56,13 @@ def model_columns(domain: Domain, manifest: Mapping[str, Any], ports: Mapping[tu
     typed: set[str] = set()
     for source in sources:
         body = _source_table(domain, source_asset_key(source) or (), ports)
-        if body is not None:
+        if body is None:
+            continue
+        try:
             con.execute(f"create table {source['relation_name']} {body}")
-            typed.add(source["unique_id"])
+        except duckdb.Error:
+            continue  # a landed file DuckDB cannot read, a relation named twice: the runs report those
+        typed.add(source["unique_id"])
     # The models' SQL is a domain team's: binding it must reach no file (a read_csv would show the
     # file's columns in this check's report), as their runs reach only what they bound.
     fence(con.execute, [])

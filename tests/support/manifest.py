@@ -17,19 +17,10 @@ def add_source(root: Path, domain: str, name: str, asset_key: list[str]) -> None
     manifest = json.loads(path.read_text())
     template = next(s for s in manifest["sources"].values() if s["package_name"] == domain)
     source = copy.deepcopy(template)
-    source.update(name=name, identifier=name, unique_id=f"source.{domain}.{source['source_name']}.{name}")
+    relation = source["relation_name"].rsplit(".", 1)[0] + f'."{name}"'
+    source.update(name=name, identifier=name, unique_id=f"source.{domain}.{source['source_name']}.{name}", relation_name=relation)
     source["config"]["meta"] = source["meta"] = {"dagster": {"asset_key": asset_key}}
     manifest["sources"][source["unique_id"]] = source
-    path.write_text(json.dumps(manifest))
-
-
-def rebind_source(root: Path, domain: str, old_key: list[str], new_key: list[str]) -> None:
-    """Point the dbt source of `domain` that reads `old_key` at `new_key`."""
-    path = _path(root, domain)
-    manifest = json.loads(path.read_text())
-    (source,) = [s for s in manifest["sources"].values() if s["package_name"] == domain and s["config"]["meta"].get("dagster", {}).get("asset_key") == old_key]
-    source["config"]["meta"]["dagster"]["asset_key"] = new_key
-    source.get("meta", {}).get("dagster", {})["asset_key"] = new_key
     path.write_text(json.dumps(manifest))
 
 

@@ -1,0 +1,58 @@
+"""dbt's compile of a domain's project, as the platform invokes it: the manifest every code location
+is built from (`mesh prepare`), and the models' SQL that `mesh check` judges. No Dagster here: `mesh
+check` must not pay for importing it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from platform_lib.descriptors.dbt_manifest import MANIFEST, compiled_as_written
+from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.settings import export_environment
+
+# What the platform's dbt invocations set: a product model is built as a view, and its port's
+# Parquet file, exported from that view, is the product's one write (a table would be a second).
+MESH_VARS = {"mesh_product_materialization": "view"}
+
+
+def mesh_vars() -> list[str]:
+    """dbt's --vars flag; parse and build pass the same, so partial parsing stays warm."""
+    return ["--vars", json.dumps(MESH_VARS)]
+
+
+def compiled_manifest(project: Path) -> dict:
+    """The manifest with each model's SQL compiled from the project as it is now: the prepared one
+    while nothing of the project changed since, else a compile into a scratch target folder."""
+    prepared = project / MANIFEST
+    if prepared.exists():
+        manifest = json.loads(prepared.read_text())
+        if compiled_as_written(project, manifest, prepared.stat().st_mtime):
+            return manifest
+    export_environment()
+    with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
+        parsed = project / "target" / "partial_parse.msgpack"
+        if parsed.exists():
+            shutil.copy(parsed, Path(target) / parsed.name)
+        compile_project(project, Path(target))
+        return json.loads((Path(target) / Path(MANIFEST).name).read_text())
+
+
+def compile_project(project: Path, target: Path) -> None:
+    from dbt.cli.main import dbtRunner
+
+    # No adapter cache: compiling the models' Jinja needs no connection, and the domain's database
+    # may be held by a run (or not exist yet).
+    args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),
+            "--profiles-dir", str(project), "--target-path", str(target)]
+    result = dbtRunner().invoke(args)
+    if not result.success:
+        raise DescriptorError([Problem(project, "", f"dbt compile failed: {'; '.join(failures(result)) or result.exception}")])
+
+
+def failures(result) -> list[str]:
+    """Each node of a dbt invocation that errored or failed, with dbt's message."""
+    return [f"{r.node.unique_id}: {r.message}" for r in getattr(result.result, "results", []) if str(r.status) in ("error", "fail")]
