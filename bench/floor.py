@@ -18,11 +18,11 @@ from pathlib import Path
 from platform_lib.assets.dbt_project import close_dbt_connection
 from platform_lib.descriptors.dbt_compile import compiled_manifest
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.descriptors.keys import operational_table, port_source_identifier
 from platform_lib.mesh import Mesh
-from platform_lib.ports.binding import OPERATIONAL, port_source_identifier
 from platform_lib.ports.masking import masked_select, masking_macro
-from platform_lib.ports.storage import sql_identifier, sql_string
-from platform_lib.settings import duckdb_memory_limit, operational_sources_dir, warehouse_path
+from platform_lib.settings import duckdb_memory_limit, operational_source_file, warehouse_path
+from platform_lib.sql import sql_identifier, sql_string
 
 # The port export's own settings (ports/publish.py), so the floor writes the same files the same way.
 RUN_SCRIPT = (
@@ -39,8 +39,9 @@ def domain_script(domain, manifest: dict, out: Path, scratch: Path) -> str:
     statements = [f"attach {sql_string(scratch / f'{domain.name}.duckdb')} as {sql_identifier(domain.name)}", f"use {sql_identifier(domain.name)}"]
     for source in domain_sources(domain, manifest):
         key = source_asset_key(source)
-        if key[:2] == (domain.name, OPERATIONAL):
-            path = operational_sources_dir(domain.name) / f"{key[2]}.parquet"
+        operational = operational_table(domain.name, key)
+        if operational is not None:
+            path = operational_source_file(domain.name, operational)
         else:
             path = port_file(out, key)
         statements.append(f"create schema if not exists {sql_identifier(source['schema'])}")

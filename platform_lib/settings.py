@@ -78,8 +78,9 @@ def duckdb_extensions_dir() -> Path:
     return mesh_home() / "duckdb_extensions"
 
 
-def operational_sources_dir(domain: str) -> Path:
-    return mesh_home() / "sources" / domain
+def operational_source_file(domain: str, table: str) -> Path:
+    """Where `mesh seed` lands an operational table, and where a run binds it from."""
+    return mesh_home() / "sources" / domain / f"{table}.parquet"
 
 
 def warehouse_path(domain: str) -> Path:

@@ -1,7 +1,6 @@
 """Finance's own policies, on top of the mesh's global ones."""
 
-from platform_lib.descriptors.yaml_file import load_yaml
-from platform_lib.governance import policy
+from platform_lib.governance import finding, policy
 
 
 @policy(
@@ -14,8 +13,8 @@ def decimal_money(s):
     for port in s.domain.output_ports:
         for i, column in enumerate(port.contract.columns):
             if column.logical_type == "number" and not column.physical_type.upper().startswith("DECIMAL"):
-                yield load_yaml(port.contract.file).problem(
-                    f"{column.name} is {column.physical_type}: publish amounts as DECIMAL(p,s)", "schema", 0, "properties", i, "physicalType")
+                yield finding(port.contract.file, f"{column.name} is {column.physical_type}: publish amounts as DECIMAL(p,s)",
+                              "schema", 0, "properties", i, "physicalType")
 
 
 POLICIES = [decimal_money]

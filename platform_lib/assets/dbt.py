@@ -12,6 +12,7 @@ from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
+from platform_lib.descriptors.keys import model_key
 from platform_lib.ports.binding import UnboundSource, bind_sources
 
 
@@ -34,7 +35,7 @@ class MeshTranslator(DagsterDbtTranslator):
                     f"{dbt_resource_props['name']}: set config.meta.dagster.asset_key"
                 )
             return AssetKey(list(key))
-        return AssetKey([self.domain.name, dbt_resource_props["name"]])
+        return AssetKey(list(model_key(self.domain.name, dbt_resource_props["name"])))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
         return self.domain.name

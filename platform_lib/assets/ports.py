@@ -31,6 +31,7 @@ from platform_lib.assets.metadata import column_schema, port_tags
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import model_relation
+from platform_lib.descriptors.keys import model_key, table_name
 from platform_lib.descriptors.product import OutputPort
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
@@ -67,7 +68,7 @@ def freshness_policy(port: OutputPort) -> FreshnessPolicy | None:
 def port_spec(domain: Domain, port: OutputPort, automation_condition: AutomationCondition | None) -> AssetSpec:
     return AssetSpec(
         key=AssetKey(list(port.asset_key)),
-        deps=[AssetKey([domain.name, port.contract.model])],
+        deps=[AssetKey(list(model_key(domain.name, port.contract.model)))],
         description=f"Output port {port.name} v{port.contract.major} of product {port.product}: {port.contract.description}",
         group_name=domain.name,
         owners=domain.owners,
@@ -111,7 +112,7 @@ def version_metadata(port: OutputPort, version: "PortVersion") -> dict[str, Any]
     return {
         "dagster/row_count": version.facts["row-count"],
         "mesh/snapshot_id": str(version.snapshot_id),
-        "mesh/table": ".".join(port.asset_key),
+        "mesh/table": table_name(port.asset_key),
         "mesh/schema_fingerprint": version.facts["schema-fingerprint"],
     }
 

@@ -10,7 +10,7 @@ from dagster import AssetKey, AssetSpec, TableColumn, TableSchema
 from platform_lib.assets.metadata import domain_tags
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
-from platform_lib.ports.binding import operational_source_key
+from platform_lib.descriptors.keys import operational_source_key
 
 
 def operational_source_specs(domain: Domain, manifest: Mapping[str, Any]) -> list[AssetSpec]:

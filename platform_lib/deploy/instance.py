@@ -10,8 +10,8 @@ import yaml
 
 from platform_lib.assets.automation import DOMAIN_TAG
 from platform_lib.mesh import domain_folders
-from platform_lib.ports.storage import sql_identifier
 from platform_lib.settings import WORKSPACE_FILE
+from platform_lib.sql import sql_identifier
 
 
 def postgres_url(server: str, database: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.keys import dbt_project
 from platform_lib.descriptors.product import OutputPort
 from platform_lib.descriptors.yaml_file import load_yaml
 
@@ -26,7 +27,7 @@ def model_relation(port: OutputPort, manifest: Mapping[str, Any]) -> str:
     node = manifest["nodes"].get(f"model.{port.domain}.{port.contract.model}")
     if node is None:
         doc = load_yaml(port.contract.file)
-        raise DescriptorError([doc.problem(f"no dbt model {port.contract.model!r} in dbt_projects/{port.domain}: create it or fix physicalName", "schema", 0, "physicalName")])
+        raise DescriptorError([doc.problem(f"no dbt model {port.contract.model!r} in {dbt_project(port.domain)}: create it or fix physicalName", "schema", 0, "physicalName")])
     return node["relation_name"]
 
 

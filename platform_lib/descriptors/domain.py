@@ -7,6 +7,7 @@ from pathlib import Path
 
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.fields import field, name_field
+from platform_lib.descriptors.keys import dbt_project
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, Product, load_product
 from platform_lib.descriptors.yaml_file import load_yaml
 
@@ -29,8 +30,7 @@ class Domain:
 
     @property
     def dbt_project_dir(self) -> Path:
-        """By convention `dbt_projects/<domain>` beside the `domains/` folder."""
-        return self.folder.parent.parent / "dbt_projects" / self.name
+        return self.folder.parent.parent / dbt_project(self.name)
 
     @property
     def owners(self) -> list[str]:

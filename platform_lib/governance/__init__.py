@@ -2,6 +2,7 @@
 the control port, and the rules for evolving a contract. Policies run in `mesh check`, at code
 location load, and in the scheduled governance job (`governance/scorecard`)."""
 
-from platform_lib.governance.policy import Policy, Subject, policy
+from platform_lib.governance.policy import Policy, Subject, finding, policy
 
-__all__ = ["Policy", "Subject", "policy"]
+# What a domain's own policies (`domains/<domain>/policies.py`) may import from the platform.
+__all__ = ["Policy", "Subject", "finding", "policy"]

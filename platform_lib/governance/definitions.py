@@ -1,10 +1,75 @@
-"""The governance code location: the scorecard asset, a job for it and its daily schedule."""
+"""The governance code location: the scorecard as an asset with one check per domain (passing when
+the domain has no violation), a job for it and its daily schedule."""
 
-from dagster import DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job, in_process_executor
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    DefaultScheduleStatus,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    ScheduleDefinition,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+    asset,
+    define_asset_job,
+    in_process_executor,
+)
 
-from platform_lib.governance.scorecard import SCORECARD, scorecard_asset
+from platform_lib.governance.evaluate import errors
+from platform_lib.governance.scorecard import score
 from platform_lib.mesh import domain_folders
 from platform_lib.settings import WORKSPACE_FILE, assume_identity, export_environment
+
+SCORECARD = AssetKey(["governance", "scorecard"])
+
+COLUMNS = TableSchema(columns=[
+    TableColumn("domain", "string"),
+    TableColumn("products", "int"),
+    TableColumn("policies", "int", description="policies the domain is held to (global and its own)"),
+    TableColumn("passed", "int", description="policies with no violation"),
+    TableColumn("violations", "int"),
+    TableColumn("warnings", "int"),
+    TableColumn("compliance", "string", description="passed / policies"),
+    TableColumn("failing", "string", description="ids of the policies with violations"),
+])
+
+
+def scorecard_asset(workspace_file, domains: list[str]):
+    @asset(
+        key=SCORECARD,
+        group_name="governance",
+        owners=["team:platform"],
+        kinds={"governance"},
+        description="Every global and domain policy run over the whole mesh: per-domain compliance.",
+        check_specs=[
+            AssetCheckSpec(f"{d}_compliant", asset=SCORECARD, description=f"Domain {d} violates no policy.") for d in domains
+        ],
+    )
+    def scorecard() -> MaterializeResult:
+        rows, findings = score(workspace_file)
+        return MaterializeResult(
+            metadata={
+                "compliance": MetadataValue.table([TableRecord(r) for r in rows], schema=COLUMNS),
+                "violations": sum(r["violations"] for r in rows),
+                "warnings": sum(r["warnings"] for r in rows),
+            },
+            check_results=[
+                AssetCheckResult(
+                    check_name=f"{d}_compliant",
+                    passed=not errors(findings.get(d, [])),
+                    severity=AssetCheckSeverity.ERROR,
+                    metadata={"findings": MetadataValue.md("\n".join(f"- {p}" for p in findings.get(d, [])) or "none")},
+                )
+                for d in domains
+            ],
+        )
+
+    return scorecard
+
 
 export_environment()
 assume_identity("platform")  # the scorecard reads every domain's published contracts

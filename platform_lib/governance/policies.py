@@ -10,11 +10,10 @@ from pathlib import Path
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
-from platform_lib.descriptors.keys import contract_id, port_key_of_contract, product_id
+from platform_lib.descriptors.keys import contract_id, dbt_project, model_key, operational_source_key, port_key_of_contract, product_id
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.governance.policy import Subject, policy
-from platform_lib.ports.binding import operational_source_key
 
 NOT_YET_LIVE_OR_GONE = ("proposed", "draft", "retired")
 
@@ -77,7 +76,7 @@ def naming(s: Subject) -> Iterator[Problem]:
                 if contract.document.get(key) != want:
                     yield cdoc.problem(f"must be {want!r}", key)
             if s.manifest is not None and any(
-                n.get("resource_type") == "model" and n["name"] == port.asset_key[1] for n in s.manifest["nodes"].values()
+                n.get("resource_type") == "model" and model_key(domain, n["name"]) == port.asset_key for n in s.manifest["nodes"].values()
             ):
                 yield cdoc.problem(f"dbt model {port.asset_key[1]} has the asset key of this port ({'/'.join(port.asset_key)}); rename the model", "schema", 0, "physicalName")
 
@@ -142,9 +141,9 @@ def port_binding(s: Subject) -> Iterator[Problem]:
         read.add(key)
     for key, (product, port) in bound.items():
         if key not in read:
-            yield load_yaml(product.file).problem(f"input port {port.name} binds {'/'.join(key)} but no dbt source of dbt_projects/{s.domain.name} reads it", "inputPorts", product.input_ports.index(port), "name")
+            yield load_yaml(product.file).problem(f"input port {port.name} binds {'/'.join(key)} but no dbt source of {dbt_project(s.domain.name)} reads it", "inputPorts", product.input_ports.index(port), "name")
     for key in operational - read:
-        yield Problem(s.domain.folder / "domain.yaml", "operationalSources", f"{key[2]} has no dbt source in dbt_projects/{s.domain.name}")
+        yield Problem(s.domain.folder / "domain.yaml", "operationalSources", f"{key[2]} has no dbt source in {dbt_project(s.domain.name)}")
 
 
 @policy(

@@ -1,20 +1,7 @@
-"""The governance scorecard: every policy run over every domain on a schedule, as one asset with a
-per-domain compliance table and one asset check per domain (passing when it has no violation)."""
+"""The governance scorecard: every policy run over every domain, one row of compliance per domain.
+Without Dagster: the catalog shows it too; the scheduled asset is the governance code location's."""
 
 from __future__ import annotations
-
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetKey,
-    MaterializeResult,
-    MetadataValue,
-    TableColumn,
-    TableRecord,
-    TableSchema,
-    asset,
-)
 
 from platform_lib.descriptors.dbt_manifest import load_manifest
 from platform_lib.descriptors.errors import Problem, collect
@@ -23,19 +10,6 @@ from platform_lib.governance.evaluate import domain_policies, errors, evaluate
 from platform_lib.governance.policy import Subject
 from platform_lib.mesh import survey
 from platform_lib.ports.published import PublishedPorts
-
-SCORECARD = AssetKey(["governance", "scorecard"])
-
-COLUMNS = TableSchema(columns=[
-    TableColumn("domain", "string"),
-    TableColumn("products", "int"),
-    TableColumn("policies", "int", description="policies the domain is held to (global and its own)"),
-    TableColumn("passed", "int", description="policies with no violation"),
-    TableColumn("violations", "int"),
-    TableColumn("warnings", "int"),
-    TableColumn("compliance", "string", description="passed / policies"),
-    TableColumn("failing", "string", description="ids of the policies with violations"),
-])
 
 
 def domain_score(name: str, findings: list[Problem], policies: int, products: int) -> dict:
@@ -66,36 +40,3 @@ def score(workspace_file) -> tuple[list[dict], dict[str, list[Problem]]]:
         findings[name] = problems
         rows.append(domain_score(name, problems, 0, 0))
     return rows, findings
-
-
-def scorecard_asset(workspace_file, domains: list[str]):
-    @asset(
-        key=SCORECARD,
-        group_name="governance",
-        owners=["team:platform"],
-        kinds={"governance"},
-        description="Every global and domain policy run over the whole mesh: per-domain compliance.",
-        check_specs=[
-            AssetCheckSpec(f"{d}_compliant", asset=SCORECARD, description=f"Domain {d} violates no policy.") for d in domains
-        ],
-    )
-    def scorecard() -> MaterializeResult:
-        rows, findings = score(workspace_file)
-        return MaterializeResult(
-            metadata={
-                "compliance": MetadataValue.table([TableRecord(r) for r in rows], schema=COLUMNS),
-                "violations": sum(r["violations"] for r in rows),
-                "warnings": sum(r["warnings"] for r in rows),
-            },
-            check_results=[
-                AssetCheckResult(
-                    check_name=f"{d}_compliant",
-                    passed=not errors(findings.get(d, [])),
-                    severity=AssetCheckSeverity.ERROR,
-                    metadata={"findings": MetadataValue.md("\n".join(f"- {p}" for p in findings.get(d, [])) or "none")},
-                )
-                for d in domains
-            ],
-        )
-
-    return scorecard

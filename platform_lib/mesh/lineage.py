@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from platform_lib.mesh import Mesh
+from platform_lib.mesh.index import Mesh
 
 
 def mermaid(mesh: Mesh) -> str:

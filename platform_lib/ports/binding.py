@@ -17,26 +17,22 @@ from typing import Any
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
-from platform_lib.descriptors.keys import port_key_of_contract
+from platform_lib.descriptors.keys import (
+    OPERATIONAL,
+    operational_table,
+    port_key_of_contract,
+    port_source_identifier,  # noqa: F401  (scaffold.product imports it from here)
+)
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.ports.published import published_port
-from platform_lib.ports.storage import engine_uri, sql_identifier, sql_string
+from platform_lib.ports.storage import engine_uri
 from platform_lib.ports.warehouse import connect_warehouse
-from platform_lib.settings import operational_sources_dir
+from platform_lib.settings import operational_source_file
+from platform_lib.sql import sql_identifier, sql_string
 
-OPERATIONAL = "operational"
 # The dbt-duckdb plugin every domain's profile declares (ports.dbt_fence), named here so a run can
 # refuse a profile without it without importing dbt's adapter at location load.
 FENCE_PLUGIN = "platform_lib.ports.dbt_fence"
-
-
-def operational_source_key(domain: str, table: str) -> tuple[str, str, str]:
-    return (domain, OPERATIONAL, table)
-
-
-def port_source_identifier(asset_key: tuple[str, ...]) -> str:
-    """The view a consumer's dbt source reads for a port: `<producer>__<port>_v<major>` in schema ports."""
-    return "__".join(asset_key)
 
 
 class UnboundSource(Exception):
@@ -96,8 +92,9 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any]) -> Binding:
         where = f"{source['original_file_path']}: source {source['source_name']}.{source['name']}"
         if key is None:
             raise UnboundSource(f"{where}: set config.meta.dagster.asset_key to the operational source or the port it reads")
-        if key[:2] == (domain.name, OPERATIONAL):
-            path = operational_sources_dir(domain.name) / f"{key[2]}.parquet"
+        operational = operational_table(domain.name, key)
+        if operational is not None:
+            path = operational_source_file(domain.name, operational)
             if not path.exists():
                 raise UnboundSource(f"{where}: operational source {path} is missing; run `mesh seed` first")
             files, version = [str(path)], OPERATIONAL

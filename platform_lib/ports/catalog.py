@@ -28,6 +28,7 @@ from pyiceberg.table import Table, TableProperties, _parquet_files_to_data_files
 from pyiceberg.table.snapshots import Snapshot
 from sqlalchemy.engine import make_url
 
+from platform_lib.descriptors.keys import table_name
 from platform_lib.ports.published import CATALOG_NAME
 from platform_lib.ports.storage import (
     data_location,
@@ -40,10 +41,6 @@ from platform_lib.settings import port_catalog_uri, port_warehouse
 
 # Snapshot summary keys: the facts of one published version.
 FACTS = ("contract-id", "contract-version", "run-id", "schema-fingerprint", "row-count", "published-at", "checks")
-
-
-def table_name(key: tuple[str, str]) -> str:
-    return f"{key[0]}.{key[1]}"
 
 
 def schema_fingerprint(schema) -> str:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from platform_lib.ports.storage import fence
+from platform_lib.sql import fence
 
 # How a platform run hands its dbt sessions the files it bound: a JSON list, set only while dbt runs.
 READABLE = "MESH_DBT_READABLE"

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from platform_lib.descriptors.contract import Column, Contract
-from platform_lib.ports.storage import sql_identifier
 from platform_lib.settings import masking_key_file
+from platform_lib.sql import sql_identifier
 
 KEY_BYTES = 32
 # SHA-256's block size: HMAC pads its key to it (RFC 2104).

@@ -19,9 +19,10 @@ from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
 from platform_lib.ports.published import CONTRACT, PRODUCT
 from platform_lib.ports.masking import masked_select, masking_macro
-from platform_lib.ports.storage import data_location, filesystem, on_s3, path_of, sql_string
+from platform_lib.ports.storage import data_location, filesystem, on_s3, path_of
 from platform_lib.ports.warehouse import connect_warehouse
 from platform_lib.settings import mesh_home, staging_dir
+from platform_lib.sql import sql_string
 
 
 # Staging folders this process is using, each locked until discarded: a lock that can be taken

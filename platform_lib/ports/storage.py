@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import duckdb
 
 from platform_lib.settings import duckdb_extensions_dir, port_warehouse, s3_settings
+from platform_lib.sql import sql_string
 
 # Loaded in this order: iceberg tries to download avro unless avro is already there.
 EXTENSIONS = ("httpfs", "avro", "iceberg")
@@ -101,21 +102,3 @@ def s3_secret_sql() -> str | None:
         f"SECRET {sql_string(s3['secret_key'])}, ENDPOINT {sql_string(endpoint.netloc)}, URL_STYLE 'path', "
         f"USE_SSL {str(endpoint.scheme == 'https').lower()}, REGION {sql_string(s3['region'])})"
     )
-
-
-def fence(execute, readable: list[str]) -> None:
-    """Close a DuckDB session to every file but `readable`, for good: reading or writing any other
-    path, ATTACH, COPY elsewhere and LOAD are refused, and the fence cannot be reopened. DuckDB takes
-    the two settings only in this order, after connecting; its own files (the database, its WAL and
-    spill files) stay reachable. `execute` runs one statement on the session."""
-    execute(f"SET allowed_paths = [{', '.join(map(sql_string, readable))}]")
-    execute("SET enable_external_access = false")
-
-
-def sql_string(value: str) -> str:
-    """A SQL string literal for a path or a name: the one place such literals are made."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_identifier(value: str) -> str:
-    return '"' + str(value).replace('"', '""') + '"'

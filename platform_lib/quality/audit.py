@@ -25,11 +25,11 @@ import duckdb
 import pyarrow.parquet as pq
 
 from platform_lib.descriptors.contract import Contract
-from platform_lib.ports.storage import fence, sql_string
 from platform_lib.quality.metrics import COMPUTED, RELATION, SAMPLE_SIZE, Measured, measure
 from platform_lib.quality.rules import SCHEMA_CHECK, Rule, contract_rules, passes
 from platform_lib.quality.schema import schema_mismatches
 from platform_lib.settings import audit_memory_limit
+from platform_lib.sql import fence, sql_string
 
 REDACTED = "<redacted: pii>"
 # The classifications whose values an outcome may show: outcomes become check metadata and the

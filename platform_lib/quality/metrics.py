@@ -15,8 +15,8 @@ from typing import Any
 
 import duckdb
 
-from platform_lib.ports.storage import sql_identifier, sql_string
 from platform_lib.quality.rules import Rule
+from platform_lib.sql import sql_identifier, sql_string
 
 SAMPLE_SIZE = 5
 RELATION = "port"

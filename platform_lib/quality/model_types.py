@@ -18,9 +18,9 @@ import duckdb
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
-from platform_lib.ports.binding import OPERATIONAL
-from platform_lib.ports.storage import fence, sql_identifier, sql_string
-from platform_lib.settings import operational_sources_dir
+from platform_lib.descriptors.keys import operational_table
+from platform_lib.settings import operational_source_file
+from platform_lib.sql import fence, sql_identifier, sql_string
 
 
 def _relation_parts(relation: str) -> list[str]:
@@ -37,8 +37,9 @@ def _create_schemas(con: duckdb.DuckDBPyConnection, relations: list[str]) -> Non
 
 def _source_table(domain: Domain, key: tuple[str, ...], ports: Mapping[tuple, Any]) -> str | None:
     """The body of an empty table typed as the source will be bound, or None when unknown."""
-    if key[:2] == (domain.name, OPERATIONAL):
-        landed = operational_sources_dir(domain.name) / f"{key[2]}.parquet"
+    operational = operational_table(domain.name, key)
+    if operational is not None:
+        landed = operational_source_file(domain.name, operational)
         return f"as select * from read_parquet({sql_string(landed)}) limit 0" if landed.exists() else None
     port = ports.get(tuple(key))
     if port is None:

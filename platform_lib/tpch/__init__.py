@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_tpch
 
-from platform_lib.ports.storage import sql_string
+from platform_lib.sql import sql_string
 
 
 def extension_path() -> Path:

@@ -10,8 +10,8 @@ from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.descriptors.domain import DOMAIN_FILE
 from platform_lib.mesh import Mesh
-from platform_lib.ports.storage import sql_identifier, sql_string
-from platform_lib.settings import mesh_home, operational_sources_dir
+from platform_lib.settings import mesh_home, operational_source_file
+from platform_lib.sql import sql_identifier, sql_string
 from platform_lib.tpch import connect
 
 SEED_FILE = "seed.json"
@@ -28,13 +28,12 @@ def seed(mesh: Mesh, scale_factor: float) -> dict[str, int]:
         con.execute("CALL dbgen(sf = ?)", [scale_factor])
         tables = {row[0] for row in con.execute("select table_name from information_schema.tables where table_catalog = 'gen'").fetchall()}
         for domain in mesh.domains:
-            out_dir = operational_sources_dir(domain.name)
             for i, table in enumerate(domain.operational_sources):
-                out_dir.mkdir(parents=True, exist_ok=True)
                 if table not in tables:
                     doc = load_yaml(domain.folder / DOMAIN_FILE)
                     raise DescriptorError([doc.problem(f"{table!r} is not a TPC-H table ({', '.join(sorted(tables))})", "operationalSources", i, "name")])
-                target = out_dir / f"{table}.parquet"
+                target = operational_source_file(domain.name, table)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_suffix(".parquet.tmp")
                 con.execute(f"COPY {sql_identifier(table)} TO {sql_string(tmp)} (FORMAT parquet, COMPRESSION zstd)")
                 tmp.replace(target)

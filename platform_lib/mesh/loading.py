@@ -1,0 +1,45 @@
+"""Reading the mesh from workspace.yaml: every domain or an error (`load_mesh`), or as far as it
+loads, with the problems of the domains that do not (`survey`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_lib.descriptors.domain import Domain, load_domain
+from platform_lib.descriptors.errors import Problem, collect
+from platform_lib.mesh.broken import declared_contracts
+from platform_lib.mesh.index import Mesh
+from platform_lib.mesh.workspace import domain_folders
+from platform_lib.settings import WORKSPACE_FILE
+
+
+def load_mesh(workspace_file: Path = WORKSPACE_FILE) -> Mesh:
+    return Mesh(tuple(load_domain(folder) for folder in domain_folders(workspace_file).values()))
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The mesh as far as it loads: the domains that do, and the problems of those that do not."""
+
+    mesh: Mesh
+    # Per domain that failed to load (by code location name), or under "workspace".
+    problems: dict[str, list[Problem]]
+    # Contract ids declared by domains that failed to load: their consumers' references to them are
+    # not reported again (the error is where the producer broke).
+    broken: frozenset[str]
+
+
+def survey(workspace_file: Path = WORKSPACE_FILE, loaded: Domain | None = None) -> Survey:
+    """`loaded`: a domain the caller already loaded, used as is rather than read again."""
+    problems: dict[str, list[Problem]] = {"workspace": []}
+    folders = collect(problems["workspace"], domain_folders, workspace_file)
+    domains, broken = [], set()
+    for location, folder in (folders or {}).items():
+        problems[location] = []
+        domain = loaded if loaded is not None and loaded.folder == folder else collect(problems[location], load_domain, folder)
+        if domain is None:
+            broken |= declared_contracts(folder)
+        else:
+            domains.append(domain)
+    return Survey(Mesh(tuple(domains)), {k: v for k, v in problems.items() if v}, frozenset(broken))
