@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-DEFINITIONS = re.compile(r"^(\S+)\s+(?:ok|FAILED)\s+\S+s\s+\(definitions ([\d.]+)s\)", re.MULTILINE)
+# `mesh run`'s line per domain: "[2/6] sales  ok  12.3s  (definitions 1.2s)  run <id>".
+DEFINITIONS = re.compile(r"^\[\d+/\d+\] (\S+)\s+(?:ok|FAILED)\s+\S+s\s+\(definitions ([\d.]+)s\)", re.MULTILINE)
 
 
 def _domain_phases(instance, run) -> dict[str, float]:

@@ -26,8 +26,8 @@ from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import BIN, REPO, mesh
 
 MESH = load_mesh()
-# One line per domain on stderr: name, outcome, then the details.
-DOMAIN_LINE = re.compile(r"^(\w+)\s+(ok|FAILED|SKIPPED|WARNING)\b(.*)$", re.MULTILINE)
+# One line per domain on stderr: its number as it finished (not for a warning), name, outcome, then the details.
+DOMAIN_LINE = re.compile(r"^(?:\[\d+/\d+\] )?(\w+)\s+(ok|FAILED|SKIPPED|WARNING)\b(.*)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_a_second_run_of_a_domain_in_progress_is_refused_naming_the_first(env):
     expected = f"domain sales: run {holder['run_id']} (pid {holder['pid']}, started {since}) is in progress; wait for it or stop it"
     # Under the domain's line, as the reason its dbt step, the run's first, failed.
     assert second.returncode == 1 and f"\n    sales_dbt_models: {expected}\n" in second.stderr, second.stderr[-3000:]
-    (second_run,) = re.findall(r"^sales\s+FAILED\s.*\brun (\S+)$", second.stderr, re.MULTILINE)
+    (second_run,) = re.findall(r"^\[\d+/\d+\] sales\s+FAILED\s.*\brun (\S+)$", second.stderr, re.MULTILINE)
     with instance(env) as dagster:
         assert dagster.get_run_by_id(second_run).status == DagsterRunStatus.FAILURE
         assert not dagster.get_records_for_run(second_run, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
@@ -203,7 +203,7 @@ def test_a_killed_run_is_marked_failed_by_the_next_run_of_its_domain(env):
     with instance(env) as dagster:
         assert dagster.get_run_by_id(killed).status == DagsterRunStatus.STARTED, "what a killed run leaves"
     result = mesh("run", "--domain", "sales", env=env)
-    (next_run,) = re.findall(r"^sales\s+ok\s.*\brun (\S+)$", result.stderr, re.MULTILINE)
+    (next_run,) = re.findall(r"^\[\d+/\d+\] sales\s+ok\s.*\brun (\S+)$", result.stderr, re.MULTILINE)
     with instance(env) as dagster:
         assert dagster.get_run_by_id(killed).status == DagsterRunStatus.FAILURE
         (failure,) = dagster.all_logs(killed, of_type=DagsterEventType.RUN_FAILURE)

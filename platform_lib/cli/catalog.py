@@ -24,9 +24,11 @@ def facts(ui_url: str) -> dict:
 
 
 def _lines(products: list[dict]) -> str:
-    rows = [(p["id"], p["status"], p["owner"] or "-", ", ".join(f"{o['name']} v{o['major']}" for o in p["output_ports"])) for p in products]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(("product", "status", "owner", "ports"))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(("product", "status", "owner", "ports"), widths))]
+    # Each port as `mesh new product --from-port` takes it: its contract id @ its major.
+    rows = [(p["id"], p["status"], p["owner"] or "-", ", ".join(f"{o['contract_id']}@{o['major']}" for o in p["output_ports"])) for p in products]
+    headers = ("product", "status", "owner", "ports (contract@major)")
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
     return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows])
 
 

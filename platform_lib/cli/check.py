@@ -1,20 +1,46 @@
 """`mesh check [PATH]`: every descriptor and contract, their agreement with dbt, and every governance
-policy, without running anything."""
+policy, without running anything; or, when PATH is one descriptor file, that file on its own."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from platform_lib.cli.junit import write_junit
+from platform_lib.descriptors.contract import load_contract
+from platform_lib.descriptors.dbt_compile import compiled_manifest
 from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
-from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.domain import DOMAIN_FILE, Domain, load_domain
 from platform_lib.descriptors.errors import Problem, collect
+from platform_lib.descriptors.fields import field
+from platform_lib.descriptors.product import DESCRIPTOR_FILE, load_product
 from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.governance.against import POLICY, against
 from platform_lib.governance.evaluate import domain_policies, errors, evaluate
 from platform_lib.governance.policy import Subject
-from platform_lib.mesh import survey
-from platform_lib.descriptors.dbt_compile import compiled_manifest
+from platform_lib.mesh import Survey, survey
 from platform_lib.quality.model_types import model_columns
+from platform_lib.settings import MESH_ROOT
+
+CONTRACT_SUFFIX = ".odcs.yaml"
+# The case of a domain's descriptors loading; the other cases of a domain are its dbt models' and
+# one per policy it is held to.
+DESCRIPTORS = "descriptors"
+DBT_MODELS = "dbt models"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One thing `mesh check` judged and the problems it found: a testcase of the JUnit report."""
+
+    suite: str
+    name: str
+    problems: tuple[Problem, ...] = ()
+    # Set when the case is one file's.
+    file: Path | None = None
 
 
 def _model_problems(port, made: list[tuple[str, str]] | str) -> list[Problem]:
@@ -50,19 +76,71 @@ def _contract_model_problems(domain: Domain, manifest, mesh) -> list[Problem]:
     return problems
 
 
+def _domain_cases(domain: Domain, around: Survey) -> list[Case]:
+    dbt: list[Problem] = []
+    manifest = collect(dbt, load_manifest, domain)
+    if manifest is not None:
+        dbt += _contract_model_problems(domain, manifest, around.mesh)
+    # The domain's governance settings and own policies: a domain.yaml or policies.py problem.
+    settings: list[Problem] = []
+    policies = collect(settings, domain_policies, domain)
+    found = [Case(domain.name, DBT_MODELS, tuple(dbt)), Case(domain.name, DESCRIPTORS, tuple(settings))]
+    if policies is not None:
+        findings = evaluate(Subject(around.mesh, domain, around.broken, manifest, mesh=around.mesh), policies)
+        found += [Case(domain.name, p.id, tuple(f for f in findings if f.policy == p.id)) for p in policies]
+    return found
+
+
+def cases(root: Path) -> list[Case]:
+    """What `mesh check` judges in the mesh rooted at `root` (the folder of workspace.yaml): per
+    domain, its descriptors, their agreement with its dbt models, and each policy it is held to. A
+    domain that does not load is judged no further than its descriptors."""
+    around = survey(root / "workspace.yaml")
+    found = [Case(location, DESCRIPTORS, tuple(problems)) for location, problems in around.problems.items()]
+    for domain in around.mesh.domains:
+        found += _domain_cases(domain, around)
+    return found
+
+
+def problems_of(found: list[Case]) -> list[Problem]:
+    # A finding shared by several domains (a cycle between them) is reported once.
+    return list(dict.fromkeys(p for case in found for p in case.problems))
+
+
 def check(root: Path) -> list[Problem]:
     """Every problem and policy finding of the mesh rooted at `root` (the folder of workspace.yaml)."""
-    around = survey(root / "workspace.yaml")
-    problems = [p for location in around.problems.values() for p in location]
-    for domain in around.mesh.domains:
-        manifest = collect(problems, load_manifest, domain)
-        if manifest is not None:
-            problems += _contract_model_problems(domain, manifest, around.mesh)
-        policies = collect(problems, domain_policies, domain)
-        if policies is not None:
-            problems += evaluate(Subject(around.mesh, domain, around.broken, manifest, mesh=around.mesh), policies)
-    # A finding shared by several domains (a cycle between them) is reported once.
-    return list(dict.fromkeys(problems))
+    return problems_of(cases(root))
+
+
+def _owning_domain(descriptor: Path) -> str | None:
+    """The domain whose folder holds the product, laid out as domains/<domain>/products/<product>/."""
+    products = descriptor.parent.parent
+    return products.parent.name if products.name == "products" and (products.parent / DOMAIN_FILE).is_file() else None
+
+
+def _load_product(descriptor: Path) -> None:
+    # Outside a domain's folder the descriptor's own domain is taken at its word.
+    load_product(descriptor.parent, _owning_domain(descriptor) or field(load_yaml(descriptor), "domain"))
+
+
+def _load_domain(domain_file: Path) -> None:
+    domain_policies(load_domain(domain_file.parent))
+
+
+def linter(path: Path) -> Callable[[Path], object] | None:
+    """How the file is loaded on its own, told by its name; None for a file that is no descriptor."""
+    if path.name.endswith(CONTRACT_SUFFIX):
+        return load_contract
+    return {DESCRIPTOR_FILE: _load_product, DOMAIN_FILE: _load_domain}.get(path.name)
+
+
+def lint(path: Path) -> Case:
+    """One descriptor file as its loader reads it: the standard's schema (ODCS, ODPS) and the
+    platform's rules. A product descriptor is read with the contracts it names, a domain.yaml with
+    its products and governance settings; no workspace, dbt project or other domain is needed."""
+    problems: list[Problem] = []
+    collect(problems, linter(path), path)
+    return Case("mesh check", str(path), tuple(problems), path)
 
 
 def exit_code(problems: list[Problem]) -> int:
@@ -80,3 +158,35 @@ def render(problems: list[Problem], as_json: bool) -> str:
     failing, warnings = len(errors(problems)), len(problems) - len(errors(problems))
     summary = f"mesh check: {failing} violation{'s' * (failing != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     return "\n".join([*map(str, problems), summary])
+
+
+def _refusal(path: Path, against_ref: str | None) -> str | None:
+    """Why the command line cannot be checked, if it cannot."""
+    if path.is_file():
+        if linter(path) is None:
+            return f"{path} is no contract (*{CONTRACT_SUFFIX}), product descriptor ({DESCRIPTOR_FILE}) or {DOMAIN_FILE}"
+        return "--against diffs the mesh's contracts: give the folder of the mesh" if against_ref else None
+    return None if (path / "workspace.yaml").is_file() else f"{path} has no workspace.yaml; give the folder of a mesh, or one descriptor file"
+
+
+def _judge(path: Path, against_ref: str | None) -> list[Case]:
+    if path.is_file():
+        return [lint(path)]
+    found = cases(path)
+    if against_ref:
+        found.append(Case(f"against {against_ref}", POLICY, tuple(against(path, against_ref, survey(path / "workspace.yaml").mesh))))
+    return found
+
+
+def run(args) -> int:
+    path = Path(args.path or MESH_ROOT).resolve()
+    refused = _refusal(path, args.against)
+    if refused:
+        print(f"mesh check: {refused}", file=sys.stderr)
+        return 2
+    found = _judge(path, args.against)
+    problems = problems_of(found)
+    print(render(problems, args.json))
+    if args.junit:
+        write_junit(found, Path(args.junit))
+    return exit_code(problems)

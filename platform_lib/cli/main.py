@@ -34,7 +34,8 @@ def _run(args) -> int:
     from platform_lib.mesh import survey
 
     # The mesh as far as it loads: a broken domain is reported and skipped, not fatal to the others.
-    return 0 if all(run.success for run in run_domains(survey(), args.domain, args.parallelism)) else 1
+    runs = run_domains(survey(), args.domain, args.parallelism, args.product, args.verbose)
+    return 0 if all(run.success for run in runs) else 1
 
 
 def _ports(args) -> int:
@@ -69,23 +70,9 @@ def _lineage(args) -> int:
 
 
 def _check(args) -> int:
-    from pathlib import Path
+    from platform_lib.cli.check import run
 
-    from platform_lib.cli.check import check, exit_code, render
-    from platform_lib.settings import MESH_ROOT
-
-    root = Path(args.path or MESH_ROOT).resolve()
-    if not (root / "workspace.yaml").is_file():
-        print(f"mesh check: {root} has no workspace.yaml; give the folder of a mesh", file=sys.stderr)
-        return 2
-    problems = check(root)
-    if args.against:
-        from platform_lib.governance.against import against
-        from platform_lib.mesh import survey
-
-        problems += against(root, args.against, survey(root / "workspace.yaml").mesh)
-    print(render(problems, args.json))
-    return exit_code(problems)
+    return run(args)
 
 
 def _diff(args) -> int:
@@ -152,7 +139,10 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_prepare)
     s = sub.add_parser("run", help="materialize products across domains, producers first")
     s.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    s.add_argument("--product", action="append", metavar="URN",
+                   help="only this product's dbt models and ports, in its domain (repeatable; a --domain named runs whole)")
     s.add_argument("--parallelism", type=int, help="domains run at once (default: one per core)")
+    s.add_argument("--verbose", action="store_true", help="also print Dagster's and dbt's logs (the UI keeps them either way)")
     s.set_defaults(func=_run)
     s = sub.add_parser("ports", help="list every published output port")
     s.add_argument("--json", action="store_true", help="machine-readable output")
@@ -161,9 +151,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["render"])
     s.add_argument("--out", required=True, help="folder for s3.json (SeaweedFS identities) and each identity's credentials")
     s.set_defaults(func=_access)
-    s = sub.add_parser("check", help="validate every descriptor and contract, and their agreement with dbt")
-    s.add_argument("path", nargs="?", help="the folder of the mesh's workspace.yaml (default: this repository)")
+    s = sub.add_parser("check", help="validate every descriptor and contract, and their agreement with dbt; or lint one file")
+    s.add_argument("path", nargs="?", help="the folder of the mesh's workspace.yaml (default: this repository), "
+                   "or one contract (*.odcs.yaml), product descriptor (product.odps.yaml) or domain.yaml to lint on its own")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML, for CI systems")
     s.add_argument("--against", metavar="GIT_REF", help="also diff every contract changed since this git ref; breaking changes need a new major")
     s.set_defaults(func=_check)
     s = sub.add_parser("diff", help="classify the changes between two versions of a contract (files or GITREF:path)")

@@ -5,24 +5,30 @@ persistent instance at $DAGSTER_HOME so the UI shows every run. Domains whose pr
 published run concurrently, up to one per core, each in a process forked from this one: Dagster's
 in-process execution is not thread-safe (its logging setup deadlocks across threads), and a fork
 inherits the imported Dagster and dbt modules instead of paying their seconds of import again.
-One broken domain stops only itself and what is downstream of it: every domain gets a line on
-stderr (ok, FAILED, SKIPPED with the reason), and any of them not ok fails the command.
+One broken domain stops only itself and what is downstream of it: every domain gets a numbered line
+on stderr as it finishes (ok, FAILED, SKIPPED with the reason), with its ports' outcomes and first
+causes under it (cli.run_report), and any of them not ok fails the command. `--product` runs only
+those products' assets in their domains.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import multiprocessing
 import os
 import queue
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions
+from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions
 
 from platform_lib.assets.automation import DOMAIN_TAG
+from platform_lib.cli.run_report import run_report
+from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey
 from platform_lib.settings import export_environment
@@ -32,10 +38,46 @@ from platform_lib.settings import export_environment
 class DomainRun:
     domain: str
     success: bool
-    seconds: float
-    run_id: str
+    seconds: float = 0.0
+    run_id: str = ""
     # Of `seconds`, the part spent building the location's definitions before the run started.
     load_seconds: float = 0.0
+    # Why the domain has no Dagster run: "SKIPPED  <why>", or "FAILED  <what its definitions raised>".
+    no_run: str = ""
+    # The lines under the domain's: the run's ports and first causes (cli.run_report).
+    details: tuple[str, ...] = ()
+
+    def outcome(self) -> str:
+        """The domain's line after its name."""
+        if not self.run_id:
+            return self.no_run
+        return f"{'ok' if self.success else 'FAILED'}  {self.seconds:6.1f}s  (definitions {self.load_seconds:.1f}s)  run {self.run_id}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a `mesh run` runs of one domain: its whole job, or only some of its products' assets."""
+
+    domain: str
+    folder: Path
+    # Each port the run is to publish, with its product.
+    ports: dict[AssetKey, str]
+    whole: bool
+
+
+Tell = Callable[[DomainRun], None]
+
+
+def progress(total: int) -> Tell:
+    """Prints each domain's report as it finishes, numbered against every domain the command runs."""
+    done = 0
+
+    def tell(run: DomainRun) -> None:
+        nonlocal done
+        done += 1
+        print("\n".join([f"[{done}/{total}] {run.domain:<12} {run.outcome()}", *run.details]), file=sys.stderr, flush=True)
+
+    return tell
 
 
 def load_definitions(folder: Path) -> Definitions:
@@ -46,75 +88,120 @@ def load_definitions(folder: Path) -> Definitions:
     return module.defs
 
 
-def _execute(name: str, defs: Definitions, job_name: str, started: float) -> DomainRun:
+@contextlib.contextmanager
+def _off_the_terminal(verbose: bool) -> Iterator[None]:
+    """Dagster's log stream (every event of the run, on stderr) and dbt's (stdout) kept off the
+    terminal, where the report says what matters: Dagster captures a run's stdout and stderr into its
+    compute logs, which the UI shows, and tails them to the terminal, here to /dev/null."""
+    if verbose:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def _execute(name: str, defs: Definitions, job_name: str, started: float, ports: dict[AssetKey, str],
+             verbose: bool, assets: list[AssetKey] | None = None) -> DomainRun:
     loaded = time.perf_counter()
     job = defs.resolve_job_def(job_name)
-    with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={DOMAIN_TAG: name})
-    run = DomainRun(name, result.success, time.perf_counter() - started, result.run_id, loaded - started)
-    print(
-        f"{name:<12} {'ok' if run.success else 'FAILED'}  {run.seconds:6.1f}s  (definitions {run.load_seconds:.1f}s)  run {run.run_id}"
-        + _why(result),
-        file=sys.stderr,
-    )
-    return run
+    with DagsterInstance.get() as instance, _off_the_terminal(verbose):
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={DOMAIN_TAG: name}, asset_selection=assets)
+    return DomainRun(name, result.success, time.perf_counter() - started, result.run_id, loaded - started,
+                     details=tuple(run_report(result, ports).lines()))
 
 
-def _why(result) -> str:
-    """Why each failed step failed, indented under the domain's line: Dagster's log above has it
-    too, but among every event and traceback of the run."""
-    reasons = []
-    for event in result.get_step_failure_events():
-        failure = event.step_failure_data
-        # A Failure raised by the platform says it all; any other exception by its message.
-        reason = (failure.user_failure_data and failure.user_failure_data.description) or failure.error.message
-        reasons.append(f"{event.step_key}: {reason.strip()}")
-    return "".join(f"\n    {line}" for reason in reasons for line in reason.splitlines())
+def _products_assets(defs: Definitions, ports: dict[AssetKey, str]) -> list[AssetKey]:
+    """The ports and what the domain's job makes upstream of them: their dbt models and the domain's
+    models those read (not other domains' ports or operational sources, which the job never makes)."""
+    graph = defs.resolve_asset_graph()
+    return sorted(AssetSelection.assets(*ports).upstream().resolve(graph) & graph.materializable_asset_keys)
 
 
-def _run_domain(name: str, folder: Path) -> DomainRun:
+def _run_domain(selection: Selection, verbose: bool) -> DomainRun:
     started = time.perf_counter()
-    return _execute(name, load_definitions(folder), f"{name}_products", started)
+    defs = load_definitions(selection.folder)
+    assets = None if selection.whole else _products_assets(defs, selection.ports)
+    return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets)
 
 
 def _crashed(name: str, exc: BaseException) -> DomainRun:
     """A domain run that raised before Dagster could record it (its definitions did not load)."""
-    print(f"{name:<12} FAILED  {type(exc).__name__}: {exc}", file=sys.stderr)
-    return DomainRun(name, False, 0.0, "")
+    return DomainRun(name, False, no_run=f"FAILED  {type(exc).__name__}: {exc}")
 
 
-def run_governance() -> DomainRun:
+def run_governance(verbose: bool) -> DomainRun:
     """The governance scorecard over the mesh as it now stands (its location's scheduled job)."""
     started = time.perf_counter()
     from platform_lib.governance.definitions import defs, governance_job
 
-    return _execute("governance", defs, governance_job.name, started)
+    return _execute("governance", defs, governance_job.name, started, {}, verbose)
 
 
-def run_domains(survey: Survey, domains: list[str] | None = None, parallelism: int | None = None) -> list[DomainRun]:
-    """Run the selected domains' jobs, each after the selected domains upstream of it, then the
-    governance scorecard. A domain that does not load, or whose run fails, is skipped with every
-    domain downstream of it; the domains independent of it still run."""
+def run_domains(survey: Survey, domains: list[str] | None = None, parallelism: int | None = None,
+                products: list[str] | None = None, verbose: bool = False) -> list[DomainRun]:
+    """Run the selected domains' jobs (of some, only the products named), each after the selected
+    domains upstream of it, then the governance scorecard. A domain that does not load, or whose run
+    fails, is skipped with every domain downstream of it; the domains independent of it still run."""
     if "workspace" in survey.problems:
         raise DescriptorError(survey.problems["workspace"])
     export_environment()
     mesh, broken = survey.mesh, survey.problems  # per domain, now that the workspace loaded
-    selected = _selection(mesh, broken, domains)
+    selected = _selection(mesh, broken, domains, products)
     mesh.run_order()  # fails with the cycle before anything runs
-    skipped = _skip_broken(mesh, broken, selected)
+    tell = progress(len(selected) + 1)  # and the governance scorecard
+    skipped = _skip_broken(mesh, broken, set(selected), tell)
     _prepare_forks()
-    return skipped + _run_in_order(mesh, selected - {run.domain for run in skipped}, parallelism) + [run_governance()]
+    for run in skipped:
+        del selected[run.domain]
+    runs = skipped + _run_in_order(mesh, {name: _selected(mesh.domain(name), ids) for name, ids in selected.items()}, parallelism, verbose, tell)
+    governance = run_governance(verbose)
+    tell(governance)
+    return runs + [governance]
 
 
-def _selection(mesh: Mesh, broken: dict[str, list[Problem]], domains: list[str] | None) -> set[str]:
-    known = [d.name for d in mesh.domains] + list(broken)
-    unknown = set(domains or []) - set(known)
+def _refuse_unknown(kind: str, asked: list[str] | None, known: list[str]) -> None:
+    unknown = sorted(set(asked or []) - set(known))
     if unknown:
-        raise KeyError(f"unknown domain(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
-    return set(domains or known)
+        raise ValueError(f"unknown {kind}{'s' * (len(unknown) > 1)} {', '.join(unknown)}; known: {', '.join(known)}")
 
 
-def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str]) -> list[DomainRun]:
+def _selection(mesh: Mesh, broken: dict[str, list[Problem]], domains: list[str] | None,
+               products: list[str] | None) -> dict[str, set[str] | None]:
+    """Domain -> the ids of its products to run, None for all of them: each domain named, and the
+    domain of each product named with that product; every domain when neither is named."""
+    known = [d.name for d in mesh.domains] + list(broken)
+    owners = {product.id: d.name for d in mesh.domains for product in d.products}
+    _refuse_unknown("domain", domains, known)
+    _refuse_unknown("product", products, sorted(owners))
+    if not domains and not products:
+        return dict.fromkeys(known)
+    partly: dict[str, set[str]] = {}
+    for urn in products or []:
+        partly.setdefault(owners[urn], set()).add(urn)
+    # A domain named runs whole, whichever of its products are named too.
+    return partly | dict.fromkeys(domains or [])
+
+
+def _selected(domain: Domain, ids: set[str] | None) -> Selection:
+    products = [product for product in domain.products if ids is None or product.id in ids]
+    ports = {AssetKey(list(port.asset_key)): product.name for product in products for port in product.output_ports}
+    return Selection(domain.name, domain.folder, ports, whole=ids is None)
+
+
+def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str], tell: Tell) -> list[DomainRun]:
     """The selected domains that do not load, and the selected ones downstream of any domain that
     does not, selected or not (while its descriptors are broken, what its consumers may bind to is
     unknown); a warning for the others that do not load."""
@@ -127,12 +214,13 @@ def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str
             print(f"{name:<12} WARNING  not selected, and does not load:{listed}", file=sys.stderr)
         for consumer in sorted(mesh.downstream_domains(name) & selected):
             skipped.setdefault(consumer, f"downstream of {name}, which does not load: {problems[0]}")
-    return [_skipped(name, reason) for name, reason in skipped.items()]
+    return [_skipped(name, reason, tell) for name, reason in skipped.items()]
 
 
-def _skipped(name: str, reason: str) -> DomainRun:
-    print(f"{name:<12} SKIPPED  {reason}", file=sys.stderr)
-    return DomainRun(name, False, 0.0, "")
+def _skipped(name: str, reason: str, tell: Tell) -> DomainRun:
+    run = DomainRun(name, False, no_run=f"SKIPPED  {reason}")
+    tell(run)
+    return run
 
 
 def _prepare_forks() -> None:
@@ -151,29 +239,30 @@ def _prepare_forks() -> None:
         importlib.import_module(module)
 
 
-def _run_in_order(mesh: Mesh, names: set[str], parallelism: int | None) -> list[DomainRun]:
-    """Each domain once every one of `names` upstream of it, directly or not, has succeeded; a
-    failed run skips the domains downstream of it, and the others go on."""
-    downstream = {name: mesh.downstream_domains(name) for name in names}
-    after = {name: {up for up in names if name in downstream[up]} for name in names}
-    waiting, pending, succeeded, runs = set(names), set(), set(), []
+def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int | None, verbose: bool, tell: Tell) -> list[DomainRun]:
+    """Each domain once every selected one upstream of it, directly or not, has succeeded; a failed
+    run skips the domains downstream of it, and the others go on."""
+    downstream = {name: mesh.downstream_domains(name) for name in selections}
+    after = {name: {up for up in selections if name in downstream[up]} for name in selections}
+    waiting, pending, succeeded, runs = set(selections), set(), set(), []
     finished: queue.Queue[DomainRun] = queue.Queue()
     # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain keeps its
     # allocator's high-water mark, which the next domain run in it would carry on top of its own.
     with multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1) as pool:
         while True:
             for name in sorted(name for name in waiting if after[name] <= succeeded):
-                pool.apply_async(_run_domain, (name, mesh.domain(name).folder), callback=finished.put,
+                pool.apply_async(_run_domain, (selections[name], verbose), callback=finished.put,
                                  error_callback=lambda exc, name=name: finished.put(_crashed(name, exc)))
                 waiting.discard(name)
                 pending.add(name)
             if not pending:
                 return runs
             run = finished.get()
+            tell(run)
             pending.discard(run.domain)
             runs.append(run)
             if run.success:
                 succeeded.add(run.domain)
             else:
-                runs += [_skipped(name, f"downstream of {run.domain}, which failed") for name in sorted(downstream[run.domain] & waiting)]
+                runs += [_skipped(name, f"downstream of {run.domain}, which failed", tell) for name in sorted(downstream[run.domain] & waiting)]
                 waiting -= downstream[run.domain]
