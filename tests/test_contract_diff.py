@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from platform_lib.cli.diff import diff, render
+from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.governance.evolution import diff_contracts, read_contract_version, semver_violations
 
 ORDERS = Path(__file__).parents[1] / "domains/sales/products/orders/orders.odcs.yaml"
@@ -110,6 +111,7 @@ CASES = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("change, breaking, column, words, setup", [pytest.param(*c[1:], id=c[0]) for c in CASES])
 def test_change_is_classified(change, breaking, column, words, setup):
     old = copy.deepcopy(BASE)
@@ -123,6 +125,7 @@ def test_change_is_classified(change, breaking, column, words, setup):
     assert words in changes[0].message
 
 
+@pytest.mark.unit
 def test_removed_and_added_column_of_another_type_is_no_rename():
     new = copy.deepcopy(BASE)
     put(col(new, "comment"), name="note", physicalType="INTEGER")
@@ -130,6 +133,7 @@ def test_removed_and_added_column_of_another_type_is_no_rename():
         (True, "comment", "column comment removed"), (False, "note", "column note added")]
 
 
+@pytest.mark.unit
 def test_identical_and_reordered_contracts_have_no_changes():
     new = copy.deepcopy(BASE)
     new["schema"][0]["properties"].reverse()
@@ -154,15 +158,19 @@ def compatible(d):
     put(col(d, "clerk"), description="Clerk id.")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("old_version, new_version, change, expected", [
     pytest.param("1.0.0", "1.1.0", breaking, "publish as 2.0.0 and keep v1 live", id="breaking, same major"),
     pytest.param("1.0.0", "1.0.0", breaking, "keeps major 1", id="breaking, no bump"),
     pytest.param("1.0.0", "2.0.0", breaking, None, id="breaking, major bump"),
-    pytest.param(1, 2, breaking, None, id="breaking, integer versions"),
     pytest.param("1.0.0", "1.1.0", compatible, None, id="compatible, minor bump"),
-    pytest.param(1.1, 1.2, compatible, None, id="compatible, float versions"),
     pytest.param("1.0.0", "1.0.0", compatible, "contract changed but version still 1.0.0: bump it", id="compatible, no bump"),
     pytest.param("1.2.0", "1.1.0", compatible, "version decreased 1.2.0 -> 1.1.0", id="version decreased"),
+    pytest.param("1.0.0", "2.0.0-rc.1", breaking, None, id="breaking, pre-release of the next major"),
+    pytest.param("2.0.0-rc.1", "2.0.0-rc.2", breaking, "keeps major 2", id="breaking, between pre-releases of one major"),
+    pytest.param("2.0.0-rc.1", "2.0.0", compatible, None, id="compatible, pre-release to release"),
+    pytest.param("1.0.0", "1.0.0-rc.1", compatible, "version decreased 1.0.0 -> 1.0.0-rc.1", id="release to its pre-release"),
+    pytest.param("1.0.0+build.1", "1.0.0+build.2", compatible, "version still 1.0.0+build.2: bump it", id="compatible, build metadata only"),
 ])
 def test_semver(old_version, new_version, change, expected):
     violations = versions(old_version, new_version, change)
@@ -170,6 +178,13 @@ def test_semver(old_version, new_version, change, expected):
         assert violations == []
     else:
         assert len(violations) == 1 and expected in violations[0], violations
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("version", [1, 1.1, "1.0", "v1.0.0"])
+def test_a_version_that_is_no_semver_is_refused(version):
+    with pytest.raises(ValueError, match="is not a semantic version"):
+        versions(version, "2.0.0", breaking)
 
 
 def test_versions_in_git(tmp_path):
@@ -197,3 +212,11 @@ def test_versions_in_git(tmp_path):
     }
     assert "publish as 2.0.0" in violations[0]
     assert render(changes, violations, as_json=False).splitlines()[1].split() == ["BREAKING", "slaProperties[latency]", "latency", "SLO", "weakened", "4h", "->", "8h"]
+
+    # Only semantic versions compare: a version that is none is refused where it is written.
+    (tmp_path / "orders.odcs.yaml").write_text(ORDERS.read_text().replace("version: 1.0.0", "version: '1.1'"))
+    with pytest.raises(DescriptorError, match=rf"^{tmp_path}/orders.odcs.yaml:5: version: '1.1' is not a semantic version"):
+        read_contract_version("orders.odcs.yaml", tmp_path)
+    git("commit", "-q", "-am", "version 1.1")
+    with pytest.raises(DescriptorError, match=r"^HEAD:orders.odcs.yaml:5: version: '1.1' is not a semantic version"):
+        read_contract_version("HEAD:orders.odcs.yaml", tmp_path)

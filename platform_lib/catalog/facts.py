@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
-from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.descriptors.keys import product_id
+from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.governance.scorecard import score
 from platform_lib.mesh import Mesh
 from platform_lib.ports.catalog import PortCatalog, table_name
@@ -20,7 +20,7 @@ HISTORY = 10
 
 
 def _iso(timestamp: float | None) -> str | None:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds") if timestamp else None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds") if timestamp else None
 
 
 def _freshness(port: OutputPort, published_at: str | None, now: datetime) -> dict:
@@ -106,7 +106,7 @@ def _product(mesh: Mesh, product: Product, ports: PortCatalog, instance, ui_url:
 
 
 def catalog(mesh: Mesh, workspace_file, ports: PortCatalog, instance: DagsterInstance | None, ui_url: str) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows, _ = score(workspace_file)
     return {
         "generated_at": now.isoformat(timespec="seconds"),

@@ -1,11 +1,51 @@
-"""The cross-domain lineage as an SVG drawn without any script or network: domains as boxes in
-columns (producers left of their consumers), ports as rows in them, one curve per input port."""
+"""The cross-domain lineage laid out for an SVG drawn without any script or network: domains as
+boxes in columns (producers left of their consumers), ports as rows in them, one curve per input
+port. templates/lineage.svg draws it."""
 
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass
 
 BOX_W, ROW_H, HEAD_H, GAP_X, GAP_Y, PAD = 250, 24, 30, 110, 30, 20
+
+
+@dataclass(frozen=True)
+class Row:
+    product_id: str
+    label: str
+    y: int  # the row's top
+
+
+@dataclass(frozen=True)
+class Box:
+    domain: str
+    x: int
+    y: int
+    height: int
+    rows: tuple[Row, ...]
+    width: int = BOX_W
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str  # asset key of the producer's port
+    target: str  # asset key of the consumer's port
+    x1: int
+    y1: float
+    x2: int
+    y2: float
+
+    @property
+    def mid(self) -> float:
+        return (self.x1 + self.x2) / 2
+
+
+@dataclass(frozen=True)
+class Lineage:
+    width: int
+    height: int
+    boxes: tuple[Box, ...]
+    edges: tuple[Edge, ...]
 
 
 def _depths(facts: dict) -> dict[str, int]:
@@ -27,35 +67,31 @@ def _depths(facts: dict) -> dict[str, int]:
     return depth
 
 
-def lineage_svg(facts: dict, link=lambda product_id: "#") -> str:
+def port_label(port: dict) -> str:
+    """A port's row in its domain's box. Unique in the box: a domain publishes each (port, major)
+    once, as the asset `<domain>/<port>_v<major>`."""
+    return f'{port["name"]} v{port["major"]}' + (" (deprecated)" if port["status"] == "deprecated" else "")
+
+
+def lineage(facts: dict) -> Lineage:
     depth = _depths(facts)
-    ports = {d["name"]: [(p, o) for p in facts["products"] if p["domain"] == d["name"] for o in p["output_ports"]] for d in facts["domains"]}
-    column_y = {}
-    where, boxes = {}, []
+    column_y: dict[int, int] = {}
+    where: dict[str, tuple[int, float]] = {}  # port asset key -> the middle of its row's left edge
+    boxes = []
     for d in facts["domains"]:
+        ports = [(p, o) for p in facts["products"] if p["domain"] == d["name"] for o in p["output_ports"]]
         x = PAD + depth[d["name"]] * (BOX_W + GAP_X)
         y = column_y.get(x, PAD)
-        height = HEAD_H + ROW_H * max(1, len(ports[d["name"]])) + 8
-        boxes.append(f'<g class="domain" data-domain="{escape(d["name"])}"><rect x="{x}" y="{y}" width="{BOX_W}" height="{height}" rx="8"/>'
-                     f'<text class="domain-name" x="{x + 10}" y="{y + 20}">{escape(d["name"])}</text>')
-        for i, (product, port) in enumerate(ports[d["name"]]):
-            row_y = y + HEAD_H + i * ROW_H
-            where[port["asset_key"]] = (x, row_y + ROW_H / 2)
-            label = f'{port["name"]} v{port["major"]}' + (" (deprecated)" if port["status"] == "deprecated" else "")
-            boxes.append(f'<a href="{escape(link(product["id"]))}"><text class="port" x="{x + 16}" y="{row_y + 16}">{escape(label)}</text></a>')
-        boxes.append("</g>")
-        column_y[x] = y + height + GAP_Y
+        rows = tuple(Row(product["id"], port_label(port), y + HEAD_H + i * ROW_H) for i, (product, port) in enumerate(ports))
+        where |= {port["asset_key"]: (x, row.y + ROW_H / 2) for (_, port), row in zip(ports, rows)}
+        boxes.append(Box(d["name"], x, y, HEAD_H + ROW_H * max(1, len(rows)) + 8, rows))
+        column_y[x] = y + boxes[-1].height + GAP_Y
     edges = []
     for product in facts["products"]:
         for port in product["output_ports"]:
             for i in product["input_ports"]:
                 if i["asset_key"] in where and port["asset_key"] in where:
                     (x1, y1), (x2, y2) = where[i["asset_key"]], where[port["asset_key"]]
-                    x1 += BOX_W
-                    mid = (x1 + x2) / 2
-                    edges.append(f'<path class="edge" data-from="{escape(i["asset_key"])}" data-to="{escape(port["asset_key"])}" '
-                                 f'd="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"/>')
+                    edges.append(Edge(i["asset_key"], port["asset_key"], x1 + BOX_W, y1, x2, y2))
     width = PAD * 2 + (max(depth.values(), default=0) + 1) * (BOX_W + GAP_X)
-    height = max(column_y.values(), default=PAD) + PAD
-    return (f'<svg class="lineage" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-            + "".join(edges) + "".join(boxes) + "</svg>")
+    return Lineage(width, max(column_y.values(), default=PAD) + PAD, tuple(boxes), tuple(edges))

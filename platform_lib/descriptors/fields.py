@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from platform_lib.descriptors.versions import SemVer, parse_version
 from platform_lib.descriptors.yaml_file import YamlDocument
 
 # Names reach file paths, SQL identifiers and asset keys: keep them to one safe alphabet. Use it with
@@ -38,13 +39,19 @@ def name_field(doc: YamlDocument, *path: str | int) -> str:
     return value
 
 
+def version_field(doc: YamlDocument, *path: str | int) -> SemVer:
+    """A semantic version field such as 1.2.0 or 2.0.0-rc.1."""
+    # Numbers are read too: YAML makes an unquoted `version: 1.0` a float, and the error should say
+    # to write a string rather than report a type.
+    value = field(doc, *path, kind=(str, int, float))
+    try:
+        return parse_version(value)
+    except ValueError as exc:
+        raise doc.fail(str(exc), *path) from None
+
+
 def major_of(doc: YamlDocument, *path: str | int) -> int:
-    """The major number of a semantic version field such as 1.2.0."""
-    value = str(field(doc, *path, kind=(str, int, float)))
-    match = re.fullmatch(r"v?(\d+)(\.\d+){0,2}", value)
-    if not match:
-        raise doc.fail(f"{value!r} is not a semantic version such as 1.0.0", *path)
-    return int(match.group(1))
+    return version_field(doc, *path).major
 
 
 def custom_property(doc: YamlDocument, *path: str | int, name: str, default: Any = None) -> tuple[tuple, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from platform_lib.descriptors.dbt_manifest import load_manifest, models_reading
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.keys import port_key
+from platform_lib.descriptors.versions import parse_version
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.governance.evolution import Change, diff_contracts, read_contract_version, semver_violations
 from platform_lib.mesh import Mesh
@@ -35,7 +36,7 @@ def _uses(model: dict, column: str | None) -> bool:
 
 def affected_consumers(mesh: Mesh, old: dict, breaking: list[Change]) -> list[str]:
     """`domain.product (model uses col, ...)` for each consumer of the old major using an affected column."""
-    major = int(str(old["version"]).lstrip("v").split(".")[0])
+    major = parse_version(old["version"]).major
     key = port_key(old["domain"], old["name"], major)
     found = []
     for domain in mesh.domains:

@@ -3,13 +3,14 @@ consumers, and whether the version number says so."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from platform_lib.descriptors.durations import sla_duration
-from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.descriptors.fields import version_field
+from platform_lib.descriptors.versions import parse_version
+from platform_lib.descriptors.yaml_file import YamlDocument, load_yaml
 
 
 @dataclass(frozen=True)
@@ -196,24 +197,19 @@ def _custom(item: dict) -> dict:
     return {c["property"]: c.get("value") for c in item.get("customProperties", [])}
 
 
-def _semver(version) -> tuple[int, int, int]:
-    match = re.fullmatch(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[-+].*)?", str(version).strip())
-    if not match:
-        raise ValueError(f"{version!r} is not a semantic version such as 1.2.0")
-    return tuple(int(n or 0) for n in match.groups())
-
-
 def semver_violations(old: dict, new: dict, changes: list[Change]) -> list[str]:
     """What the new version number gets wrong given the changes (empty when it is right)."""
     a, b = old["version"], new["version"]
-    before, after = _semver(a), _semver(b)
-    if after < before:
+    before, after = parse_version(a), parse_version(b)
+    if after.precedence < before.precedence:
         return [f"version decreased {a} -> {b}: a published version only moves forward"]
-    if any(c.breaking for c in changes) and after[0] == before[0]:
-        n = before[0]
+    # Consumers bind a major, pre-release or not: within one, nothing may break them.
+    if any(c.breaking for c in changes) and after.major == before.major:
+        n = before.major
         return [f"breaking changes need a new major version: {a} -> {b} keeps major {n}; publish as {n + 1}.0.0 "
                 f"and keep v{n} live (status deprecated, endOfSupport) until its consumers moved"]
-    if changes and after == before:
+    # Build metadata does not make a version newer (SemVer precedence ignores it).
+    if changes and after.precedence == before.precedence:
         return [f"contract changed but version still {b}: bump it"]
     return []
 
@@ -222,11 +218,18 @@ def read_contract_version(spec: str, cwd: Path) -> tuple[str, dict | None]:
     """A spec is a file path, or GITREF:path read with git in `cwd`; None when the path is not at that ref."""
     path = Path(cwd, spec)
     if path.exists() or ":" not in spec:
-        return spec, load_yaml(path).data
+        return spec, _versioned(load_yaml(path))
     ref, _, file = spec.partition(":")
     # A bad ref is an error; only a path missing at a good ref means "no such version" (e.g. a new contract).
     known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=cwd, capture_output=True)
     if known.returncode != 0:
         raise ValueError(f"{ref} is not a git commit in {cwd}")
     shown = subprocess.run(["git", "show", f"{ref}:{file}"], cwd=cwd, capture_output=True, text=True)
-    return spec, load_yaml(Path(cwd, file), shown.stdout).data if shown.returncode == 0 else None
+    return spec, _versioned(load_yaml(Path(f"{ref}:{file}"), shown.stdout)) if shown.returncode == 0 else None
+
+
+def _versioned(doc: YamlDocument) -> dict:
+    """The contract's data, refused here (naming the file and line) when its version is no
+    semantic version: only two versions can be compared."""
+    version_field(doc, "version")
+    return doc.data

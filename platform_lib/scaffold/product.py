@@ -1,24 +1,27 @@
 """`mesh new product DOMAIN NAME --from-port URN ...`: a product reading other domains' ports.
 
 The contract skeleton is derived from the upstream contracts: the first port's columns, then each
-further port's columns joined on a key they share (the further port's primary key). Columns that
-arrive masked are left out (a hash or a null is no use downstream); personal columns that arrive
-unmasked (from a port granted to this domain) are published hashed."""
+further port's columns, left-joined on the columns of its primary key that the ports before it
+already bring. The product's key follows the joins: a port joined on its whole key adds at most one
+row to each, a port joined on part of it (orders to their line items) fans out, and the rest of its
+key joins the product's. Columns that arrive masked are left out (a hash or a null is no use
+downstream); personal columns that arrive unmasked (from a port granted to this domain) are
+published hashed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 
 import yaml
 
 from platform_lib.assets.dbt_project import prepare
-from platform_lib.descriptors.contract import Column
+from platform_lib.descriptors.contract import PUBLIC_ROLE, Column
 from platform_lib.descriptors.domain import Domain
-from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
-from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.descriptors.keys import contract_id as contract_urn
 from platform_lib.descriptors.keys import product_id
+from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
 from platform_lib.mesh import Mesh
 from platform_lib.ports.binding import port_source_identifier
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
@@ -39,7 +42,8 @@ class Upstream:
 
     @property
     def alias(self) -> str:
-        return f"{self.port.domain}_{self.port.name}"
+        """The port's name in the model's SQL: its input port's."""
+        return self.input_name
 
 
 def resolve_port(mesh: Mesh, spec: str) -> OutputPort:
@@ -47,7 +51,11 @@ def resolve_port(mesh: Mesh, spec: str) -> OutputPort:
     contract_id, _, major = spec.partition("@")
     live = sorted((m, p) for (cid, m), p in mesh.ports_by_contract.items() if cid == contract_id)
     if not live:
-        raise ScaffoldError(f"--from-port {spec}: no port publishes contract {contract_id}; `mesh catalog list` shows them")
+        # Contract ids share a long prefix: only a near-identical one is likely what was meant.
+        near = get_close_matches(contract_id, sorted({cid for cid, _ in mesh.ports_by_contract}), n=1, cutoff=0.9)
+        guess = f" (did you mean {near[0]}?)" if near else ""
+        raise ScaffoldError(f"--from-port {spec}: no port publishes contract {contract_id}{guess}; "
+                            "`mesh catalog list` shows every port's contract id")
     if major:
         chosen = [p for m, p in live if str(m) == major]
         if not chosen:
@@ -65,14 +73,67 @@ def role_for(mesh: Mesh, port: OutputPort, domain: str) -> str:
     return roles[0]
 
 
-def _property(column: Column, joined: bool) -> dict:
+@dataclass(frozen=True)
+class Join:
+    port: Upstream
+    on: tuple[tuple[str, Upstream], ...]  # (key column, the port before it that brings the column)
+
+
+@dataclass(frozen=True)
+class Plan:
+    columns: tuple[tuple[Upstream, Column], ...]  # in publication order, each from the port that brings it
+    joins: tuple[Join, ...]
+    unjoined: tuple[Upstream, ...]  # share no key column with the ports before them
+    key: tuple[str, ...]  # the product's primary key; empty when one of its columns arrives masked
+    fans_out: bool  # a join repeats rows of the first port: none of its columns stays unique
+
+
+def _primary_key(port: OutputPort) -> tuple[str, ...]:
+    properties = port.contract.schema_object["properties"]
+    keys = sorted((p for p in properties if p.get("primaryKey")), key=lambda p: p.get("primaryKeyPosition", 0))
+    return tuple(p["name"] for p in keys)
+
+
+def plan_product(upstream: list[Upstream]) -> Plan:
+    brought: dict[str, Upstream] = {}
+    columns, joins, unjoined = [], [], []
+    key, fans_out = _primary_key(upstream[0].port), False
+    for up in upstream:
+        if up is not upstream[0]:
+            port_key = _primary_key(up.port)
+            on = tuple((name, brought[name]) for name in port_key if name in brought)
+            if not on:
+                unjoined.append(up)
+                continue  # the model reads the port in a CTE for the team to join
+            joins.append(Join(up, on))
+            # Joined on part of its key, the port matches many rows to each: the rest of its key
+            # joins the product's.
+            rest = tuple(name for name in port_key if name not in brought)
+            key, fans_out = key + rest, fans_out or bool(rest)
+        for column in up.port.contract.columns:
+            if column.masking is None and column.name not in brought:
+                brought[column.name] = up
+                columns.append((up, column))
+    # A key column that arrives masked is not published: then no key can be promised.
+    if not all(name in brought for name in key):
+        key = ()
+    return Plan(tuple(columns), tuple(joins), tuple(unjoined), key, fans_out)
+
+
+def _property(column: Column, first: bool, plan: Plan) -> dict:
     prop = {
         "name": column.name, "logicalType": column.logical_type, "physicalType": column.physical_type,
         "description": column.description,
     }
-    # A left join may leave joined columns empty: only the first port's keys keep their promises.
-    if not joined:
-        prop |= {k: True for k, v in (("required", column.required), ("unique", column.unique), ("primaryKey", column.primary_key)) if v}
+    # A left join keeps every row of the first port and may leave the joined columns empty.
+    if first and column.required:
+        prop["required"] = True
+    if first and column.unique and not plan.fans_out:
+        prop["unique"] = True
+    if column.name in plan.key:
+        prop["primaryKey"] = True
+        if len(plan.key) > 1:
+            prop["primaryKeyPosition"] = plan.key.index(column.name) + 1
     prop["classification"] = column.classification
     if column.classification == "pii":
         masking = "hash" if column.physical_type.upper() == "VARCHAR" else "redact"
@@ -80,37 +141,22 @@ def _property(column: Column, joined: bool) -> dict:
     return prop
 
 
-def plan_columns(upstream: list[Upstream]) -> tuple[list[tuple[Upstream, Column]], dict[str, str]]:
-    """(column, the port it comes from) in publication order, and per further port its join key."""
-    chosen, names, keys = [], set(), {}
-    for i, up in enumerate(upstream):
-        usable = [c for c in up.port.contract.columns if c.masking is None]
-        if i:
-            key = next((c.name for c in usable if c.primary_key and c.name in names), None)
-            if key is None:
-                continue  # no shared key: the model reads the port in a CTE for the team to join
-            keys[up.alias] = key
-        for column in usable:
-            if column.name not in names:
-                names.add(column.name)
-                chosen.append((up, column))
-    return chosen, keys
+def _source(up: Upstream) -> str:
+    return f"{{{{ source('{up.source}', '{up.table}') }}}}"
 
 
-def model_sql(upstream: list[Upstream], columns: list[tuple[Upstream, Column]], keys: dict[str, str]) -> str:
+def model_sql(upstream: list[Upstream], plan: Plan) -> str:
     first = upstream[0]
-    ctes = [u for u in upstream[1:] if u.alias not in keys]
     lines = ["-- Scaffolded by `mesh new product`: edit freely; the contract next to the descriptor must follow."]
-    if ctes:
-        lines.append("-- These ports share no key with the first one: join them yourself, or drop their input ports.")
-        lines.append("with " + ",\n".join(f"{u.alias} as (select * from {{{{ source('{u.source}', '{u.table}') }}}})" for u in ctes))
+    if plan.unjoined:
+        lines.append("-- These ports share no key with the ones before them: join them yourself, or drop their input ports.")
+        lines.append("with " + ",\n".join(f"{u.alias} as (select * from {_source(u)})" for u in plan.unjoined))
     lines.append("select")
-    lines.append(",\n".join(f"    {u.alias}.{c.name}" for u, c in columns))
-    lines.append(f"from {{{{ source('{first.source}', '{first.table}') }}}} as {first.alias}")
-    for u in upstream[1:]:
-        if u.alias in keys:
-            key = keys[u.alias]
-            lines.append(f"left join {{{{ source('{u.source}', '{u.table}') }}}} as {u.alias} on {u.alias}.{key} = {first.alias}.{key}")
+    lines.append(",\n".join(f"    {u.alias}.{c.name}" for u, c in plan.columns))
+    lines.append(f"from {_source(first)} as {first.alias}")
+    for join in plan.joins:
+        on = " and ".join(f"{join.port.alias}.{name} = {by.alias}.{name}" for name, by in join.on)
+        lines.append(f"left join {_source(join.port)} as {join.port.alias} on {on}")
     return "\n".join(lines) + "\n"
 
 
@@ -156,7 +202,7 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
         if port.domain == domain.name:
             raise ScaffoldError(f"--from-port {spec} is this domain's own port: read your own models with ref()")
         upstream.append(Upstream(port, role_for(mesh, port, domain.name), port.domain, _table_name(ports_file, port)))
-    columns, keys = plan_columns(upstream)
+    planned = plan_product(upstream)
     contract_id, email = contract_urn(domain.name, name), domain.email
     support = [{"channel": "email", "tool": "email", "url": f"mailto:{email}"}]
     sources = ", ".join(f"{u.port.domain}.{u.port.name} v{u.port.contract.major}" for u in upstream)
@@ -167,7 +213,7 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
         "schema": [{
             "name": name, "physicalName": name, "physicalType": "table", "logicalType": "object",
             "description": f"{name}, built from {sources}.",
-            "properties": [_property(c, joined=u is not upstream[0]) for u, c in columns],
+            "properties": [_property(c, u is upstream[0], planned) for u, c in planned.columns],
             "quality": [{"name": "not_empty", "description": "A published version is never empty.", "type": "library",
                          "metric": "rowCount", "mustBeGreaterThan": 0, "dimension": "completeness"}],
         }],
@@ -191,7 +237,7 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
     written = [
         write(folder / DESCRIPTOR_FILE, dump(descriptor)),
         write(folder / f"{name}.odcs.yaml", dump(contract)),
-        write(model, model_sql(upstream, columns, keys)),
+        write(model, model_sql(upstream, planned)),
     ]
     add_sources(ports_file, upstream)
     prepare(domain.dbt_project_dir)
