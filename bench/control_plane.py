@@ -131,7 +131,8 @@ def main() -> None:
         done = wait_finished(url, {r["runId"] for r in consumers.values()})
         sampler.stopped.set()
         result = {
-            "scale_factor": args.sf, "cores": os.cpu_count(), "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
+            "scale_factor": args.sf, "cores": os.cpu_count(),
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
             "mesh_up_s": round(up_s, 1),
             "publication_to_consumer_run_s": {
                 r["tags"]["mesh/domain"]: {"created": round(r["creationTime"] - sales["endTime"], 1), "started": round(r["startTime"] - sales["endTime"], 1)}

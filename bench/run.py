@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mesh_vs_dbt import measure
@@ -76,7 +76,8 @@ def scale_table(r: dict) -> list[str]:
         "",
         "| start-up until the first run | definitions load | input binding | dbt | port export | audit | publish | run bookkeeping | scorecard | checks / wall |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        "| " + " | ".join(f"{phases[k]:.2f}" for k in ("start_up_until_first_run", "definitions_load", "binding", "dbt", "export", "audit", "publish", "bookkeeping", "governance_scorecard"))
+        "| " + " | ".join(f"{phases[k]:.2f}" for k in ("start_up_until_first_run", "definitions_load", "binding", "dbt", "export", "audit",
+                                                       "publish", "bookkeeping", "governance_scorecard"))
         + f" | {phases['checks_share_of_wall']:.1%} |",
         "",
         f"TPC-H answers after the runs: {_answers(r['tpch_differences'])}. Code location load (definitions, Dagster imported): "
@@ -112,7 +113,8 @@ def scale_mesh_table(s: dict) -> list[str]:
     lines = [
         "#### Generated meshes (bench/mesh_scale.py): control surface, no data",
         "",
-        "| mesh | ports | `mesh check` cold / warm | location load cold / warm (first, middle, last) | `dagster-webserver -w workspace.yaml`: workspace loaded | on running code servers (`mesh up`): webserver restart + graph | global asset graph query |",
+        "| mesh | ports | `mesh check` cold / warm | location load cold / warm (first, middle, last) | `dagster-webserver -w workspace.yaml`: "
+        "workspace loaded | on running code servers (`mesh up`): webserver restart + graph | global asset graph query |",
         "|---|---:|---|---|---:|---:|---:|",
     ]
     for m in s["meshes"]:
@@ -140,7 +142,7 @@ def main() -> None:
     parser.add_argument("--audit-sf", type=float, default=1.0, help="scale factor whose ports are audited against datacontract-cli")
     parser.add_argument("--skip-scale", action="store_true", help="leave out the generated 20 x 25 mesh")
     args = parser.parse_args()
-    results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "commit": commit(), "scale_factors": []}
+    results = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "commit": commit(), "scale_factors": []}
     tables = []
     homes = {}
     for sf in args.sf:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dagster import (
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     AutomationCondition,
     AutomationConditionSensorDefinition,
     DefaultScheduleStatus,

@@ -18,7 +18,6 @@ from packaging.version import Version
 from platform_lib.descriptors.dbt_compile import compile_project, failures, mesh_vars
 from platform_lib.settings import export_environment
 
-
 # dbt's messages that carry a node's result: dagster-dbt turns them into materializations and checks.
 RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
 

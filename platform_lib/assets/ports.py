@@ -29,8 +29,8 @@ from dagster import (
 
 from platform_lib.assets.metadata import column_schema, port_tags
 from platform_lib.assets.run_lock import hold_domain
-from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import model_relation
+from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key, table_name
 from platform_lib.descriptors.product import OutputPort
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules

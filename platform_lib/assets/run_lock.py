@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import AssetExecutionContext, DagsterRunStatus, Failure
@@ -47,7 +47,7 @@ def hold_domain(context: AssetExecutionContext, domain: str) -> None:
     """Make this run the domain's only one before it writes anything; raises Failure naming the run
     in progress. A previous holder that died is marked failed here: nothing else would, and a run
     left STARTED for ever counts against the domain's one-run-at-a-time queue."""
-    previous = _take(domain, Holder(context.run_id, os.getpid(), datetime.now(timezone.utc).isoformat()))
+    previous = _take(domain, Holder(context.run_id, os.getpid(), datetime.now(UTC).isoformat()))
     if previous is None or previous.run_id == context.run_id:
         return
     run = context.instance.get_run_by_id(previous.run_id)

@@ -8,8 +8,8 @@ from typing import Any
 from dagster import AssetKey, AssetSpec, TableColumn, TableSchema
 
 from platform_lib.assets.metadata import domain_tags
-from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
+from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import operational_source_key
 
 

@@ -232,7 +232,7 @@ def _prepare_forks() -> None:
     # The port catalog's tables likewise, and pyiceberg imported once for every forked run.
     from platform_lib.ports.catalog import PortCatalog
 
-    PortCatalog().catalog
+    _ = PortCatalog().catalog
     # dbt and its DuckDB adapter take about 2 s to import, which each run would pay again. (GX is
     # imported only by an audit that needs it: quality.audit.)
     for module in ("dbt.cli.main", "dbt.adapters.duckdb"):

@@ -98,7 +98,8 @@ def load_product(folder: Path, domain: str) -> Product:
         if contract.id != field(doc, "outputPorts", i, "contractId"):
             raise doc.fail(f"names contract {field(doc, 'outputPorts', i, 'contractId')!r} but {contract_path.name} has id {contract.id!r}", "outputPorts", i, "contractId")
         if contract.major != major:
-            raise doc.fail(f"declares major version {major} but {contract_path.name} is version {contract.version}; keep an older major in {port_name}.v{major}.odcs.yaml", "outputPorts", i, "version")
+            raise doc.fail(f"declares major version {major} but {contract_path.name} is version {contract.version}; "
+                           f"keep an older major in {port_name}.v{major}.odcs.yaml", "outputPorts", i, "version")
         output_ports.append(OutputPort(domain, name, port_name, contract))
     return Product(
         id=field(doc, "id"),

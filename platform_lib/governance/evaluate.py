@@ -78,7 +78,8 @@ def gate(domain: Domain, manifest: Mapping[str, Any]) -> list[Problem]:
         raise DescriptorError(errors(findings))
     return findings + [
         dataclasses.replace(
-            load_yaml(product.file).problem(f"{port.contract_id} v{port.major} is not published yet: runs cannot bind it until its producer publishes", "inputPorts", i, "contractId"),
+            load_yaml(product.file).problem(f"{port.contract_id} v{port.major} is not published yet: runs cannot bind it until its producer "
+                                            "publishes", "inputPorts", i, "contractId"),
             policy="port-binding", severity=WARNING,
         )
         for product, i, port in waiting

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
 from platform_lib.descriptors.keys import contract_id, dbt_project, model_key, operational_source_key, port_key_of_contract, product_id
 from platform_lib.descriptors.yaml_file import load_yaml
-from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.governance.policy import Subject, policy
 
 NOT_YET_LIVE_OR_GONE = ("proposed", "draft", "retired")
@@ -124,7 +124,8 @@ def port_binding(s: Subject) -> Iterator[Problem]:
                 yield from exc.problems
                 continue
             if producer.domain == s.domain.name:
-                yield load_yaml(product.file).problem(f"{port.contract_id} is this domain's own port; read your own models with ref(), not an input port", "inputPorts", i, "contractId")
+                yield load_yaml(product.file).problem(f"{port.contract_id} is this domain's own port; read your own models with ref(), not an input port",
+                                                      "inputPorts", i, "contractId")
             bound[producer.asset_key] = (product, port)
     if s.manifest is None or any(p.contract_id in s.broken and port_key_of_contract(p.contract_id, p.major) is None for p in s.domain.input_ports):
         return  # which source reads which port is unknowable without a manifest or while a producer is broken
@@ -137,11 +138,13 @@ def port_binding(s: Subject) -> Iterator[Problem]:
         if key is None:
             yield Problem(where, name, "set config.meta.dagster.asset_key to the port or operational source it reads")
         elif key not in operational and key not in bound:
-            yield Problem(where, name, f"reads {'/'.join(key)}, which no input port of domain {s.domain.name} binds: bind another domain's output port through an input port, or read an operational source of this domain")
+            yield Problem(where, name, f"reads {'/'.join(key)}, which no input port of domain {s.domain.name} binds: bind another domain's output "
+                                       "port through an input port, or read an operational source of this domain")
         read.add(key)
     for key, (product, port) in bound.items():
         if key not in read:
-            yield load_yaml(product.file).problem(f"input port {port.name} binds {'/'.join(key)} but no dbt source of {dbt_project(s.domain.name)} reads it", "inputPorts", product.input_ports.index(port), "name")
+            yield load_yaml(product.file).problem(f"input port {port.name} binds {'/'.join(key)} but no dbt source of {dbt_project(s.domain.name)} reads it",
+                                                  "inputPorts", product.input_ports.index(port), "name")
     for key in operational - read:
         yield Problem(s.domain.folder / "domain.yaml", "operationalSources", f"{key[2]} has no dbt source in {dbt_project(s.domain.name)}")
 
@@ -279,7 +282,8 @@ def acyclic_domains(s: Subject) -> Iterator[Problem]:
         first = cycle.index(min(cycle))
         ordered = cycle[first:] + cycle[:first]
         workspace = s.domain.folder.parent.parent / "workspace.yaml"
-        yield Problem(workspace, "load_from", f"domains read each other's ports in a cycle: {' -> '.join(ordered + ordered[:1])} (each reads the next's ports); break it by moving the shared logic into one domain")
+        yield Problem(workspace, "load_from", f"domains read each other's ports in a cycle: {' -> '.join(ordered + ordered[:1])} (each reads the next's "
+                                              "ports); break it by moving the shared logic into one domain")
 
 
 @policy(
@@ -328,7 +332,8 @@ def lifecycle(s: Subject) -> Iterator[Problem]:
         for i, port in enumerate(product.input_ports):
             producer = s.producers.producer_of(port)
             if producer is not None and producer.contract.status in NOT_YET_LIVE_OR_GONE:
-                yield load_yaml(product.file).problem(f"active product reads {port.contract_id} v{port.major}, whose status is {producer.contract.status}", "inputPorts", i, "contractId")
+                yield load_yaml(product.file).problem(f"active product reads {port.contract_id} v{port.major}, whose status is {producer.contract.status}",
+                                                      "inputPorts", i, "contractId")
 
 
 GLOBAL_POLICIES = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -161,7 +161,7 @@ class PortCatalog:
         current = table.current_snapshot() if table else None
         if current is None:
             return []
-        cutoff = datetime.now(timezone.utc) - older_than
+        cutoff = datetime.now(UTC) - older_than
         expired = [s for s in table.snapshots() if s.snapshot_id != current.snapshot_id and PortVersion.of(key, s).published_at < cutoff]
         if not expired:
             return []

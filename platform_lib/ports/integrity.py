@@ -30,13 +30,15 @@ def verify(table: Table, snapshot: Snapshot) -> list[str]:
         if info.size is None:
             raise CorruptPort(f"{where} is missing; the producer {table.name()[-2]} must republish the port")
         if info.size != recorded.file_size_in_bytes:
-            raise CorruptPort(f"{where} is {info.size} bytes, the catalog recorded {recorded.file_size_in_bytes}: truncated or replaced after publication; the producer {table.name()[-2]} must republish the port")
+            raise CorruptPort(f"{where} is {info.size} bytes, the catalog recorded {recorded.file_size_in_bytes}: truncated or replaced after "
+                              f"publication; the producer {table.name()[-2]} must republish the port")
         try:
             found = parquet_file_to_data_file(table.io, table.metadata, path)
         except Exception as exc:  # noqa: BLE001  (any unreadable footer is the same finding)
             raise CorruptPort(f"{where} is no longer a readable Parquet file ({exc}); the producer {table.name()[-2]} must republish the port") from None
         changed = [f for f in RECORDED if getattr(found, f) != getattr(recorded, f)]
         if changed:
-            raise CorruptPort(f"{where} differs from what the catalog recorded ({', '.join(changed)}): replaced after publication; the producer {table.name()[-2]} must republish the port")
+            raise CorruptPort(f"{where} differs from what the catalog recorded ({', '.join(changed)}): replaced after publication; "
+                              f"the producer {table.name()[-2]} must republish the port")
         files.append(path)
     return files

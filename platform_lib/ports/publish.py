@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -17,13 +17,12 @@ import pyarrow.parquet as pq
 
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
-from platform_lib.ports.published import CONTRACT, PRODUCT
 from platform_lib.ports.masking import masked_select, masking_macro
+from platform_lib.ports.published import CONTRACT, PRODUCT
 from platform_lib.ports.storage import data_location, filesystem, on_s3, path_of
 from platform_lib.ports.warehouse import connect_warehouse
 from platform_lib.settings import mesh_home, staging_dir
 from platform_lib.sql import sql_string
-
 
 # Staging folders this process is using, each locked until discarded: a lock that can be taken
 # belongs to a run that died, whose folder any later run may clear.
@@ -126,7 +125,7 @@ def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str
         "contract-version": port.contract.version,
         "run-id": run_id,
         "schema-fingerprint": fingerprint,
-        "published-at": datetime.now(timezone.utc).isoformat(),
+        "published-at": datetime.now(UTC).isoformat(),
         "checks": json.dumps(checks),
     }
     try:

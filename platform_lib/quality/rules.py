@@ -87,7 +87,8 @@ def _library_rule(entry: dict, column: str | None) -> Rule:
     if metric == "missingValues":
         missing = [v for v in args.get("missingValues", [None, ""]) if v is not None]
         condition = f'"{column}" is null' + (f' or "{column}" in ({", ".join(map(_sql_literal, missing))})' if missing else "")
-        return Rule(expectation="UnexpectedRowsExpectation", arguments={"unexpected_rows_query": f"select * from {{batch}} where {condition}"}, measure="observed_value", columns=(column,), **common)
+        query = f"select * from {{batch}} where {condition}"
+        return Rule(expectation="UnexpectedRowsExpectation", arguments={"unexpected_rows_query": query}, measure="observed_value", columns=(column,), **common)
     if metric == "invalidValues":
         if "validValues" in args:
             return Rule(expectation="ExpectColumnValuesToBeInSet", arguments={"column": column, "value_set": args["validValues"]}, columns=(column,), **common)
@@ -144,13 +145,16 @@ def _schema_rules(contract: Contract, columns: tuple[str, ...]) -> list[Rule]:
         options = prop.get("logicalTypeOptions", {})
         if "minimum" in options or "maximum" in options:
             bounds = {"min_value": options.get("minimum"), "max_value": options.get("maximum")}
-            rules.append(Rule(f"{column}_range", f"{column} is within [{bounds['min_value']}, {bounds['max_value']}].", "ExpectColumnValuesToBeBetween", {"column": column, **bounds}, columns=(column,)))
+            rules.append(Rule(f"{column}_range", f"{column} is within [{bounds['min_value']}, {bounds['max_value']}].",
+                              "ExpectColumnValuesToBeBetween", {"column": column, **bounds}, columns=(column,)))
         if "minLength" in options or "maxLength" in options:
             bounds = {"min_value": options.get("minLength"), "max_value": options.get("maxLength")}
-            rules.append(Rule(f"{column}_length", f"{column} length is within [{bounds['min_value']}, {bounds['max_value']}].", "ExpectColumnValueLengthsToBeBetween", {"column": column, **bounds}, columns=(column,)))
+            rules.append(Rule(f"{column}_length", f"{column} length is within [{bounds['min_value']}, {bounds['max_value']}].",
+                              "ExpectColumnValueLengthsToBeBetween", {"column": column, **bounds}, columns=(column,)))
         if "pattern" in options:
             query = f"select * from {{batch}} where not regexp_full_match(\"{column}\", {_sql_literal(options['pattern'])})"
-            rules.append(Rule(f"{column}_pattern", f"{column} matches {options['pattern']}.", "UnexpectedRowsExpectation", {"unexpected_rows_query": query}, measure="observed_value", columns=(column,)))
+            rules.append(Rule(f"{column}_pattern", f"{column} matches {options['pattern']}.", "UnexpectedRowsExpectation",
+                              {"unexpected_rows_query": query}, measure="observed_value", columns=(column,)))
         rules += _quality_rules(prop.get("quality", []), column, columns)
     return rules
 

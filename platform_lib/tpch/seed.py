@@ -6,9 +6,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from platform_lib.descriptors.domain import DOMAIN_FILE
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.yaml_file import load_yaml
-from platform_lib.descriptors.domain import DOMAIN_FILE
 from platform_lib.mesh import Mesh
 from platform_lib.settings import mesh_home, operational_source_file
 from platform_lib.sql import sql_identifier, sql_string
