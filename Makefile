@@ -29,6 +29,7 @@ demo: setup
 
 test: setup $(CHROMIUM)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Every figure of bench/README.md, in one run (about 30 minutes): SF 0.1, 1 and 3, the audit against

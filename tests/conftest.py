@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import pytest
 
@@ -17,17 +19,38 @@ def mesh_env(home) -> dict:
     return env
 
 
+def pytest_ignore_collect(collection_path, config):
+    """`pytest -m unit` does not even import a test module without a unit test: the imports of the
+    others (pyiceberg, hypothesis, playwright...) would cost the fast layer seconds for tests it
+    deselects anyway. Any other selection collects every module."""
+    if config.getoption("markexpr") == "unit" and collection_path.name.startswith("test_") and collection_path.suffix == ".py":
+        return "mark.unit" not in collection_path.read_text()
+    return None
+
+
+# The session fixtures are shared by every test that asks for them: read-only, so that no test can
+# change what another one sees, whichever runs first.
 @pytest.fixture(scope="session")
-def seeded_env(tmp_path_factory) -> dict:
+def seeded_env(tmp_path_factory) -> Mapping[str, str]:
     """A fresh MESH_HOME with TPC-H operational sources at the test scale factor."""
     env = mesh_env(tmp_path_factory.mktemp("mesh_home"))
     mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
-    return env
+    return MappingProxyType(env)
 
 
 @pytest.fixture(scope="session")
-def mesh_run(seeded_env) -> dict:
-    """The whole mesh materialized once through `mesh run`; yields the environment it ran in."""
+def mesh_run(seeded_env) -> Mapping[str, str]:
+    """The whole mesh materialized once through `mesh run`: the environment it ran in, with the
+    run's stderr as MESH_RUN_LOG. seeded_env itself is left as it was."""
     result = mesh("run", env=seeded_env)
-    seeded_env["MESH_RUN_LOG"] = result.stderr
-    return seeded_env
+    return MappingProxyType({**seeded_env, "MESH_RUN_LOG": result.stderr})
+
+
+@pytest.fixture(scope="session")
+def location_graphs(tmp_path_factory) -> Mapping:
+    """Location name -> the asset graph it defines, every location of workspace.yaml loaded once in
+    this process (as Dagster loads it) against a MESH_HOME of its own."""
+    # Imported here: Dagster, for the tests that load locations only, not for every pytest run.
+    from tests.support.locations import load_location_graphs
+
+    return MappingProxyType(load_location_graphs(mesh_env(tmp_path_factory.mktemp("locations"))))

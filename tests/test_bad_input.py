@@ -207,6 +207,7 @@ def refusal(folder: Path) -> list:
     return info.value.problems
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("case", ALL_HOSTILE)
 def test_hostile_input_is_refused_quickly_and_clearly(tmp_path, case):
     variant = ALL_HOSTILE[case]
@@ -244,6 +245,7 @@ VALID = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("case", VALID)
 def test_unusual_but_valid_input_loads(tmp_path, case):
     edit, reads_as_written = VALID[case]
@@ -266,6 +268,7 @@ SLA_UNITS = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("unit", SLA_UNITS)
 def test_every_odcs_sla_unit_is_a_duration(unit):
     text = (SALES / CONTRACT).read_text().replace("  value: 30\n  unit: d\n", f"  value: 2\n  unit: {unit}\n", 1)
@@ -273,6 +276,7 @@ def test_every_odcs_sla_unit_is_a_duration(unit):
     assert contract.sla_duration("retention") == 2 * SLA_UNITS[unit]
 
 
+@pytest.mark.unit
 def test_runs_and_contract_evolution_read_durations_alike():
     """One table: 1 month is 30 days to the freshness check, the retention and `mesh diff`."""
     old, new = orders_document(), orders_document()
@@ -283,6 +287,7 @@ def test_runs_and_contract_evolution_read_durations_alike():
     assert diff_contracts(old, new)[0].message == "retention SLO strengthened 30d -> 1years"
 
 
+@pytest.mark.unit
 def test_an_alias_bomb_is_refused_in_under_a_second():
     text = (SALES / CONTRACT).read_text() + alias_bomb()
     with within(1.0), pytest.raises(DescriptorError, match="aliases expanded"):
@@ -330,6 +335,7 @@ def test_mesh_new_refuses_a_name_ending_in_newline_and_writes_nothing(tmp_path):
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.unit
 def test_a_contract_id_ending_in_newline_names_no_port():
     from platform_lib.descriptors.keys import port_key_of_contract
 
@@ -337,6 +343,7 @@ def test_a_contract_id_ending_in_newline_names_no_port():
     assert port_key_of_contract("urn:mesh:contract:sales:orders\n", 1) is None
 
 
+@pytest.mark.unit
 def test_contract_evolution_refuses_an_alias_bomb_quickly(tmp_path):
     from platform_lib.governance.evolution import read_contract_version
 

@@ -10,6 +10,7 @@ the customers domain) and real staged Parquet files, no mocks.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -26,6 +27,7 @@ from platform_lib.quality.rules import Rule, contract_rules
 from platform_lib.settings import DOMAINS_DIR
 
 PRODUCT = DOMAINS_DIR / "customers" / "products" / "customer_profiles"
+CONTRACT = yaml.safe_load((PRODUCT / "customer_profiles.odcs.yaml").read_text())
 # A column each: customer_key internal, name pii, nation_key public, account_balance restricted.
 CLASSIFIED = {"nation_key": "public", "account_balance": "restricted"}
 STAGED = """
@@ -43,7 +45,7 @@ def sql_rule(query: str, name: str = "hostile", **operator) -> dict:
 
 def write_contract(folder: Path, table_rules: list[dict] = (), column_rules: dict[str, list[dict]] | None = None) -> Path:
     """customer_profiles' contract, with these rules added to its table (after `not_empty`) and columns."""
-    document = yaml.safe_load((PRODUCT / "customer_profiles.odcs.yaml").read_text())
+    document = copy.deepcopy(CONTRACT)
     schema = document["schema"][0]
     schema["quality"] += table_rules
     for prop in schema["properties"]:
@@ -54,18 +56,19 @@ def write_contract(folder: Path, table_rules: list[dict] = (), column_rules: dic
     return path
 
 
-@pytest.fixture
-def staged(tmp_path) -> Path:
-    target = tmp_path / "staged.parquet"
+# The staged file and the other port are read by the tests, written by none: made once for all.
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("staging") / "staged.parquet"
     with duckdb.connect() as con:
         con.execute(f"COPY ({STAGED}) TO '{target}' (FORMAT parquet)")
     return target
 
 
-@pytest.fixture
-def other_port(tmp_path) -> Path:
+@pytest.fixture(scope="module")
+def other_port(tmp_path_factory) -> Path:
     """Another domain's published file, which no rule of this contract may read."""
-    target = tmp_path / "finance" / "secret.parquet"
+    target = tmp_path_factory.mktemp("ports") / "finance" / "secret.parquet"
     target.parent.mkdir()
     with duckdb.connect() as con:
         con.execute(f"COPY (select 42 as secret) TO '{target}' (FORMAT parquet)")
@@ -118,9 +121,10 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("query, reason", [case[1:] for case in HOSTILE], ids=[case[0] for case in HOSTILE])
 def test_a_hostile_rule_is_refused_at_load_and_runs_nothing(tmp_path, staged, other_port, query, reason):
-    written = other_port.parent / "planted.parquet"
+    written = other_port.parent / f"planted-by-{tmp_path.name}.parquet"
     path = write_contract(tmp_path, [sql_rule(query.format(other=other_port, written=written, object="{object}"))])
     with pytest.raises(DescriptorError) as refused:
         audit(staged, load_contract(path))
@@ -128,6 +132,7 @@ def test_a_hostile_rule_is_refused_at_load_and_runs_nothing(tmp_path, staged, ot
     assert_refused(refused.value, path, "schema[0].quality[1].query", reason)
 
 
+@pytest.mark.unit
 def test_a_column_rule_is_refused_with_its_property_path(tmp_path):
     path = write_contract(tmp_path, column_rules={"phone": [sql_rule("select count(*) from read_csv('/etc/passwd') where {property} is null")]})
     with pytest.raises(DescriptorError) as refused:
@@ -135,6 +140,7 @@ def test_a_column_rule_is_refused_with_its_property_path(tmp_path):
     assert_refused(refused.value, path, "schema[0].properties[4].quality[0].query", "it reads READ_CSV('/etc/passwd')")
 
 
+@pytest.mark.unit
 def test_loading_the_product_refuses_its_contract(tmp_path):
     """Products load their contracts both at `mesh check` and when a code location loads."""
     folder = tmp_path / PRODUCT.name
@@ -145,6 +151,7 @@ def test_loading_the_product_refuses_its_contract(tmp_path):
     assert_refused(refused.value, path, "schema[0].quality[1].query", "it runs COPY, not a query")
 
 
+@pytest.mark.unit
 def test_ctes_subqueries_and_unions_over_the_port_are_accepted_and_run(tmp_path, staged):
     rules = [
         sql_rule("with rich as (select * from {object} where account_balance > 100) "
@@ -155,7 +162,9 @@ def test_ctes_subqueries_and_unions_over_the_port_are_accepted_and_run(tmp_path,
     ]
     path = write_contract(tmp_path, rules, {"nation_key": [sql_rule("select count(*) from {object} where {property} is null", "no_null_nation")]})
     outcomes = {o.name: o for o in audit(staged, load_contract(path))}
-    assert all(o.passed for o in outcomes.values()), outcomes
+    # Each of them ran, beside the contract's own rules: a rule the audit left out would pass unseen.
+    assert {"cte_and_subquery", "union", "recursive", "from_first_and_dollar_placeholder", "no_null_nation"} <= set(outcomes), sorted(outcomes)
+    assert all(o.passed and o.error is None for o in outcomes.values()), outcomes
 
 
 FILE_READS = [
@@ -165,6 +174,7 @@ FILE_READS = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("query", [q for _, q in FILE_READS], ids=[d for d, _ in FILE_READS])
 def test_the_audit_session_reaches_no_file_but_the_staged_one(staged, other_port, query):
     """Were a rule to get past the parser, it errors instead of reading (and passing)."""
@@ -194,6 +204,7 @@ READS_CLASSIFIED = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("table_rules, column_rules", [c[1:] for c in READS_CLASSIFIED], ids=[c[0] for c in READS_CLASSIFIED])
 def test_observed_values_of_classified_columns_are_redacted(tmp_path, staged, table_rules, column_rules):
     from dagster import AssetKey
@@ -206,6 +217,7 @@ def test_observed_values_of_classified_columns_are_redacted(tmp_path, staged, ta
     assert check_result(AssetKey("port"), outcome, "v").metadata["observed"].value == REDACTED
 
 
+@pytest.mark.unit
 def test_a_public_columns_observed_value_is_reported(tmp_path, staged):
     path = write_contract(tmp_path, [sql_rule("select max(nation_key) from {object}", "peek", mustBe=9)])
     (rule,) = [r for r in contract_rules(load_contract(path)) if r.name == "peek"]
@@ -214,6 +226,7 @@ def test_a_public_columns_observed_value_is_reported(tmp_path, staged):
     assert outcome.passed and outcome.to_dict()["observed"] == 9
 
 
+@pytest.mark.unit
 def test_a_classified_columns_failing_rule_keeps_its_verdict_and_count_not_its_values(tmp_path, staged):
     path = write_contract(tmp_path, column_rules={"name": [{"name": "peek", "type": "library", "metric": "invalidValues", "arguments": {"validValues": ["nobody"]}, "mustBe": 0}]})
     outcome = {o.name: o for o in audit(staged, load_contract(path))}["peek"].to_dict()
@@ -221,6 +234,7 @@ def test_a_classified_columns_failing_rule_keeps_its_verdict_and_count_not_its_v
     assert outcome["observed"] == REDACTED and set(outcome["sample"]) == {REDACTED}
 
 
+@pytest.mark.unit
 def test_an_engine_message_quoting_a_classified_value_is_redacted(tmp_path, staged):
     path = write_contract(tmp_path, [sql_rule("select max(cast(name as integer)) from {object}", "peek")])
     outcome = {o.name: o for o in audit(staged, load_contract(path))}["peek"]
@@ -228,6 +242,7 @@ def test_an_engine_message_quoting_a_classified_value_is_redacted(tmp_path, stag
     assert "Customer#" not in json.dumps(outcome.to_dict())
 
 
+@pytest.mark.unit
 def test_a_rule_ending_in_a_comment_runs(tmp_path, staged):
     """The audit's own SQL around the rule does not end up inside the author's trailing comment."""
     path = write_contract(tmp_path, [sql_rule("select count(*) from {object} where nation_key < 0 -- none below zero", "commented")])
@@ -235,6 +250,7 @@ def test_a_rule_ending_in_a_comment_runs(tmp_path, staged):
     assert outcome.passed and outcome.error is None, outcome
 
 
+@pytest.mark.unit
 def test_a_rule_yielding_no_number_fails_alone_with_what_it_yielded(tmp_path, staged):
     path = write_contract(tmp_path, [sql_rule("select max(market_segment) from {object}", "segment")])
     outcomes = {o.name: o for o in audit(staged, load_contract(path))}

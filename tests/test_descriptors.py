@@ -11,7 +11,9 @@ from platform_lib.descriptors.domain import load_domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.mesh import load_mesh
 from platform_lib.settings import DOMAINS_DIR
-from tests.support.mesh_copy import edit
+from tests.support.mesh_copy import edit, line_of
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -37,17 +39,21 @@ def test_repository_mesh_loads_every_domain():
 
 
 def test_malformed_yaml_names_file_and_line(sales_copy):
-    edit(sales_copy / "domain.yaml", "team:\n", "team: [\n")
-    message = error_of(sales_copy)
-    assert message.startswith(f"{sales_copy / 'domain.yaml'}:") and "malformed YAML" in message
+    path = sales_copy / "domain.yaml"
+    edit(path, "team:\n", "team: [\n")
+    # The flow sequence opened on the team line runs on until the parser meets a second key.
+    opened, found = line_of(path, "team: ["), line_of(path, "  email: sales-data@mesh.example")
+    assert error_of(sales_copy) == (
+        f"{path}:{found}: <document>: malformed YAML: while parsing a flow sequence at line {opened}: "
+        f"did not find expected ',' or ']' at line {found}"
+    )
 
 
 def test_missing_field_names_its_path_and_line(sales_copy):
     contract = sales_copy / "products" / "orders" / "orders.odcs.yaml"
     edit(contract, "  physicalName: orders\n", "")
-    message = error_of(sales_copy)
-    assert f"{contract}:" in message
-    assert "schema[0].physicalName: required field is missing" in message
+    # The line of the mapping the field is missing from.
+    assert error_of(sales_copy) == f"{contract}:{line_of(contract, '- name: orders')}: schema[0].physicalName: required field is missing"
 
 
 def test_wrong_type_is_reported_with_expected_type(sales_copy):
@@ -60,7 +66,7 @@ def test_misspelled_nested_contract_field_is_an_error(sales_copy):
     contract = sales_copy / "products" / "orders" / "orders.odcs.yaml"
     edit(contract, "    physicalType: BIGINT\n", "    physicalTyp: BIGINT\n")
     message = error_of(sales_copy)
-    line = contract.read_text().splitlines().index("    physicalTyp: BIGINT") + 1
+    line = line_of(contract, "    physicalTyp: BIGINT")
     assert message == f"{contract}:{line}: schema[0].properties[0].physicalTyp: unknown field 'physicalTyp' (not in ODCS v3): check its spelling"
 
 

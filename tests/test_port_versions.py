@@ -5,10 +5,11 @@ loser, a tampered data file stops a consumer before it reads it, and retention e
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -157,14 +158,29 @@ def test_a_truncated_data_file_stops_the_consumer_naming_port_and_snapshot(env, 
     assert f"input binding refused, dbt did not run: port sales.orders_v1 snapshot {snapshot}" in result.stderr
 
 
+def rewrite_to_size(path: Path, select: str) -> None:
+    """`path` replaced by `select` (of its own rows) in a file of exactly its size: the rewrite is made
+    smaller (zstd's top level), then a key-value entry of its footer takes up the difference."""
+    size, new, pad = path.stat().st_size, path.with_suffix(".new"), 0
+    with duckdb.connect() as con:
+        for _ in range(3):  # the entry's length is a varint: a second write settles it
+            con.execute(f"copy ({select.format(src=f'read_parquet({str(path)!r})')}) to '{new}' "
+                        f"(format parquet, compression zstd, compression_level 22, kv_metadata {{pad: '{'x' * pad}'}})")
+            if new.stat().st_size == size:
+                break
+            pad += size - new.stat().st_size
+    assert new.stat().st_size == size, f"could not write {size} bytes (pad {pad})"
+    new.replace(path)
+
+
 def test_a_replaced_data_file_of_the_same_size_is_detected(env, orders_file):
     path, snapshot = orders_file
-    # Same rows, same size, one price changed: only the recorded statistics tell.
-    with duckdb.connect() as con:
-        con.execute(f"copy (select * replace (case when order_key = 1 then total_price + 1000000 else total_price end as total_price) "
-                    f"from read_parquet('{path}')) to '{path}.new' (format parquet, compression zstd)")
-    Path(f"{path}.new").replace(path)
-    with in_mesh(env), pytest.raises(CorruptPort, match=f"port sales.orders_v1 snapshot {snapshot}: .* (differs from what the catalog recorded|truncated or replaced)"):
+    # Same rows, same size, one price changed: only the recorded statistics tell (the size check,
+    # which comes first, must not be what refuses it).
+    rewrite_to_size(path, "select * replace (cast(case when order_key = 1 then total_price + 1000000 else total_price end "
+                          "as decimal(15, 2)) as total_price) from {src}")
+    expected = f"port sales.orders_v1 snapshot {snapshot}: data file {path.as_uri()} differs from what the catalog recorded (upper_bounds)"
+    with in_mesh(env), pytest.raises(CorruptPort, match=f"^{re.escape(expected)}: replaced after publication"):
         bind_sources(FINANCE, _manifest())
 
 
@@ -178,7 +194,7 @@ def test_retention_expires_old_snapshots_and_their_files(env):
         # A version published as if 400 days ago (a copy of the current file, committed as the platform does).
         aged_file = current_file.replace(".parquet", "-aged.parquet")
         Path(aged_file.removeprefix("file://")).write_bytes(Path(current_file.removeprefix("file://")).read_bytes())
-        aged_at = (datetime.now(timezone.utc) - timedelta(days=400)).isoformat()
+        aged_at = (datetime.now(UTC) - timedelta(days=400)).isoformat()
         aged = catalog.commit(catalog.table(key), aged_file, {"run-id": "aged", "published-at": aged_at, "checks": "[]"}, {})
     # The next publication makes it past, and past the retention window.
     mesh("run", "--domain", "sales", env=env)

@@ -14,14 +14,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from unittest import mock
 
-import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from platform_lib.mesh import load_mesh
-from platform_lib.ports.masking import masked_select, masking_macro
 from tests.conftest import mesh_env
 from tests.support import ports
 from tests.support.processes import REPO, mesh
@@ -123,22 +119,6 @@ def test_two_installations_hash_the_same_names_differently(env, tmp_path_factory
     ours, theirs = name_digests(env), name_digests(other)
     assert ours.keys() == theirs.keys()
     assert not set(ours.values()) & set(theirs.values())
-
-
-PROFILES_CONTRACT = next(p.contract for p in load_mesh().domain("customers").output_ports if p.asset_key == PUBLIC)
-VALUES = ["Customer#000000001", "Zoë Ørsted 日本", "", None]
-
-
-@pytest.mark.parametrize("secret", ["s", "x" * 64, "a shared secret longer than SHA-256's block " * 3])
-def test_the_hash_in_the_export_sql_is_hmac_sha256_under_the_shared_secret(secret, tmp_path):
-    with mock.patch.dict(os.environ, {"MESH_HOME": str(tmp_path), "MESH_MASKING_SALT": secret}), duckdb.connect() as con:
-        con.execute(masking_macro())
-        con.execute("create table profiles (name varchar, address varchar, phone varchar)")
-        con.executemany("insert into profiles values (?, 'an address', 'a phone')", [[v] for v in VALUES])
-        rows = con.execute(masked_select(PROFILES_CONTRACT, "profiles")).fetchall()
-    expected = [hmac.new(secret.encode(), v.encode(), hashlib.sha256).hexdigest() if v is not None else None for v in VALUES]
-    assert rows == [(digest, None, None) for digest in expected]
-    assert not (tmp_path / "secrets").exists(), "a shared secret replaces the installation's key"
 
 
 FIRST_USE = """

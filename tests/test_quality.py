@@ -9,7 +9,7 @@ import yaml
 
 from platform_lib.descriptors.contract import load_contract
 from platform_lib.quality.audit import REDACTED, audit
-from platform_lib.quality.rules import OPERATORS, passes
+from platform_lib.quality.rules import OPERATORS, contract_rules, passes
 
 CONTRACT = {
     "apiVersion": "v3.1.0", "kind": "DataContract", "id": "urn:mesh:contract:test:t", "version": "1.0.0", "status": "active",
@@ -53,6 +53,7 @@ def outcomes(tmp_path, contract, select: str) -> dict:
     return {o.name: o for o in audit(target, contract)}
 
 
+@pytest.mark.unit
 def test_good_data_passes_every_rule(tmp_path, contract):
     results = outcomes(tmp_path, contract, GOOD.replace("10.0", "cast(10.0 as double)"))
     assert {name: o.passed for name, o in results.items()} == {name: True for name in results}, results
@@ -69,6 +70,7 @@ BAD = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("bad, failing", BAD)
 def test_each_rule_fails_on_bad_data(tmp_path, contract, bad, failing):
     select = f"select k1, k2, cast(amount as double) as amount, code from (values {bad}) t(k1, k2, amount, code)"
@@ -91,12 +93,14 @@ def test_duckdb_answers_as_gx_itself_does(tmp_path, contract, rows):
     assert [seen(o) for o in fast] == [seen(o) for o in reference]
 
 
+@pytest.mark.unit
 def test_failing_samples_of_pii_columns_are_redacted(tmp_path, contract):
     select = "select k1, k2, cast(amount as double) as amount, code from (values (1, 1, 1.0, 'zz'), (1, 2, 2.0, 'AA')) t(k1, k2, amount, code)"
     result = outcomes(tmp_path, contract, select)["code_pattern"]
     assert not result.passed and result.unexpected_count == 1 and set(result.sample) == {REDACTED}
 
 
+@pytest.mark.unit
 def test_schema_check_names_the_exact_mismatch(tmp_path, contract):
     select = "select k1, k2, amount, code from (values (1, null, 1.5, 'AA')) t(k1, k2, amount, code)"
     (schema, *rest) = audit_list(tmp_path, contract, select)
@@ -112,12 +116,14 @@ def audit_list(tmp_path, contract, select):
     return audit(target, contract)
 
 
+@pytest.mark.unit
 def test_a_rule_gx_cannot_run_fails(tmp_path, contract):
     contract.schema_object["quality"].append({"name": "broken", "type": "sql", "query": "select count(*) from {object} where nope > 0", "mustBe": 0})
     result = outcomes(tmp_path, contract, GOOD.replace("10.0", "cast(10.0 as double)"))["broken"]
     assert not result.passed and result.error
 
 
+@pytest.mark.unit
 def test_operators():
     cases = {
         "mustBe": (3, 3, 4), "mustNotBe": (3, 4, 3), "mustBeGreaterThan": (3, 4, 3), "mustBeGreaterOrEqualTo": (3, 3, 2),
@@ -126,3 +132,31 @@ def test_operators():
     assert set(cases) == set(OPERATORS)
     for op, (value, good, bad) in cases.items():
         assert passes(good, (op, value)) and not passes(bad, (op, value)), op
+
+
+@pytest.mark.unit
+def test_each_contract_promise_becomes_its_expectation(contract):
+    """Schema properties first, in column order with each column's quality rules after them, then the
+    table's rules. Queries are GX format strings: {batch} is the port, any other brace is doubled."""
+    rules = [(r.name, r.expectation, r.arguments, r.measure, r.operator, r.unit, r.columns) for r in contract_rules(contract)]
+    assert rules == [
+        ("primary_key", "ExpectCompoundColumnsToBeUnique", {"column_list": ["k1", "k2"]}, "unexpected_count", ("mustBe", 0), "rows", ("k1", "k2")),
+        ("amount_range", "ExpectColumnValuesToBeBetween", {"column": "amount", "min_value": 0, "max_value": 100},
+         "unexpected_count", ("mustBe", 0), "rows", ("amount",)),
+        ("code_pattern", "UnexpectedRowsExpectation", {"unexpected_rows_query": "select * from {batch} where not regexp_full_match(\"code\", '^[A-Z]{{2}}$')"},
+         "observed_value", ("mustBe", 0), "rows", ("code",)),
+        ("code_known", "ExpectColumnValuesToBeInSet", {"column": "code", "value_set": ["AA", "BB"]}, "unexpected_count", ("mustBe", 0), "rows", ("code",)),
+        ("code_mostly_present", "UnexpectedRowsExpectation", {"unexpected_rows_query": "select * from {batch} where \"code\" is null or \"code\" in ('', 'NA')"},
+         "observed_value", ("mustBeLessOrEqualTo", 10), "percent", ("code",)),
+        ("code_nulls", "ExpectColumnValuesToNotBeNull", {"column": "code"}, "unexpected_count", ("mustBeLessThan", 2), "rows", ("code",)),
+        ("size", "ExpectTableRowCountToBeBetween", {}, "observed_value", ("mustBeBetween", [2, 10]), "rows", ()),
+        ("no_duplicate_pairs", "ExpectCompoundColumnsToBeUnique", {"column_list": ["k1", "k2"]}, "unexpected_count", ("mustBe", 0), "rows", ("k1", "k2")),
+        ("total_small", "UnexpectedRowsExpectation", {"unexpected_rows_query": "select * from (select sum(amount) from {batch}\n) as q(value)"},
+         "query_value", ("mustBeLessThan", 200), "rows", ("amount",)),
+    ]
+
+
+@pytest.mark.unit
+def test_rules_of_one_name_get_distinct_check_names(contract):
+    contract.schema_object["quality"] += [{"name": "size", "type": "library", "metric": "rowCount", "mustBeGreaterThan": 0}] * 2
+    assert [r.name for r in contract_rules(contract)][-3:] == ["total_small", "size_2", "size_3"]

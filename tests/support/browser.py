@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = os.environ.get("MESH_CHROMIUM", "/usr/bin/chromium")
 
@@ -30,6 +29,21 @@ GROUP_EDGES_JS = """(names) => {
   }
   return {groups: boxes.map(b => b.name), edges};
 }"""
+# True once the lineage has drawn `count` distinct edges between the named groups: edges are laid
+# out after the nodes.
+GROUP_EDGES_DRAWN_JS = f"""([names, count]) => new Set(({GROUP_EDGES_JS})(names).edges
+  .filter(([from, to]) => from && to).map(edge => edge.join(' -> '))).size >= count"""
+# True once the webserver has loaded `count` code locations. A synchronous request: wait_for_function
+# polls a predicate's value, and would take a pending promise for a true one.
+LOCATIONS_LOADED_JS = """(count) => {
+  const request = new XMLHttpRequest();
+  request.open('POST', '/graphql', false);
+  request.setRequestHeader('Content-Type', 'application/json');
+  request.send(JSON.stringify({query: '{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }'}));
+  if (request.status !== 200) return false;
+  const entries = JSON.parse(request.responseText).data.workspaceOrError.locationEntries;
+  return entries.length === count && entries.every(entry => entry.loadStatus === 'LOADED');
+}"""
 
 
 @contextmanager
@@ -42,15 +56,6 @@ def browser_page(width: int = 1600, height: int = 1000):
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
-
-
-def dismiss_welcome(page: Page) -> None:
-    """Dagster's first-visit dialog (join the community) covers the page until skipped."""
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.first.click(timeout=5000)
-    except PlaywrightTimeout:
-        pass  # no dialog on this visit
 
 
 def screenshot(page: Page, home: str, name: str) -> Path:

@@ -21,3 +21,8 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+
+
+def line_of(path: Path, line: str) -> int:
+    """The number of the first line of the file that reads exactly `line`: where a problem is reported."""
+    return path.read_text().splitlines().index(line) + 1
