@@ -21,7 +21,6 @@ from platform_lib.descriptors.keys import (
     OPERATIONAL,
     operational_table,
     port_key_of_contract,
-    port_source_identifier,  # noqa: F401  (scaffold.product imports it from here)
 )
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.ports.published import published_port

@@ -20,10 +20,9 @@ from platform_lib.assets.dbt_project import prepare
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Column
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import contract_id as contract_urn
-from platform_lib.descriptors.keys import product_id
+from platform_lib.descriptors.keys import port_source_identifier, product_id
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
 from platform_lib.mesh import Mesh
-from platform_lib.ports.binding import port_source_identifier
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
 
 PORTS_FILE = "models/_ports.yml"
