@@ -155,3 +155,16 @@ def test_an_unknown_product_is_refused_naming_the_known_ones(seeded_env):
     known = sorted(product.id for domain in MESH.domains for product in domain.products)
     assert result.returncode == 1
     assert result.stderr.strip() == f"mesh run: unknown product urn:mesh:product:sales:ordres; known: {', '.join(known)}"
+
+
+def test_an_unexpected_error_shows_its_own_message_not_dagsters_wrapper(seeded_env, tmp_path):
+    env = fresh_home(seeded_env, tmp_path)
+    warehouse = Path(env["MESH_HOME"]) / "warehouse" / "customers.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    warehouse.write_text("not a database\n")
+    result = mesh("run", "--product", "urn:mesh:product:customers:geography", env=env, check=False)
+    assert result.returncode == 1
+    cause = [line for line in block(result.stderr, "customers") if not PORT.match(line)]
+    assert cause and cause[0].startswith("    customers_dbt_models: "), result.stderr
+    assert "DagsterExecutionStepExecutionError" not in "\n".join(cause), cause
+    assert str(warehouse) in cause[0] and "not a valid DuckDB database file" in cause[0], cause

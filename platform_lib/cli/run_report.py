@@ -40,8 +40,14 @@ class RunReport:
 
 def _reason(event: DagsterEvent) -> str:
     failure = event.step_failure_data
-    # A Failure raised by the platform says it all; any other exception by its message.
-    return ((failure.user_failure_data and failure.user_failure_data.description) or failure.error.message).strip()
+    # A Failure raised by the platform says it all; any other exception by its own message, not by
+    # the wrapper Dagster puts around an op's errors.
+    if failure.user_failure_data and failure.user_failure_data.description:
+        return failure.user_failure_data.description.strip()
+    error = failure.error
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    return error.message.strip()
 
 
 def _failures(result) -> list[tuple[str, str]]:
