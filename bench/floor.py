@@ -20,8 +20,8 @@ from platform_lib.descriptors.dbt_compile import compiled_manifest
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.keys import operational_table, port_source_identifier
 from platform_lib.mesh import Mesh
-from platform_lib.ports.masking import masked_select, masking_macro
-from platform_lib.settings import duckdb_memory_limit, operational_source_file, warehouse_path
+from platform_lib.ports.masking import masked_select, masking_key, masking_macro
+from platform_lib.settings import duckdb_memory_limit, masking_key_file, operational_source_file, warehouse_path
 from platform_lib.sql import sql_identifier, sql_string
 
 # The port export's own settings (ports/publish.py), so the floor writes the same files the same way.
@@ -53,7 +53,7 @@ def domain_script(domain, manifest: dict, out: Path, scratch: Path) -> str:
         kind = "view" if node["config"]["materialized"] == "view" else "table"
         statements.append(f"create schema if not exists {sql_identifier(node['schema'])}")
         statements.append(f"create {kind} {node['relation_name']} as {node['compiled_code']}")
-    statements.append(masking_macro())
+    statements.append(masking_macro(masking_key(masking_key_file())))
     for port in domain.output_ports:
         relation = models[f"model.{domain.name}.{port.contract.model}"]["relation_name"]
         statements.append(f"copy ({masked_select(port.contract, relation)}) to {sql_string(port_file(out, port.asset_key))} (format parquet, compression zstd)")

@@ -40,11 +40,14 @@ from pathlib import Path
 
 import yaml
 
+from platform_lib.descriptors.dbt_files import MODEL_CONTRACTS, PROFILE, SOURCES, write_dbt_files
+
 REPO = Path(__file__).resolve().parents[1]
+# The files the platform writes from a domain's descriptors: a copy gets its own.
+GENERATED = [Path(name).name for name in (PROFILE, SOURCES, MODEL_CONTRACTS)]
 TEMPLATE = "finance"
 PRODUCERS = ("sales", "customers", "supply")
 DROPPED_PRODUCT = "returned_item_report"
-DROPPED_SOURCES = {("customers", "customer_profiles_full"), ("customers", "geography_v1")}  # read by it alone
 
 
 def consumer_names(n: int) -> list[str]:
@@ -63,14 +66,6 @@ def _rename_domain(folder: Path, name: str) -> None:
 def _rename_dbt_project(folder: Path, name: str) -> None:
     project = folder / "dbt_project.yml"
     project.write_text(re.sub(rf"^(name: |profile: |  ){TEMPLATE}(:?)$", rf"\g<1>{name}\2", project.read_text(), flags=re.MULTILINE))
-    profiles = folder / "profiles.yml"
-    text = re.sub(rf"^{TEMPLATE}:$", f"{name}:", profiles.read_text(), flags=re.MULTILINE)
-    profiles.write_text(text.replace(f"/warehouse/{TEMPLATE}.duckdb", f"/warehouse/{name}.duckdb"))
-    ports = folder / "models" / "_ports.yml"
-    doc = yaml.safe_load(ports.read_text())
-    for source in doc["sources"]:
-        source["tables"] = [t for t in source["tables"] if (source["name"], t["name"]) not in DROPPED_SOURCES]
-    ports.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 def generate_mesh(root: Path, n: int) -> list[str]:
@@ -84,9 +79,14 @@ def generate_mesh(root: Path, n: int) -> list[str]:
         _rename_domain(root / "domains" / name, name)
         shutil.copytree(
             REPO / "dbt_projects" / TEMPLATE, root / "dbt_projects" / name,
-            ignore=shutil.ignore_patterns("target", "logs", ".user.yml", f"{DROPPED_PRODUCT}.sql"),
+            ignore=shutil.ignore_patterns("target", "logs", ".user.yml", f"{DROPPED_PRODUCT}.sql", *GENERATED),
         )
         _rename_dbt_project(root / "dbt_projects" / name, name)
+        # The profile and sources of the copy's own descriptors (returned_item_report's inputs left out).
+        write_dbt_files(root / "dbt_projects" / name)
+        # returned_item_report was the last reader of geography v1: v2, read alone, takes the port's name.
+        q5 = root / "dbt_projects" / name / "models" / "products" / "revenue_by_nation.sql"
+        q5.write_text(q5.read_text().replace("source('customers', 'geography_v2')", "source('customers', 'geography')"))
     locations = [
         {"python_file": {"relative_path": f"domains/{d}/definitions.py", "location_name": d, "working_directory": "."}}
         for d in (*PRODUCERS, *names)
@@ -472,31 +472,11 @@ def _consumer_sql(port: PlannedPort) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_ports_yml(models: Path, ports: list[PlannedPort]) -> None:
-    """Every port the domain's products read, as dbt sources keyed by the producer's port asset."""
-    by_producer: dict[str, dict[str, PlannedPort]] = {}
-    for port in ports:
-        for p in port.inputs:
-            by_producer.setdefault(p.domain, {})[p.name] = p
-    sources = [
-        {"name": producer, "schema": "ports", "tables": [
-            {"name": p.name, "identifier": "__".join(p.key), "config": {"meta": {"dagster": {"asset_key": list(p.key)}}}}
-            for _, p in sorted(tables.items())
-        ]}
-        for producer, tables in sorted(by_producer.items())
-    ]
-    header = ("# Input ports: published output ports of other domains, bound by the platform as views in the\n"
-              "# `ports` schema of this domain's own database. The asset key is the producer's port asset,\n"
-              "# which draws the cross-domain edge in Dagster's lineage.\n")
-    _write(models / "_ports.yml", header + _dump({"version": 2, "sources": sources}))
-
-
 def _write_dbt_project(root: Path, d: int, ports: list[PlannedPort]) -> None:
     domain = ports[0].domain
     project = root / "dbt_projects" / domain
+    # Its profile and input ports' sources are written from the descriptors by `mesh prepare`.
     _write(project / "dbt_project.yml", _dbt_project_yml(domain, d == 0))
-    profiles = (REPO / "dbt_projects" / TEMPLATE / "profiles.yml").read_text()
-    _write(project / "profiles.yml", re.sub(rf"^{TEMPLATE}:$", f"{domain}:", profiles, flags=re.MULTILINE).replace(f"/warehouse/{TEMPLATE}.duckdb", f"/warehouse/{domain}.duckdb"))
     models = project / "models"
     if d == 0:
         _write_staging(models, domain)
@@ -504,7 +484,6 @@ def _write_dbt_project(root: Path, d: int, ports: list[PlannedPort]) -> None:
             columns = ",\n".join(f"    {c['name']}" for c in port.columns)
             _write(models / "products" / f"{port.name}.sql", f"select\n{columns}\nfrom {{{{ ref('stg_{port.entity}') }}}}\n")
     else:
-        _write_ports_yml(models, ports)
         for port in ports:
             _write(models / "products" / f"{port.name}.sql", _consumer_sql(port))
 

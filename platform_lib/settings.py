@@ -1,9 +1,15 @@
-"""Where the mesh keeps its state: everything lives under $MESH_HOME, ports behind a URI."""
+"""Where the mesh keeps its state: everything lives under $MESH_HOME, ports behind a URI. Read from
+the environment when called; written to it only by the commands that start Dagster
+(export_environment) and for the length of one dbt invocation (environment). A domain's runs are
+given theirs as Dagster resources (assets/resources.py), which default to these."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,36 +41,65 @@ def port_warehouse() -> str:
     return (os.environ.get("MESH_PORT_WAREHOUSE") or f"file://{mesh_home() / 'ports' / 'warehouse'}").rstrip("/")
 
 
-def s3_settings() -> dict[str, str]:
-    """The object store and this process's own identity on it (each domain runs with its own)."""
-    return {
-        "endpoint": os.environ.get("MESH_S3_ENDPOINT", ""),
-        "access_key": os.environ.get("MESH_S3_ACCESS_KEY_ID", ""),
-        "secret_key": os.environ.get("MESH_S3_SECRET_ACCESS_KEY", ""),
-        "region": os.environ.get("MESH_S3_REGION", "us-east-1"),
-    }
+# This process's own keys on the object store.
+S3_ACCESS_KEY_ID = "MESH_S3_ACCESS_KEY_ID"
+S3_SECRET_ACCESS_KEY = "MESH_S3_SECRET_ACCESS_KEY"
 
 
-def s3_credentials_dir() -> Path | None:
-    """Per-domain credentials (`<domain>.json`) for `mesh run`, which runs every domain on one
-    machine: each domain's run takes its own identity from here (see `mesh access render`)."""
-    value = os.environ.get("MESH_S3_CREDENTIALS")
-    return Path(value) if value else None
+@dataclass(frozen=True)
+class S3:
+    """The object store and one identity's keys on it."""
+
+    endpoint: str = ""
+    region: str = "us-east-1"
+    access_key: str = ""
+    secret_key: str = field(default="", repr=False)
+
+
+def s3_endpoint() -> str:
+    return os.environ.get("MESH_S3_ENDPOINT", "")
+
+
+def s3_region() -> str:
+    return os.environ.get("MESH_S3_REGION", "us-east-1")
+
+
+def s3_credentials_file(identity: str | None) -> Path | None:
+    """The identity's keys (`<identity>.json`, see `mesh access render`) when MESH_S3_CREDENTIALS
+    holds every identity's: `mesh run` runs every domain on one machine, each as itself."""
+    folder = os.environ.get("MESH_S3_CREDENTIALS")
+    return Path(folder) / f"{identity}.json" if folder and identity else None
+
+
+def s3_keys(credentials_file: Path) -> dict[str, str]:
+    credentials = json.loads(credentials_file.read_text())
+    return {"access_key": credentials["access_key"], "secret_key": credentials["secret_key"]}
+
+
+def s3_settings(identity: str | None = None) -> S3:
+    """The object store and the identity's keys: its file when MESH_S3_CREDENTIALS is set, else this
+    process's own (each domain's code server is given only its own)."""
+    file = s3_credentials_file(identity)
+    keys = s3_keys(file) if file else {"access_key": os.environ.get(S3_ACCESS_KEY_ID, ""), "secret_key": os.environ.get(S3_SECRET_ACCESS_KEY, "")}
+    return S3(s3_endpoint(), s3_region(), **keys)
 
 
 def assume_identity(name: str) -> None:
-    """Give this process (one domain's run, or the platform's) that identity's S3 credentials, when
-    `MESH_S3_CREDENTIALS` holds every identity's (one machine running the whole mesh)."""
-    folder = s3_credentials_dir()
-    if folder is not None:
-        credentials = json.loads((folder / f"{name}.json").read_text())
-        os.environ["MESH_S3_ACCESS_KEY_ID"] = credentials["access_key"]
-        os.environ["MESH_S3_SECRET_ACCESS_KEY"] = credentials["secret_key"]
+    """Give this command's process the identity's S3 keys (`mesh catalog`: the platform's), when
+    MESH_S3_CREDENTIALS holds every identity's."""
+    file = s3_credentials_file(name)
+    if file is not None:
+        keys = s3_keys(file)
+        os.environ[S3_ACCESS_KEY_ID], os.environ[S3_SECRET_ACCESS_KEY] = keys["access_key"], keys["secret_key"]
 
 
 def staging_dir() -> Path:
     """Local scratch space for port versions being written and audited."""
     return mesh_home() / "staging"
+
+
+# A deployment's shared secret for hashed columns, in place of the installation's key file.
+MASKING_SALT = "MESH_MASKING_SALT"
 
 
 def masking_key_file() -> Path:
@@ -99,8 +134,41 @@ def audit_memory_limit() -> str:
     return os.environ.get("MESH_AUDIT_MEMORY_LIMIT") or "256MB"
 
 
+# Where a run's dbt writes the domain's DuckDB file (the profile falls back to MESH_HOME's).
+WAREHOUSE_PATH = "MESH_WAREHOUSE_PATH"
+
+
+def dbt_environment(memory_limit: str, s3: S3, database: Path | None = None) -> dict[str, str]:
+    """What a domain's dbt profile reads with env_var(): the mesh's home (the extensions, and the
+    domain's DuckDB file unless a run names another: its warehouse resource's), the DuckDB memory
+    limit, and the object store with the domain's identity."""
+    return {
+        "MESH_HOME": str(mesh_home()), "MESH_DUCKDB_MEMORY_LIMIT": memory_limit, **({WAREHOUSE_PATH: str(database)} if database else {}),
+        "MESH_S3_ENDPOINT": s3.endpoint, "MESH_S3_REGION": s3.region, S3_ACCESS_KEY_ID: s3.access_key, S3_SECRET_ACCESS_KEY: s3.secret_key,
+    }
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in this process's environment while the block runs, the environment as it was after.
+    dbt runs in the run's process and reads its profile's env_var() from os.environ; nothing else
+    of the process (a code location, the next run in it) may see them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def export_environment() -> None:
-    """Make the resolved homes visible to child processes (dbt reads MESH_HOME from its profile)."""
+    """For the commands that start Dagster or dbt (`mesh run`, `mesh ui`, `mesh check`), never a code
+    location: the resolved homes in this process's environment and that of the processes it starts,
+    and the instance's dagster.yaml."""
     os.environ["MESH_HOME"] = str(mesh_home())
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     os.environ["MESH_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
+from platform_lib.assets.sources import operational_group
 from platform_lib.mesh import load_mesh
 from platform_lib.quality.rules import contract_rules
 from tests.support.browser import GROUP_EDGES_DRAWN_JS, GROUP_EDGES_JS, LOCATIONS_LOADED_JS, browser_page, screenshot
@@ -17,10 +18,11 @@ PRODUCT = MESH.domain("sales").products[[p.name for p in MESH.domain("sales").pr
 PORT = PRODUCT.output_ports[0]
 
 
-def domain_edges() -> set[tuple[str, str]]:
+def group_edges() -> set[tuple[str, str]]:
+    """Each consumer's group reads its producers' groups, and each domain's group its own operational sources'."""
     return {
         (MESH.producer_port(p, i).domain, d.name) for d in MESH.domains for p in d.products for i in p.input_ports
-    }
+    } | {(operational_group(d.name), d.name) for d in MESH.domains if d.operational_sources}
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +42,22 @@ def ui(seeded_env, tmp_path_factory):
         yield env, url, page
 
 
-def test_global_lineage_draws_every_domain_and_cross_domain_edge(ui):
+def test_global_lineage_draws_every_group_and_the_edges_between_them(ui):
     env, url, page = ui
-    names = [d.name for d in MESH.domains] + ["governance"]
+    names = [d.name for d in MESH.domains] + [operational_group(d.name) for d in MESH.domains if d.operational_sources] + ["governance"]
     page.goto(f"{url}/asset-groups", timeout=120_000)
     page.wait_for_function("(n) => [...document.querySelectorAll('foreignObject')].filter(e => n.some(x => (e.textContent||'').startsWith(x))).length >= n.length",
                            arg=names, timeout=120_000)
-    page.wait_for_function(GROUP_EDGES_DRAWN_JS, arg=[names, len(domain_edges())], timeout=60_000)
+    page.wait_for_function(GROUP_EDGES_DRAWN_JS, arg=[names, len(group_edges())], timeout=60_000)
     drawn = page.evaluate(GROUP_EDGES_JS, names)
     assert sorted(drawn["groups"]) == sorted(names)
-    assert {tuple(e) for e in drawn["edges"]} == domain_edges()
+    assert {tuple(e) for e in drawn["edges"]} == group_edges()
     screenshot(page, env["MESH_HOME"], "global-lineage.png")
 
 
-SELECTION = quote(f'+key:"{"/".join(PORT.asset_key)}"', safe="")
+# The port and what it is made from, in its domain's group alone: the UI draws one group's assets
+# (and their checks), but collapses two groups (the domain's and its operational sources') to boxes.
+SELECTION = quote(f'+key:"{"/".join(PORT.asset_key)}" and group:"{PORT.domain}"', safe="")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,7 @@ def materialized(ui) -> str:
     test asks first; the run's id."""
     _, url, page = ui
     page.goto(f"{url}/asset-groups~{SELECTION}/", timeout=120_000)
-    page.locator("button", has_text="Materialize all (3)").click(timeout=60_000)
+    page.locator("button", has_text="Materialize all").click(timeout=60_000)
     page.get_by_text("Launched run").wait_for(timeout=60_000)
     page.get_by_text("View", exact=True).click()
     page.wait_for_url("**/runs/**", timeout=60_000)

@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
+from platform_lib.catalog.graph import layout
 from platform_lib.mesh import load_mesh
+from platform_lib.mesh.lineage import lineage, mermaid
 from tests.conftest import mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import mesh
@@ -71,3 +75,12 @@ def test_the_lineage_names_each_port_of_a_domain_once(seeded_env, tmp_path):
         for d in MESH.domains
     }
     assert all(len(set(labels)) == len(labels) for labels in drawn.values())
+
+
+@pytest.mark.unit
+def test_the_site_and_the_readme_draw_the_same_edges():
+    """One lineage, two pictures: the site's curves are the Mermaid flowchart's arrows."""
+    curves = [(edge.source, edge.target) for edge in layout(lineage(MESH)).edges]
+    arrows = [line.strip().split(" --> ") for line in mermaid(MESH).splitlines() if " --> " in line]
+    assert len(set(curves)) == len(curves) == len(arrows) > 0
+    assert {(a.replace("__", "/"), b.replace("__", "/")) for a, b in arrows} == set(curves)

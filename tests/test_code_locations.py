@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from dagster import AssetKey
 
+from platform_lib.assets.sources import operational_group
 from platform_lib.mesh import load_mesh
 from tests.support.locations import defined_keys
 from tests.support.processes import BIN, REPO
@@ -66,7 +67,7 @@ def test_every_asset_is_described(location_graphs):
         assert keys, domain
         for key in keys:
             spec = graph.get(key)
-            assert spec.group_name == domain, key
+            assert spec.group_name == (operational_group(domain) if key.path[1:2] == ["operational"] else domain), key
             assert spec.owners, key
             assert spec.description, key
             assert spec.kinds, key

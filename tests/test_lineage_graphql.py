@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
 import pytest
 
+from platform_lib.assets.sources import operational_group
 from platform_lib.mesh import load_mesh
 from tests.support.processes import graphql, webserver
 
@@ -24,8 +29,9 @@ LOCATIONS = """
 
 
 @pytest.fixture(scope="module")
-def url(seeded_env):
-    with webserver(seeded_env) as url:
+def url(mesh_run):
+    """The webserver on the mesh after a `mesh run`: its instance exists, and holds every domain's run."""
+    with webserver(mesh_run) as url:
         yield url
 
 
@@ -69,6 +75,37 @@ def test_global_lineage_has_every_cross_domain_edge(served):
         assert upstream in materializable, f"{upstream} is drawn but no location materializes it"
     for key, node in materializable.items():
         assert node["groupName"] == key.split("/")[0] == node["repository"]["location"]["name"]
+
+
+def test_no_group_shows_two_assets_of_one_name(served):
+    """The lineage view names a node by its key's last part: a domain's table `orders` and its model
+    `orders` in one group would be two boxes named alike."""
+    names = Counter((n["repository"]["location"]["name"], n["groupName"], n["assetKey"]["path"][-1]) for n in served["assets"])
+    assert [name for name, count in names.items() if count > 1] == []
+
+
+OBSERVED = """
+{ assetNodes { assetKey { path } groupName isObservable dataVersion
+               assetObservations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } }
+"""
+RUN = "query ($id: ID!) { runOrError(runId: $id) { ... on Run { jobName status } } }"
+
+
+def test_each_domain_run_observes_its_operational_sources(mesh_run, url):
+    """After `mesh run`, each operational source shows as observed by its domain's job (its row count
+    read from the landed file), not as never materialized."""
+    nodes = {tuple(n["assetKey"]["path"]): n for n in graphql(url, OBSERVED)["assetNodes"]}
+    sources = [(d.name, table) for d in load_mesh().domains for table in d.operational_sources]
+    assert sources
+    for domain, table in sources:
+        node = nodes[(domain, "operational", table)]
+        assert node["isObservable"] and node["groupName"] == operational_group(domain), node
+        assert node["dataVersion"], node
+        (observation,) = node["assetObservations"]
+        run = graphql(url, RUN, {"id": observation["runId"]})["runOrError"]
+        assert run == {"jobName": f"{domain}_products", "status": "SUCCESS"}
+        rows = {m["label"]: m.get("intValue") for m in observation["metadataEntries"]}["dagster/row_count"]
+        assert rows == pq.read_metadata(Path(mesh_run["MESH_HOME"], "sources", domain, f"{table}.parquet")).num_rows > 0
 
 
 def test_each_domain_has_a_running_schedule_and_automation_sensor(served):

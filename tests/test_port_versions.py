@@ -17,8 +17,12 @@ import duckdb
 import pytest
 
 from platform_lib.mesh import load_mesh
-from platform_lib.ports.binding import bind_sources
+from platform_lib.ports.binding import Binding, bind_sources
+from platform_lib.ports.catalog import PortCatalog
 from platform_lib.ports.integrity import CorruptPort
+from platform_lib.ports.storage import PortStorage
+from platform_lib.ports.warehouse import Warehouse
+from platform_lib.settings import duckdb_memory_limit, warehouse_path
 from tests.conftest import mesh_env
 from tests.support import ports
 from tests.support.processes import REPO, mesh
@@ -36,9 +40,12 @@ def env(tmp_path_factory):
     return env
 
 
-def in_mesh(env):
-    """This process, as a process of the mesh at `env` (its settings come from the environment)."""
-    return mock.patch.dict(os.environ, {"MESH_HOME": env["MESH_HOME"]})
+def bind_finance(env) -> Binding:
+    """finance's sources bound as its run binds them, by this process as a process of the mesh at
+    `env` (its settings come from the environment)."""
+    with mock.patch.dict(os.environ, {"MESH_HOME": env["MESH_HOME"]}):
+        storage = PortStorage.from_settings()
+        return bind_sources(FINANCE, _manifest(), PortCatalog(storage), Warehouse(warehouse_path("finance"), duckdb_memory_limit(), storage))
 
 
 def finance_reads(env, view: str) -> int:
@@ -53,16 +60,20 @@ PUBLISHER = textwrap.dedent("""
     from pathlib import Path
     from platform_lib.mesh import load_mesh
     from platform_lib.ports.catalog import PortCatalog, PublishConflict
+    from platform_lib.ports.masking import masking_key
     from platform_lib.ports.publish import begin, publish, stage
+    from platform_lib.ports.warehouse import Warehouse
     from platform_lib.quality.audit import audit
+    from platform_lib.settings import duckdb_memory_limit, masking_key_file, warehouse_path
 
     rows, ready, go = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     sales = load_mesh().domain("sales")
     product = next(p for p in sales.products if p.name == "orders")
     (port,) = product.output_ports
     run_id = uuid.uuid4().hex
-    staged = stage(port, f"(select * from main.orders order by order_key limit {rows})", run_id)
     catalog = PortCatalog()
+    warehouse = Warehouse(warehouse_path("sales"), duckdb_memory_limit(), catalog.storage)
+    staged = stage(port, f"(select * from main.orders order by order_key limit {rows})", run_id, warehouse, masking_key(masking_key_file()))
     table = begin(port, staged, catalog)
     outcomes = audit(staged, port.contract)
     assert all(o.passed for o in outcomes), outcomes
@@ -92,15 +103,13 @@ def publish_orders(env, rows: int, tmp_path: Path) -> str:
 
 def test_a_consumer_reads_its_pinned_snapshot_while_the_producer_publishes(env, tmp_path):
     before = ports.current(env, ORDERS)
-    with in_mesh(env):
-        bound = bind_sources(FINANCE, _manifest())
+    bound = bind_finance(env)
     assert bound["sales/orders_v1"] == f"snapshot {before.snapshot_id}"
     publish_orders(env, 100, tmp_path)
     assert ports.current(env, ORDERS).facts["row-count"] == 100
     # The run that bound before the publication still reads the whole version it pinned.
     assert finance_reads(env, "sales__orders_v1") == before.facts["row-count"] == 15000
-    with in_mesh(env):
-        bind_sources(FINANCE, _manifest())
+    bind_finance(env)
     assert finance_reads(env, "sales__orders_v1") == 100
     mesh("run", "--domain", "sales", env=env)  # the whole orders again, for the tests after this one
 
@@ -149,8 +158,8 @@ def orders_file(env):
 def test_a_truncated_data_file_stops_the_consumer_naming_port_and_snapshot(env, orders_file):
     path, snapshot = orders_file
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with in_mesh(env), pytest.raises(CorruptPort) as refused:
-        bind_sources(FINANCE, _manifest())
+    with pytest.raises(CorruptPort) as refused:
+        bind_finance(env)
     assert str(refused.value).startswith(f"port sales.orders_v1 snapshot {snapshot}: data file {path.as_uri()} is ")
     assert "truncated or replaced after publication" in str(refused.value)
     result = mesh("run", "--domain", "finance", env=env, check=False)
@@ -180,8 +189,8 @@ def test_a_replaced_data_file_of_the_same_size_is_detected(env, orders_file):
     rewrite_to_size(path, "select * replace (cast(case when order_key = 1 then total_price + 1000000 else total_price end "
                           "as decimal(15, 2)) as total_price) from {src}")
     expected = f"port sales.orders_v1 snapshot {snapshot}: data file {path.as_uri()} differs from what the catalog recorded (upper_bounds)"
-    with in_mesh(env), pytest.raises(CorruptPort, match=f"^{re.escape(expected)}: replaced after publication"):
-        bind_sources(FINANCE, _manifest())
+    with pytest.raises(CorruptPort, match=f"^{re.escape(expected)}: replaced after publication"):
+        bind_finance(env)
 
 
 def test_retention_expires_old_snapshots_and_their_files(env):

@@ -128,11 +128,12 @@ FIRST_USE = """
 import sys, time
 from pathlib import Path
 from platform_lib.ports.masking import masking_key
+from platform_lib.settings import masking_key_file
 ready, go = Path(sys.argv[1]), Path(sys.argv[2])
 ready.touch()
 while not go.exists():
     time.sleep(0.001)
-print(masking_key().hex())
+print(masking_key(masking_key_file()).hex())
 """
 
 

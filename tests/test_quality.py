@@ -3,13 +3,15 @@ passes on good data and fails on bad, and a rule GX cannot run fails instead of 
 
 from __future__ import annotations
 
+import copy
+
 import duckdb
 import pytest
 import yaml
 
-from platform_lib.descriptors.contract import load_contract
+from platform_lib.descriptors.contract import OPERATORS, load_contract
 from platform_lib.quality.audit import REDACTED, audit
-from platform_lib.quality.rules import OPERATORS, contract_rules, passes
+from platform_lib.quality.rules import contract_rules, passes
 
 CONTRACT = {
     "apiVersion": "v3.1.0", "kind": "DataContract", "id": "urn:mesh:contract:test:t", "version": "1.0.0", "status": "active",
@@ -39,11 +41,17 @@ CONTRACT = {
 GOOD = "select * from (values (1, 1, 10.0, 'AA'), (1, 2, 20.0, 'BB'), (2, 1, 30.0, 'AA')) t(k1, k2, amount, code)"
 
 
+def contract_with(tmp_path, *table_rules):
+    data = copy.deepcopy(CONTRACT)
+    data["schema"][0]["quality"] += table_rules
+    path = tmp_path / "t.odcs.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_contract(path)
+
+
 @pytest.fixture
 def contract(tmp_path):
-    path = tmp_path / "t.odcs.yaml"
-    path.write_text(yaml.safe_dump(CONTRACT))
-    return load_contract(path)
+    return contract_with(tmp_path)
 
 
 def outcomes(tmp_path, contract, select: str) -> dict:
@@ -117,8 +125,8 @@ def audit_list(tmp_path, contract, select):
 
 
 @pytest.mark.unit
-def test_a_rule_gx_cannot_run_fails(tmp_path, contract):
-    contract.schema_object["quality"].append({"name": "broken", "type": "sql", "query": "select count(*) from {object} where nope > 0", "mustBe": 0})
+def test_a_rule_gx_cannot_run_fails(tmp_path):
+    contract = contract_with(tmp_path, {"name": "broken", "type": "sql", "query": "select count(*) from {object} where nope > 0", "mustBe": 0})
     result = outcomes(tmp_path, contract, GOOD.replace("10.0", "cast(10.0 as double)"))["broken"]
     assert not result.passed and result.error
 
@@ -157,6 +165,6 @@ def test_each_contract_promise_becomes_its_expectation(contract):
 
 
 @pytest.mark.unit
-def test_rules_of_one_name_get_distinct_check_names(contract):
-    contract.schema_object["quality"] += [{"name": "size", "type": "library", "metric": "rowCount", "mustBeGreaterThan": 0}] * 2
+def test_rules_of_one_name_get_distinct_check_names(tmp_path):
+    contract = contract_with(tmp_path, *[{"name": "size", "type": "library", "metric": "rowCount", "mustBeGreaterThan": 0}] * 2)
     assert [r.name for r in contract_rules(contract)][-3:] == ["total_small", "size_2", "size_3"]

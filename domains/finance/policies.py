@@ -11,10 +11,9 @@ from platform_lib.governance import finding, policy
 def decimal_money(s):
     """Every number a finance port publishes is DECIMAL, never floating point."""
     for port in s.domain.output_ports:
-        for i, column in enumerate(port.contract.columns):
+        for column in port.contract.columns:
             if column.logical_type == "number" and not column.physical_type.upper().startswith("DECIMAL"):
-                yield finding(port.contract.file, f"{column.name} is {column.physical_type}: publish amounts as DECIMAL(p,s)",
-                              "schema", 0, "properties", i, "physicalType")
+                yield finding(column, f"{column.name} is {column.physical_type}: publish amounts as DECIMAL(p,s)", "physicalType")
 
 
 POLICIES = [decimal_money]

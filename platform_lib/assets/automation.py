@@ -13,6 +13,7 @@ from dagster import (
     define_asset_job,
 )
 
+from platform_lib.assets.sources import observed_first
 from platform_lib.descriptors.domain import Domain
 
 
@@ -29,8 +30,9 @@ DOMAIN_TAG = "mesh/domain"
 def domain_job(domain: Domain, assets: list[AssetsDefinition]):
     return define_asset_job(
         f"{domain.name}_products",
-        selection=AssetSelection.assets(*assets),
-        description=f"Build and publish every data product of the {domain.name} domain.",
+        selection=observed_first(domain) | AssetSelection.assets(*assets),
+        description=f"Build and publish every data product of the {domain.name} domain"
+        + (", its operational sources observed first." if domain.operational_sources else "."),
         tags={DOMAIN_TAG: domain.name},
     )
 

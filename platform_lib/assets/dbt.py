@@ -9,11 +9,13 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from platform_lib.assets.dbt_project import MeshDbtCliResource
 from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
+from platform_lib.assets.resources import PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key
 from platform_lib.ports.binding import UnboundSource, bind_sources
+from platform_lib.settings import dbt_environment
 
 
 class MeshTranslator(DagsterDbtTranslator):
@@ -71,18 +73,21 @@ def domain_dbt_assets(
     translator = MeshTranslator(domain, automation_condition)
 
     @dbt_assets(manifest=manifest, project=project, name=f"{domain.name}_dbt_models", dagster_dbt_translator=translator)
-    def _models(context: AssetExecutionContext, dbt: MeshDbtCliResource):
+    def _models(context: AssetExecutionContext, dbt: MeshDbtCliResource, ports: PortsResource, warehouse: WarehouseResource):
+        # pyiceberg and dbt's adapter: imported by runs, not at location load.
+        from platform_lib.ports.catalog import PortCatalog
+        from platform_lib.ports.dbt_fence import fenced
         from platform_lib.ports.integrity import CorruptPort
 
-        hold_domain(context, domain.name)
+        storage = ports.storage()
+        database = warehouse.warehouse(storage)
+        hold_domain(context, domain.name, database.path)
         try:
-            bound = bind_sources(domain, manifest)
+            bound = bind_sources(domain, manifest, PortCatalog(storage), database)
         except (UnboundSource, CorruptPort) as exc:
             raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
-        from platform_lib.ports.dbt_fence import fenced  # dbt's adapter: imported by runs, not at location load
-
-        with fenced(bound.files):
-            yield from dbt.build(context, manifest, translator)
+        # dbt reads the domain's file, as the domain's identity, fenced to what was bound.
+        yield from dbt.build(context, manifest, translator, dbt_environment(database.memory_limit, storage.s3, database.path) | fenced(bound.files))
 
     return _models

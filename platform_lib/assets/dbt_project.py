@@ -16,7 +16,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
 from platform_lib.descriptors.dbt_compile import compile_project, failures, mesh_vars
-from platform_lib.settings import export_environment
+from platform_lib.settings import environment
 
 # dbt's messages that carry a node's result: dagster-dbt turns them into materializations and checks.
 RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
@@ -34,8 +34,9 @@ class MeshDbtCliResource(DbtCliResource):
         # package index. The dbt executable is the one of this environment, so its package says it.
         return Version(version("dbt-core"))
 
-    def build(self, context, manifest: Mapping[str, Any], translator) -> Iterator:
-        """`dbt build` of the run's selection in this process, as dagster-dbt's events.
+    def build(self, context, manifest: Mapping[str, Any], translator, env: Mapping[str, str]) -> Iterator:
+        """`dbt build` of the run's selection in this process, as dagster-dbt's events; dbt runs
+        with `env` in the process's environment, where its profile reads it, and only dbt.
 
         A dbt subprocess pays Python's start and dbt's imports (about 2 s of CPU) on every run; in
         the run's own process they are paid once, and `mesh run` forks its domain runs from a
@@ -63,7 +64,8 @@ class MeshDbtCliResource(DbtCliResource):
             args += ["--indirect-selection", params.indirect_selection]
         results = []
         try:
-            outcome = dbtRunner(callbacks=[lambda event: results.append(event) if event.info.name in RESULT_EVENTS else None]).invoke(args)
+            with environment(env):
+                outcome = dbtRunner(callbacks=[lambda event: results.append(event) if event.info.name in RESULT_EVENTS else None]).invoke(args)
             _keep_parse(target / parsed.name, parsed)
             for event in results:
                 message = DbtCoreCliEventMessage(raw_event=msg_to_dict(event), event_history_metadata={})
@@ -108,7 +110,6 @@ def prepare(project_dir: Path) -> DbtProject:
 
     dbt runs in this process: a dbt subprocess per project would pay dbt's 3 s start-up each time.
     """
-    export_environment()
     project = dbt_project(project_dir)
     compile_project(project.project_dir, project.project_dir / "target")
     return project

@@ -28,6 +28,7 @@ from dagster import (
 )
 
 from platform_lib.assets.metadata import column_schema, port_tags
+from platform_lib.assets.resources import MaskingResource, PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.domain import Domain
@@ -48,10 +49,10 @@ class Stopwatch:
     def __init__(self):
         self.seconds: dict[str, float] = {}
 
-    def time(self, phase: str, call, *args):
+    def time(self, phase: str, call, *args, **kwargs):
         started = time.perf_counter()
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         finally:
             self.seconds[phase] = round(time.perf_counter() - started, 3)
 
@@ -184,35 +185,37 @@ def published_result(version: Audited, published: "PortVersion") -> MaterializeR
 def domain_port_assets(
     domain: Domain, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
 ) -> AssetsDefinition:
-    ports = {AssetKey(list(p.asset_key)): p for p in domain.output_ports}
+    by_key = {AssetKey(list(p.asset_key)): p for p in domain.output_ports}
     products = {port.asset_key: product for product in domain.products for port in product.output_ports}
-    relations = {key: model_relation(port, manifest) for key, port in ports.items()}
+    relations = {key: model_relation(port, manifest) for key, port in by_key.items()}
 
     @multi_asset(
         name=f"{domain.name}_ports",
-        specs=[port_spec(domain, port, automation_condition) for port in ports.values()],
-        check_specs=[spec for port in ports.values() for spec in check_specs(port)],
+        specs=[port_spec(domain, port, automation_condition) for port in by_key.values()],
+        check_specs=[spec for port in by_key.values() for spec in check_specs(port)],
         can_subset=True,
     )
-    def _publish(context: AssetExecutionContext):
+    def _publish(context: AssetExecutionContext, ports: PortsResource, warehouse: WarehouseResource, masking: MaskingResource):
         # pyiceberg and pyarrow are imported by runs only: they would add most of a second to every
         # location load.
         from platform_lib.ports.catalog import PortCatalog, PublishConflict
         from platform_lib.ports.publish import begin, discard, publish, stage
         from platform_lib.quality.audit import audit
 
-        hold_domain(context, domain.name)  # held already when the run's dbt models ran first
-        catalog = PortCatalog()
-        selected = [ports[key] for key in sorted(context.selected_asset_keys)]
+        catalog = PortCatalog(ports.storage())
+        database, masking_key = warehouse.warehouse(catalog.storage), masking.key()
+        hold_domain(context, domain.name, database.path)  # held already when the run's dbt models ran first
+        selected = [by_key[key] for key in sorted(context.selected_asset_keys)]
         for port in selected:
             if note := reconcile(context.instance, port, catalog):
                 context.log.warning(f"{'/'.join(port.asset_key)}: {note}")
 
         def audited(port: OutputPort) -> Audited:
             key, clock = AssetKey(list(port.asset_key)), Stopwatch()
-            staged = clock.time("stage", stage, port, relations[key], context.run_id)
+            staged = clock.time("stage", stage, port, relations[key], context.run_id, database, masking_key)
             table = begin(port, staged, catalog)
-            return Audited(key, port, staged, table, clock.time("audit", audit, staged, port.contract), clock)
+            outcomes = clock.time("audit", audit, staged, port.contract, memory_limit=warehouse.audit_memory_limit)
+            return Audited(key, port, staged, table, outcomes, clock)
 
         # Every selected port is audited before any is published: a refused port must be known
         # before its siblings' versions go out.

@@ -3,8 +3,9 @@ schedule, the automation sensor, the UI).
 
 DuckDB lets one process write a database file: a second run of a domain would meet a raw lock
 error half-way through its work. The run lock is an flock'ed file beside the domain's database,
-`<domain>.run.lock`, naming its holder (run id, pid, start), taken by the run's first step (its dbt
-models, assets/dbt.py, or its ports when only they are selected): a second run fails before it
+`<domain>.run.lock`, naming its holder (run id, pid, start), taken by the run's first step that writes (its
+dbt models, assets/dbt.py, or its ports when only they are selected; observing the operational
+sources before it writes nothing): a second run fails before it
 touches anything. A run's process holds it until it ends (a run is one process: `mesh run` forks
 one per domain run, the run launcher starts one per run), and the kernel releases it however the
 process ends, SIGKILL included: a free lock whose file still names a run that is STARTED names a run that
@@ -22,8 +23,6 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, DagsterRunStatus, Failure
 
-from platform_lib.settings import warehouse_path
-
 # Domain -> the lock file's descriptor, open (so held) for the life of this process.
 _HELD: dict[str, int] = {}
 
@@ -39,15 +38,11 @@ class Holder:
         return f"run {self.run_id} (pid {self.pid}, started {since})"
 
 
-def lock_file(domain: str) -> Path:
-    return warehouse_path(domain).with_suffix(".run.lock")
-
-
-def hold_domain(context: AssetExecutionContext, domain: str) -> None:
-    """Make this run the domain's only one before it writes anything; raises Failure naming the run
-    in progress. A previous holder that died is marked failed here: nothing else would, and a run
-    left STARTED for ever counts against the domain's one-run-at-a-time queue."""
-    previous = _take(domain, Holder(context.run_id, os.getpid(), datetime.now(UTC).isoformat()))
+def hold_domain(context: AssetExecutionContext, domain: str, database: Path) -> None:
+    """Make this run the domain's only one before it writes anything to its database; raises Failure
+    naming the run in progress. A previous holder that died is marked failed here: nothing else
+    would, and a run left STARTED for ever counts against the domain's one-run-at-a-time queue."""
+    previous = _take(domain, database.with_suffix(".run.lock"), Holder(context.run_id, os.getpid(), datetime.now(UTC).isoformat()))
     if previous is None or previous.run_id == context.run_id:
         return
     run = context.instance.get_run_by_id(previous.run_id)
@@ -58,11 +53,10 @@ def hold_domain(context: AssetExecutionContext, domain: str) -> None:
         context.log.warning(message)
 
 
-def _take(domain: str, holder: Holder) -> Holder | None:
+def _take(domain: str, path: Path, holder: Holder) -> Holder | None:
     """Hold the domain's lock for this process, naming `holder`; returns the holder named before."""
     fd = _HELD.get(domain)
     if fd is None:
-        path = lock_file(domain)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
-from platform_lib.descriptors.contract import PUBLIC_ROLE
+from platform_lib.descriptors.contract import PUBLIC_ROLE, Sla
 from platform_lib.descriptors.keys import product_id
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.governance.scorecard import score
@@ -52,6 +52,11 @@ def _observed(instance: DagsterInstance | None, port: OutputPort) -> dict:
     }
 
 
+def _sla(sla: Sla) -> dict:
+    """As the contract writes it: a unit only when it gives one."""
+    return {"property": sla.property, "value": sla.value} | ({} if sla.unit is None else {"unit": sla.unit})
+
+
 def _port(port: OutputPort, ports: PortCatalog, instance: DagsterInstance | None, ui_url: str, now: datetime) -> dict:
     c = port.contract
     published = [
@@ -67,7 +72,7 @@ def _port(port: OutputPort, ports: PortCatalog, instance: DagsterInstance | None
         "major": c.major, "status": c.status, "end_of_support": c.end_of_support.isoformat() if c.end_of_support else None,
         "description": c.description,
         "roles": {role: ("every domain" if role == PUBLIC_ROLE else list(domains)) for role, domains in c.roles.items()},
-        "sla": {name: c.sla(name) for name in ("frequency", "latency", "retention") if c.sla(name)},
+        "sla": {name: _sla(sla) for name in ("frequency", "latency", "retention") if (sla := c.sla(name))},
         "columns": [
             {"name": col.name, "logical_type": col.logical_type, "physical_type": col.physical_type,
              "description": col.description, "classification": col.classification, "masking": col.masking,

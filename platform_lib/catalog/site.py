@@ -13,7 +13,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from platform_lib.catalog.facts import search_text
-from platform_lib.catalog.graph import lineage
+from platform_lib.catalog.graph import layout
+from platform_lib.mesh.lineage import Lineage
 
 
 def page_name(product_id: str) -> str:
@@ -37,14 +38,14 @@ def product_page(product: dict) -> str:
     return _TEMPLATES.get_template("product.html").render(product=product)
 
 
-def mesh_page(facts: dict) -> str:
-    return _TEMPLATES.get_template("mesh.html").render(facts=facts, lineage=lineage(facts))
+def mesh_page(facts: dict, lineage: Lineage) -> str:
+    return _TEMPLATES.get_template("mesh.html").render(facts=facts, lineage=layout(lineage))
 
 
-def build(facts: dict, out: Path) -> list[Path]:
+def build(facts: dict, lineage: Lineage, out: Path) -> list[Path]:
     (out / "products").mkdir(parents=True, exist_ok=True)
     written = [out / "index.html", out / "catalog.json"]
-    written[0].write_text(mesh_page(facts))
+    written[0].write_text(mesh_page(facts, lineage))
     written[1].write_text(json.dumps(facts, indent=2))
     for product in facts["products"]:
         name = page_name(product["id"])

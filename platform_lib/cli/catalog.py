@@ -8,19 +8,20 @@ from pathlib import Path
 
 from platform_lib.catalog.facts import catalog, search
 from platform_lib.catalog.site import build
-from platform_lib.mesh import load_mesh
+from platform_lib.mesh import Mesh, load_mesh
+from platform_lib.mesh.lineage import lineage
 from platform_lib.ports.catalog import PortCatalog
 from platform_lib.settings import WORKSPACE_FILE, dagster_home, export_environment
 
 
-def facts(ui_url: str) -> dict:
+def facts(mesh: Mesh, ui_url: str) -> dict:
     from dagster import DagsterInstance
 
     export_environment()
     # The instance is read only if the mesh has run: a catalog of an unrun mesh shows no history.
     has_instance = (dagster_home() / "storage").exists()
     with DagsterInstance.get() if has_instance else nullcontext() as instance:
-        return catalog(load_mesh(WORKSPACE_FILE), WORKSPACE_FILE, PortCatalog(), instance, ui_url)
+        return catalog(mesh, WORKSPACE_FILE, PortCatalog(), instance, ui_url)
 
 
 def _lines(products: list[dict]) -> str:
@@ -54,7 +55,8 @@ def _describe(product: dict) -> str:
 
 
 def run(args) -> int:
-    all_facts = facts(args.ui_url)
+    mesh = load_mesh(WORKSPACE_FILE)
+    all_facts = facts(mesh, args.ui_url)
     if args.action == "list":
         print(json.dumps(all_facts["products"], indent=2) if args.json else _lines(all_facts["products"]))
     elif args.action == "search":
@@ -65,6 +67,6 @@ def run(args) -> int:
         product = show(all_facts, args.terms[0])
         print(json.dumps(product, indent=2) if args.json else _describe(product))
     else:
-        written = build(all_facts, Path(args.terms[0]))
+        written = build(all_facts, lineage(mesh), Path(args.terms[0]))
         print(f"catalog: {len(all_facts['products'])} product pages in {args.terms[0]} ({len(written)} files); open {Path(args.terms[0]) / 'index.html'}")
     return 0

@@ -61,6 +61,12 @@ def _deployment(args) -> int:
     return run(args)
 
 
+def _contract(args) -> int:
+    from platform_lib.cli.contract import run
+
+    return run(args)
+
+
 def _lineage(args) -> int:
     from platform_lib.mesh import load_mesh
     from platform_lib.mesh.lineage import mermaid
@@ -101,6 +107,10 @@ def _new(args) -> int:
         if args.domain not in folders:
             raise KeyError(f"no domain {args.domain!r} in {WORKSPACE_FILE}; create it with `mesh new domain {args.domain}`")
         written = new_product(load_mesh(WORKSPACE_FILE), load_domain(folders[args.domain]), args.name, args.from_port or [], args.force)
+        contract = next(path for path in written if path.name.endswith(".odcs.yaml"))
+        print("\n".join(f"wrote {path}" for path in written))
+        print(f"next: edit the SQL, `mesh contract sync {contract}` to take its columns and types, describe them, then `mesh check`")
+        return 0
     print("\n".join(f"wrote {path}" for path in written))
     print("next: edit the SQL and the contract, then `mesh check`")
     return 0
@@ -163,6 +173,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("new", help="the new version: a file, or GITREF:path")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_diff)
+    s = sub.add_parser("contract", help="sync a draft contract's columns and types from what its dbt model makes")
+    s.add_argument("action", choices=["sync"])
+    s.add_argument("contract", help="the contract file (*.odcs.yaml) or its id (urn:mesh:contract:<domain>:<port>, optionally @MAJOR)")
+    s.set_defaults(func=_contract)
     s = sub.add_parser("lineage", help="print the product-level lineage as a Mermaid flowchart")
     s.set_defaults(func=_lineage)
     s = sub.add_parser("new", help="scaffold a domain or a product (self-serve: no platform code to write)")

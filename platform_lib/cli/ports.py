@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 from platform_lib.ports.catalog import PortCatalog, table_name
+from platform_lib.ports.identities import PLATFORM
+from platform_lib.ports.storage import PortStorage
 
 
-def published_ports(catalog: PortCatalog | None = None) -> list[dict]:
-    catalog = catalog or PortCatalog()
+def published_ports() -> list[dict]:
+    """Every published port, read as the platform."""
+    catalog = PortCatalog(PortStorage.from_settings(PLATFORM))
     ports = []
     for key in catalog.ports():
         versions = catalog.versions(key)

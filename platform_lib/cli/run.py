@@ -28,6 +28,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions
 
 from platform_lib.assets.automation import DOMAIN_TAG
 from platform_lib.cli.run_report import run_report
+from platform_lib.descriptors.dbt_compile import ensure_prepared
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey
@@ -124,10 +125,12 @@ def _execute(name: str, defs: Definitions, job_name: str, started: float, ports:
 
 
 def _products_assets(defs: Definitions, ports: dict[AssetKey, str]) -> list[AssetKey]:
-    """The ports and what the domain's job makes upstream of them: their dbt models and the domain's
-    models those read (not other domains' ports or operational sources, which the job never makes)."""
+    """The ports and what the domain's job makes upstream of them: their dbt models, the domain's
+    models those read, and the domain's operational sources they read, which the job observes (not
+    other domains' ports, which the job never makes)."""
     graph = defs.resolve_asset_graph()
-    return sorted(AssetSelection.assets(*ports).upstream().resolve(graph) & graph.materializable_asset_keys)
+    made = AssetSelection.assets(*ports).upstream()
+    return sorted((made | made.upstream_source_assets()).resolve(graph) & graph.executable_asset_keys)
 
 
 def _run_domain(selection: Selection, verbose: bool) -> DomainRun:
@@ -162,6 +165,7 @@ def run_domains(survey: Survey, domains: list[str] | None = None, parallelism: i
     selected = _selection(mesh, broken, domains, products)
     mesh.run_order()  # fails with the cycle before anything runs
     tell = progress(len(selected) + 1)  # and the governance scorecard
+    broken = {**broken, **_prepare(mesh, [name for name in selected if name not in broken])}
     skipped = _skip_broken(mesh, broken, set(selected), tell)
     _prepare_forks()
     for run in skipped:
@@ -170,6 +174,19 @@ def run_domains(survey: Survey, domains: list[str] | None = None, parallelism: i
     governance = run_governance(verbose)
     tell(governance)
     return runs + [governance]
+
+
+def _prepare(mesh: Mesh, names: list[str]) -> dict[str, list[Problem]]:
+    """Prepare again each domain whose dbt project or descriptors changed since its last prepare (a
+    run builds from the manifest and the files generated from the descriptors); the problems of
+    each that no longer compiles."""
+    problems = {}
+    for name in names:
+        try:
+            ensure_prepared(mesh.domain(name).dbt_project_dir)
+        except DescriptorError as exc:
+            problems[name] = exc.problems
+    return problems
 
 
 def _refuse_unknown(kind: str, asked: list[str] | None, known: list[str]) -> None:
@@ -231,8 +248,11 @@ def _prepare_forks() -> None:
         instance.get_runs(limit=1)
     # The port catalog's tables likewise, and pyiceberg imported once for every forked run.
     from platform_lib.ports.catalog import PortCatalog
+    from platform_lib.ports.storage import install_extensions
 
     _ = PortCatalog().catalog
+    # DuckDB's extensions, which every run's first session would otherwise install at once.
+    install_extensions()
     # dbt and its DuckDB adapter take about 2 s to import, which each run would pay again. (GX is
     # imported only by an audit that needs it: quality.audit.)
     for module in ("dbt.cli.main", "dbt.adapters.duckdb"):

@@ -1,32 +1,23 @@
-"""ODCS v3 data contracts: the schema and promises of one output port."""
+"""ODCS v3 data contracts: the schema and promises of one output port.
+
+A contract is read once, into typed objects (its columns, quality rules and SLAs) that each know
+where they were written: what judges them later reports a problem on the line to fix by asking the
+object (`column.problem(message, "physicalType")`), never by parsing the file again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from platform_lib.descriptors.contract_sql import ALLOWED, UnsafeQuery, query_columns
 from platform_lib.descriptors.durations import DurationError, is_duration, sla_duration
-from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
 from platform_lib.descriptors.standards import validate_odcs
-from platform_lib.descriptors.yaml_file import load_yaml
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    logical_type: str
-    physical_type: str
-    description: str
-    required: bool
-    unique: bool
-    primary_key: bool
-    classification: str
-    # How the platform masks the column when it publishes the port (hash or redact), if at all.
-    masking: str | None = None
-
+from platform_lib.descriptors.yaml_file import Located, Place, YamlDocument, load_yaml
 
 MASKINGS = ("hash", "redact")
 # The SLA properties a port's freshness policy is made of. Dagster checks freshness by the minute.
@@ -34,23 +25,81 @@ FRESHNESS = ("frequency", "latency")
 FRESHNESS_RESOLUTION = timedelta(minutes=1)
 # The mesh-wide role: a contract offering it is readable by every domain.
 PUBLIC_ROLE = "mesh_reader"
+# ODCS's comparison operators: a library or sql rule holds when what it measures satisfies its one operator.
+OPERATORS = (
+    "mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo", "mustBeLessThan",
+    "mustBeLessOrEqualTo", "mustBeBetween", "mustNotBeBetween",
+)
 
 
 @dataclass(frozen=True)
-class Contract:
+class QualityRule(Located):
+    """One quality rule of the table or of a column."""
+
+    type: str  # library, sql, text (for people) or custom (for other engines)
+    name: str | None
+    description: str | None
+    # A library rule's metric (nullValues, missingValues, invalidValues, duplicateValues, rowCount)
+    # and its arguments, as ODCS defines them for that metric.
+    metric: str | None
+    arguments: dict[str, Any]
+    # An sql rule's query: judged one read-only query of the port when the contract loaded.
+    query: str | None
+    # (mustBe..., its value); text and custom rules have none.
+    operator: tuple[str, Any] | None
+    unit: str  # what the operator counts: rows or percent
+
+
+@dataclass(frozen=True)
+class Sla(Located):
+    """One slaProperties entry, such as latency 4 h."""
+
+    property: str
+    value: Any
+    unit: str | None
+    # Read when the contract loaded, for the properties that are durations (frequency, latency, retention...).
+    duration: timedelta | None
+
+
+@dataclass(frozen=True)
+class Column(Located):
+    name: str
+    logical_type: str
+    physical_type: str
+    description: str
+    required: bool
+    unique: bool
+    primary_key: bool
+    # Its place in a composite primary key (primaryKeyPosition, from 1); 0 when not written.
+    primary_key_position: int
+    classification: str
+    # How the platform masks the column when it publishes the port (hash or redact), if at all.
+    masking: str | None
+    # ODCS logicalTypeOptions (bounds, lengths, pattern...): which apply depends on the logical type.
+    type_options: dict[str, Any]
+    quality: tuple[QualityRule, ...]
+
+
+@dataclass(frozen=True)
+class Contract(Located):
     id: str
     version: str
     major: int
     status: str
     description: str
+    # What the contract says it is (ODCS name, domain, dataProduct): the naming policy holds them to its port.
+    name: str | None
+    domain: str | None
+    data_product: str | None
     model: str
     columns: tuple[Column, ...]
+    # The table's own quality rules; each column holds its own.
+    quality: tuple[QualityRule, ...]
+    slas: tuple[Sla, ...]
     file: Path
     # role -> the domains it is granted to (customProperties grantedTo); access rules live in governance.
     roles: dict[str, tuple[str, ...]]
     end_of_support: date | None
-    # The validated ODCS document: quality rules, SLOs and roles are read from it where they are used.
-    document: dict
 
     @property
     def is_public(self) -> bool:
@@ -61,14 +110,16 @@ class Contract:
         return role == PUBLIC_ROLE and self.is_public or domain in self.roles.get(role, ())
 
     @property
-    def schema_object(self) -> dict:
-        return self.document["schema"][0]
+    def primary_key(self) -> tuple[str, ...]:
+        """The key's columns in primaryKeyPosition order."""
+        return tuple(c.name for c in sorted((c for c in self.columns if c.primary_key), key=lambda c: c.primary_key_position))
 
-    def property(self, name: str) -> dict:
-        return next(p for p in self.schema_object["properties"] if p["name"] == name)
+    def schema_problem(self, message: str, *field_path: str | int) -> Problem:
+        """A problem in the contract's one schema object, the published table (physicalName, quality...)."""
+        return self.problem(message, "schema", 0, *field_path)
 
-    def sla(self, name: str) -> dict | None:
-        return next((s for s in self.document.get("slaProperties", []) if s["property"] == name), None)
+    def sla(self, name: str) -> Sla | None:
+        return next((s for s in self.slas if s.property == name), None)
 
     def late_after(self) -> timedelta | None:
         """How long after its last version the port is late: a new version is due every
@@ -79,10 +130,9 @@ class Contract:
         return (frequency or timedelta(0)) + (latency or timedelta(0))
 
     def sla_duration(self, name: str) -> timedelta | None:
-        """An SLA property such as latency, frequency or retention, as a duration (load_contract
-        has checked that each reads as one)."""
+        """An SLA property such as latency, frequency or retention, as a duration."""
         sla = self.sla(name)
-        return None if sla is None else sla_duration(sla)
+        return None if sla is None else sla.duration
 
 
 def load_contract(path: Path, text: str | None = None) -> Contract:
@@ -94,73 +144,126 @@ def load_contract(path: Path, text: str | None = None) -> Contract:
     properties = field(doc, "schema", 0, "properties", kind=list)
     if not properties:
         raise doc.fail("a port publishes at least one column: describe each under properties", "schema", 0, "properties")
-    columns = tuple(
-        Column(
-            masking=_masking(doc, i),
-            name=name_field(doc, "schema", 0, "properties", i, "name"),
-            logical_type=field(doc, "schema", 0, "properties", i, "logicalType"),
-            physical_type=field(doc, "schema", 0, "properties", i, "physicalType"),
-            description=field(doc, "schema", 0, "properties", i, "description"),
-            required=field(doc, "schema", 0, "properties", i, "required", kind=bool, default=False),
-            unique=field(doc, "schema", 0, "properties", i, "unique", kind=bool, default=False),
-            primary_key=field(doc, "schema", 0, "properties", i, "primaryKey", kind=bool, default=False),
-            classification=field(doc, "schema", 0, "properties", i, "classification", default="internal"),
-        )
-        for i in range(len(properties))
-    )
-    _refuse_duplicate_columns(doc, columns)
-    _refuse_unreadable_slas(doc)
-    _judge_sql_rules(doc, tuple(c.name for c in columns))
+    columns = _each(doc, "schema", 0, "properties", read=_column)
+    _refuse_duplicate_columns(columns)
+    slas = _each(doc, "slaProperties", read=_sla)
+    quality = _each(doc, "schema", 0, "quality", read=_quality_rule)
+    _judge_sql_rules(quality, columns)
     return Contract(
         id=field(doc, "id"),
         version=str(field(doc, "version")),
         major=major_of(doc, "version"),
         status=field(doc, "status"),
         description=field(doc, "description", "purpose"),
+        name=field(doc, "name", default=None),
+        domain=field(doc, "domain", default=None),
+        data_product=field(doc, "dataProduct", default=None),
         model=name_field(doc, "schema", 0, "physicalName"),
         columns=columns,
+        quality=quality,
+        slas=slas,
         file=path,
         roles={
             name_field(doc, "roles", i, "role"): _granted_to(doc, i)
             for i in range(len(field(doc, "roles", kind=list, default=[])))
         },
         end_of_support=_end_of_support(doc),
-        document=doc.data,
+        place=Place(doc),
     )
 
 
-def _judge_sql_rules(doc, columns: tuple[str, ...]) -> None:
+def _each(doc: YamlDocument, *path: str | int, read: Callable[[Place], Any]) -> tuple:
+    """What `read` makes of each item of the list at `path` (nothing when the list is not written)."""
+    return tuple(read(Place(doc, (*path, i))) for i in range(len(field(doc, *path, kind=list, default=[]))))
+
+
+def _column(place: Place) -> Column:
+    doc, at = place.doc, place.path
+    return Column(
+        masking=_masking(doc, at),
+        name=name_field(doc, *at, "name"),
+        logical_type=field(doc, *at, "logicalType"),
+        physical_type=field(doc, *at, "physicalType"),
+        description=field(doc, *at, "description"),
+        required=field(doc, *at, "required", kind=bool, default=False),
+        unique=field(doc, *at, "unique", kind=bool, default=False),
+        primary_key=field(doc, *at, "primaryKey", kind=bool, default=False),
+        primary_key_position=field(doc, *at, "primaryKeyPosition", kind=int, default=0),
+        classification=field(doc, *at, "classification", default="internal"),
+        type_options=field(doc, *at, "logicalTypeOptions", kind=dict, default={}),
+        quality=_each(doc, *at, "quality", read=_quality_rule),
+        place=place,
+    )
+
+
+def _quality_rule(place: Place) -> QualityRule:
+    doc, at = place.doc, place.path
+    written = field(doc, *at, kind=dict)
+    return QualityRule(
+        type=field(doc, *at, "type", default="library"),
+        name=field(doc, *at, "name", default=None),
+        description=field(doc, *at, "description", default=None),
+        metric=field(doc, *at, "metric", default=None),
+        arguments=field(doc, *at, "arguments", kind=dict, default={}),
+        query=field(doc, *at, "query", default=None),
+        operator=next(((op, written[op]) for op in OPERATORS if op in written), None),
+        unit=field(doc, *at, "unit", default="rows"),
+        place=place,
+    )
+
+
+def _sla(place: Place) -> Sla:
+    """An SLA property; a duration is read as one now, not when a run publishes or a code location loads."""
+    doc, at = place.doc, place.path
+    written = field(doc, *at, kind=dict)
+    duration = None
+    if is_duration(written):
+        try:
+            duration = sla_duration(written)
+        except DurationError as exc:
+            raise place.fail(str(exc), exc.field) from None
+        if written["property"] in FRESHNESS and duration < FRESHNESS_RESOLUTION:
+            raise place.fail(f"{written['property']} must be at least one minute: Dagster checks freshness by the minute", "value")
+    return Sla(
+        property=field(doc, *at, "property"),
+        value=written.get("value"),
+        unit=field(doc, *at, "unit", default=None),
+        duration=duration,
+        place=place,
+    )
+
+
+def _judge_sql_rules(quality: tuple[QualityRule, ...], columns: tuple[Column, ...]) -> None:
     """Refuse every `sql` rule that is not one read-only query of the port, before anything can run
     it: the audit splices it into its own SQL over the staged file (descriptors.contract_sql)."""
-    owners = [((), None)] + [(("properties", i), column) for i, column in enumerate(columns)]
+    names = tuple(c.name for c in columns)
     problems = []
-    for owner, column in owners:
-        for i, entry in enumerate(field(doc, "schema", 0, *owner, "quality", kind=list, default=[])):
-            if isinstance(entry, dict) and entry.get("type") == "sql":
-                where = ("schema", 0, *owner, "quality", i, "query")
+    for column, rules in [(None, quality), *((c.name, c.quality) for c in columns)]:
+        for rule in rules:
+            if rule.type == "sql":
                 try:
-                    query_columns(field(doc, *where), column, columns)
+                    query_columns(rule.query, column, names)
                 except UnsafeQuery as refused:
-                    problems.append(doc.problem(f"{refused}; {ALLOWED}", *where))
+                    problems.append(rule.problem(f"{refused}; {ALLOWED}", "query"))
     if problems:
         raise DescriptorError(problems)
 
 
-def _masking(doc, i: int) -> str | None:
-    where, value = custom_property(doc, "schema", 0, "properties", i, name="masking")
+def _masking(doc: YamlDocument, at: tuple) -> str | None:
+    where, value = custom_property(doc, *at, name="masking")
     if value is not None and value not in MASKINGS:
         raise doc.fail(f"masking {value!r} is not one of {', '.join(MASKINGS)}", *where)
     return value
 
 
-def _granted_to(doc, i: int) -> tuple[str, ...]:
+def _granted_to(doc: YamlDocument, i: int) -> tuple[str, ...]:
     where, value = custom_property(doc, "roles", i, name="grantedTo", default=[])
     if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
         raise doc.fail("grantedTo must be a list of domain names", *where)
     return tuple(value)
 
 
-def _end_of_support(doc) -> date | None:
+def _end_of_support(doc: YamlDocument) -> date | None:
     where, value = custom_property(doc, name="endOfSupport")
     if value is None:
         return None
@@ -170,21 +273,8 @@ def _end_of_support(doc) -> date | None:
         raise doc.fail(f"endOfSupport {value!r} is not a date such as 2027-03-31", *where) from None
 
 
-def _refuse_duplicate_columns(doc, columns: tuple[Column, ...]) -> None:
+def _refuse_duplicate_columns(columns: tuple[Column, ...]) -> None:
     first: dict[str, int] = {}
     for i, column in enumerate(columns):
         if first.setdefault(column.name, i) != i:
-            raise doc.fail(f"column {column.name} is declared twice (also properties[{first[column.name]}])", "schema", 0, "properties", i, "name")
-
-
-def _refuse_unreadable_slas(doc) -> None:
-    """Every duration SLA reads as one now: not when a run publishes, or a code location loads."""
-    for i, sla in enumerate(field(doc, "slaProperties", kind=list, default=[])):
-        if not is_duration(sla):
-            continue
-        try:
-            duration = sla_duration(sla)
-        except DurationError as exc:
-            raise doc.fail(str(exc), "slaProperties", i, exc.field) from None
-        if sla["property"] in FRESHNESS and duration < FRESHNESS_RESOLUTION:
-            raise doc.fail(f"{sla['property']} must be at least one minute: Dagster checks freshness by the minute", "slaProperties", i, "value")
+            raise column.place.fail(f"column {column.name} is declared twice (also properties[{first[column.name]}])", "name")

@@ -1,5 +1,7 @@
 """dbt's compile of a domain's project, as the platform invokes it: the manifest every code location
-is built from (`mesh prepare`), and the models' SQL that `mesh check` judges. No Dagster here: `mesh
+is built from (`mesh prepare`), and the models' SQL that `mesh check` judges. Every compile first
+writes the project's files its descriptors decide (dbt_files: profile, input ports' sources, model
+contracts), so every path into dbt finds them as the descriptors now say. No Dagster here: `mesh
 check` must not pay for importing it.
 """
 
@@ -10,9 +12,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from platform_lib.descriptors.dbt_files import write_dbt_files
 from platform_lib.descriptors.dbt_manifest import MANIFEST, compiled_as_written
 from platform_lib.descriptors.errors import DescriptorError, Problem
-from platform_lib.settings import export_environment
+from platform_lib.settings import S3, dbt_environment, duckdb_memory_limit, environment
 
 # What the platform's dbt invocations set: a product model is built as a view, and its port's
 # Parquet file, exported from that view, is the product's one write (a table would be a second).
@@ -24,15 +27,31 @@ def mesh_vars() -> list[str]:
     return ["--vars", json.dumps(MESH_VARS)]
 
 
-def compiled_manifest(project: Path) -> dict:
-    """The manifest with each model's SQL compiled from the project as it is now: the prepared one
-    while nothing of the project changed since, else a compile into a scratch target folder."""
+def _current_manifest(project: Path) -> dict | None:
+    """The prepared manifest while nothing of the project changed since it was compiled. A
+    descriptor changed since rewrites a generated file first, which makes it stale."""
+    write_dbt_files(project)
     prepared = project / MANIFEST
     if prepared.exists():
         manifest = json.loads(prepared.read_text())
         if compiled_as_written(project, manifest, prepared.stat().st_mtime):
             return manifest
-    export_environment()
+    return None
+
+
+def ensure_prepared(project: Path) -> None:
+    """Prepare the project again when it or its descriptors changed since (`mesh run`, before any
+    domain runs: a run builds from the prepared manifest and the generated files)."""
+    if _current_manifest(project) is None:
+        compile_project(project, project / "target")
+
+
+def compiled_manifest(project: Path) -> dict:
+    """The manifest with each model's SQL compiled from the project as it is now: the prepared one
+    while nothing of the project changed since, else a compile into a scratch target folder."""
+    manifest = _current_manifest(project)
+    if manifest is not None:
+        return manifest
     with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
         parsed = project / "target" / "partial_parse.msgpack"
         if parsed.exists():
@@ -44,11 +63,15 @@ def compiled_manifest(project: Path) -> dict:
 def compile_project(project: Path, target: Path) -> None:
     from dbt.cli.main import dbtRunner
 
+    write_dbt_files(project)
     # No adapter cache: compiling the models' Jinja needs no connection, and the domain's database
     # may be held by a run (or not exist yet).
     args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),
             "--profiles-dir", str(project), "--target-path", str(target)]
-    result = dbtRunner().invoke(args)
+    # The profile reads MESH_HOME and the memory limit; compiling opens no connection, so it is
+    # rendered without any S3 identity. Set for this invocation only.
+    with environment(dbt_environment(duckdb_memory_limit(), S3())):
+        result = dbtRunner().invoke(args)
     if not result.success:
         raise DescriptorError([Problem(project, "", f"dbt compile failed: {'; '.join(failures(result)) or result.exception}")])
 

@@ -10,7 +10,6 @@ from typing import Any
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.keys import dbt_project
 from platform_lib.descriptors.product import OutputPort
-from platform_lib.descriptors.yaml_file import load_yaml
 
 MANIFEST = "target/manifest.json"
 
@@ -26,8 +25,7 @@ def model_relation(port: OutputPort, manifest: Mapping[str, Any]) -> str:
     """The DuckDB relation of the dbt model behind a port; an unknown model is an error in the contract."""
     node = manifest["nodes"].get(f"model.{port.domain}.{port.contract.model}")
     if node is None:
-        doc = load_yaml(port.contract.file)
-        raise DescriptorError([doc.problem(f"no dbt model {port.contract.model!r} in {dbt_project(port.domain)}: create it or fix physicalName", "schema", 0, "physicalName")])
+        raise DescriptorError([port.contract.schema_problem(f"no dbt model {port.contract.model!r} in {dbt_project(port.domain)}: create it or fix physicalName", "physicalName")])
     return node["relation_name"]
 
 

@@ -9,13 +9,13 @@ from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.fields import field, name_field
 from platform_lib.descriptors.keys import dbt_project
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, Product, load_product
-from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.descriptors.yaml_file import Located, Place, load_yaml
 
 DOMAIN_FILE = "domain.yaml"
 
 
 @dataclass(frozen=True)
-class Domain:
+class Domain(Located):
     name: str
     description: str
     team: str
@@ -71,4 +71,5 @@ def load_domain(folder: Path) -> Domain:
         severities=field(doc, "governance", "severities", kind=dict, default={}),
         products=tuple(products),
         folder=folder,
+        place=Place(doc),
     )

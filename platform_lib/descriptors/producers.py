@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.product import InputPort, OutputPort, Product
-from platform_lib.descriptors.yaml_file import load_yaml
 
 
 class ProducerIndex:
@@ -25,12 +24,7 @@ class ProducerIndex:
         if producer is None:
             live = self.live_majors(port.contract_id)
             also = f" (live majors: {', '.join(map(str, live))})" if live else ""
-            raise DescriptorError(
-                [load_yaml(product.file).problem(
-                    f"no output port {self.WHERE} publishes contract {port.contract_id!r} at major version {port.major}{also}",
-                    "inputPorts", product.input_ports.index(port), "contractId",
-                )]
-            )
+            raise DescriptorError([port.problem(f"no output port {self.WHERE} publishes contract {port.contract_id!r} at major version {port.major}{also}", "contractId")])
         return producer
 
     def whom_to_ask(self, port: OutputPort) -> str:

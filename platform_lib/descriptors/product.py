@@ -1,4 +1,5 @@
-"""ODPS v1 product descriptors: a product's identity, team, and its input and output ports."""
+"""ODPS v1 product descriptors: a product's identity, team, and its input and output ports. Like a
+contract's, the product and each input port know where they were written (yaml_file.Located)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from platform_lib.descriptors.contract import Contract, load_contract
 from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
 from platform_lib.descriptors.keys import port_key
 from platform_lib.descriptors.standards import validate_odps
-from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.descriptors.yaml_file import Located, Place, load_yaml
 
 DESCRIPTOR_FILE = "product.odps.yaml"
 
 
 @dataclass(frozen=True)
-class InputPort:
+class InputPort(Located):
     name: str
     contract_id: str
     major: int
@@ -37,7 +38,7 @@ class OutputPort:
 
 
 @dataclass(frozen=True)
-class Product:
+class Product(Located):
     id: str
     name: str
     domain: str
@@ -116,9 +117,11 @@ def load_product(folder: Path, domain: str) -> Product:
                 contract_id=field(doc, "inputPorts", i, "contractId"),
                 major=major_of(doc, "inputPorts", i, "version"),
                 role=roles.get(field(doc, "inputPorts", i, "name")),
+                place=Place(doc, ("inputPorts", i)),
             )
             for i in range(len(inputs))
         ),
         output_ports=tuple(output_ports),
         file=path,
+        place=Place(doc),
     )

@@ -7,6 +7,7 @@ descriptor needs is refused, naming the place, before it can hang or crash any o
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,34 @@ class YamlDocument:
         return DescriptorError([self.problem(message, *field_path)])
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where something was written: its document and the field path to it."""
+
+    doc: YamlDocument
+    path: tuple[str | int, ...] = ()
+
+    def problem(self, message: str, *field_path: str | int) -> Problem:
+        return self.doc.problem(message, *self.path, *field_path)
+
+    def fail(self, message: str, *field_path: str | int) -> DescriptorError:
+        return self.doc.fail(message, *self.path, *field_path)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Something read from a descriptor. It keeps its place, and with it the line of each of its
+    fields, so a problem found in it later (by a policy, by `mesh check`) names the file, the field
+    and the line as the loader would have, without parsing the file again, even once it changed."""
+
+    # Not part of what the object says: two columns written alike are equal wherever they are.
+    place: Place = field(kw_only=True, compare=False, repr=False)
+
+    def problem(self, message: str, *field_path: str | int) -> Problem:
+        """A problem on one of the object's fields (`column.problem(message, "physicalType")`)."""
+        return self.place.problem(message, *field_path)
+
+
 def dotted(field_path: tuple) -> str:
     out = ""
     for part in field_path:
@@ -75,9 +104,9 @@ def dotted(field_path: tuple) -> str:
 def load_yaml(path: Path, text: str | None = None) -> YamlDocument:
     """`text`: the document's content when it was not read from `path` (a published contract).
 
-    A file is parsed once per process while it is unchanged: descriptors are read again by the
-    policies that judge them (a mesh check of 500 ports read its files three times). Each caller
-    gets its own copy of the data."""
+    A file is parsed once per process while it is unchanged: one process may load a descriptor
+    more than once (`mesh run` surveys the mesh, then each domain's run, forked from it, loads its
+    code location). Each caller gets its own copy of the data."""
     if text is None:
         try:
             stat = path.stat()

@@ -61,7 +61,8 @@ def against(root: Path, ref: str, mesh: Mesh) -> list[Problem]:
         path = root / relative
         if old is None:
             continue  # a new contract breaks no one
-        new = load_yaml(path).data if path.exists() else None
+        written = load_yaml(path) if path.exists() else None
+        new = written.data if written is not None else None
         changes = diff_contracts(old, new) if new is not None else [Change(True, "contract", None, "contract removed")]
         violations = semver_violations(old, new, changes) if new is not None else ["the contract was removed while its port may have consumers"]
         if not violations:
@@ -72,5 +73,5 @@ def against(root: Path, ref: str, mesh: Mesh) -> list[Problem]:
         if breaking:
             message += f". Breaking: {', '.join(c.message for c in breaking)}"
             message += f". Affected consumers: {', '.join(consumers)}" if consumers else ". No consumer uses the affected columns"
-        problems.append(Problem(path, "version", message, load_yaml(path).line("version") if new is not None else None, policy=POLICY))
+        problems.append(Problem(path, "version", message, written.line("version") if written is not None else None, policy=POLICY))
     return problems

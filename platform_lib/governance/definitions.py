@@ -22,7 +22,10 @@ from dagster import (
 from platform_lib.governance.evaluate import errors
 from platform_lib.governance.scorecard import score
 from platform_lib.mesh import domain_folders
-from platform_lib.settings import WORKSPACE_FILE, assume_identity, export_environment
+from platform_lib.ports.identities import PLATFORM
+from platform_lib.ports.published import PublishedPorts
+from platform_lib.ports.storage import PortStorage
+from platform_lib.settings import WORKSPACE_FILE
 
 SCORECARD = AssetKey(["governance", "scorecard"])
 
@@ -50,7 +53,8 @@ def scorecard_asset(workspace_file, domains: list[str]):
         ],
     )
     def scorecard() -> MaterializeResult:
-        rows, findings = score(workspace_file)
+        # Every domain's published contracts, read as the platform.
+        rows, findings = score(workspace_file, PublishedPorts(PortStorage.from_settings(PLATFORM)))
         return MaterializeResult(
             metadata={
                 "compliance": MetadataValue.table([TableRecord(r) for r in rows], schema=COLUMNS),
@@ -71,8 +75,6 @@ def scorecard_asset(workspace_file, domains: list[str]):
     return scorecard
 
 
-export_environment()
-assume_identity("platform")  # the scorecard reads every domain's published contracts
 governance_job = define_asset_job("governance_job", selection=[SCORECARD], description="Run every policy over the whole mesh.")
 
 defs = Definitions(

@@ -8,9 +8,8 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-from platform_lib.descriptors.domain import DOMAIN_FILE, Domain
+from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import ERROR, WARNING, DescriptorError, Problem
-from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.governance.policies import GLOBAL_POLICIES
 from platform_lib.governance.policy import SEVERITIES, Policy, Subject
 from platform_lib.ports.published import PublishedPorts
@@ -33,17 +32,16 @@ def _own_policies(domain: Domain) -> list[Policy]:
 
 def domain_policies(domain: Domain) -> list[Policy]:
     """Every policy the domain is held to, at the severity it is held to."""
-    doc = load_yaml(domain.folder / DOMAIN_FILE)
     global_ids = {p.id: p for p in GLOBAL_POLICIES}
     problems = []
     for policy_id, severity in domain.severities.items():
         where = ("governance", "severities", policy_id)
         if policy_id not in global_ids:
-            problems.append(doc.problem(f"no global policy {policy_id!r}; known: {', '.join(global_ids)}", *where))
+            problems.append(domain.problem(f"no global policy {policy_id!r}; known: {', '.join(global_ids)}", *where))
         elif severity not in SEVERITIES:
-            problems.append(doc.problem(f"severity must be one of {', '.join(SEVERITIES)}", *where))
+            problems.append(domain.problem(f"severity must be one of {', '.join(SEVERITIES)}", *where))
         elif SEVERITIES.index(severity) < SEVERITIES.index(global_ids[policy_id].severity):
-            problems.append(doc.problem(f"{policy_id} is a global {global_ids[policy_id].severity}; a domain may raise a severity, never lower or waive it", *where))
+            problems.append(domain.problem(f"{policy_id} is a global {global_ids[policy_id].severity}; a domain may raise a severity, never lower or waive it", *where))
     own = _own_policies(domain)
     for p in own:
         if p.id in global_ids:
@@ -63,24 +61,22 @@ def errors(findings: list[Problem]) -> list[Problem]:
     return [f for f in findings if f.severity == ERROR]
 
 
-def gate(domain: Domain, manifest: Mapping[str, Any]) -> list[Problem]:
-    """At code location load: the domain against what its producers published. Raises with the
+def gate(domain: Domain, manifest: Mapping[str, Any], published: PublishedPorts) -> list[Problem]:
+    """At code location load: the domain against what its producers `published`. Raises with the
     errors (only this location fails); returns the warnings. Whole-mesh policies are left to
     `mesh check` and the scorecard: a location reads no other domain's files.
 
     A producer that has not published yet is a warning, not an error: the location loads, and its
     runs refuse to bind that port until it is published (`mesh check` judges the declaration)."""
-    published = PublishedPorts()
     policies = [p for p in domain_policies(domain) if not p.whole_mesh]
-    waiting = [(product, i, port) for product in domain.products for i, port in enumerate(product.input_ports) if published.producer_of(port) is None]
-    findings = evaluate(Subject(published, domain, frozenset(port.contract_id for _, _, port in waiting), manifest), policies)
+    waiting = [port for port in domain.input_ports if published.producer_of(port) is None]
+    findings = evaluate(Subject(published, domain, frozenset(port.contract_id for port in waiting), manifest), policies)
     if errors(findings):
         raise DescriptorError(errors(findings))
     return findings + [
         dataclasses.replace(
-            load_yaml(product.file).problem(f"{port.contract_id} v{port.major} is not published yet: runs cannot bind it until its producer "
-                                            "publishes", "inputPorts", i, "contractId"),
+            port.problem(f"{port.contract_id} v{port.major} is not published yet: runs cannot bind it until its producer publishes", "contractId"),
             policy="port-binding", severity=WARNING,
         )
-        for product, i, port in waiting
+        for port in waiting
     ]

@@ -12,7 +12,6 @@ from platform_lib.descriptors.contract import PUBLIC_ROLE
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
 from platform_lib.descriptors.keys import contract_id, dbt_project, model_key, operational_source_key, port_key_of_contract, product_id
-from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.governance.policy import Subject, policy
 
 NOT_YET_LIVE_OR_GONE = ("proposed", "draft", "retired")
@@ -26,16 +25,10 @@ NOT_YET_LIVE_OR_GONE = ("proposed", "draft", "retired")
 def product_ownership(s: Subject) -> Iterator[Problem]:
     """Every product has an owner team and a support channel."""
     for product in s.domain.products:
-        doc = load_yaml(product.file)
         if product.owner is None:
-            yield doc.problem("no team member has role: owner; name the team member accountable for the product", "team")
+            yield product.problem("no team member has role: owner; name the team member accountable for the product", "team")
         if not product.support:
-            yield doc.problem("no support channel; add one (support: - channel, url) where consumers reach the team", "support")
-
-
-def _quality_rules(document: dict) -> int:
-    schema = document["schema"][0]
-    return len(schema.get("quality") or []) + sum(len(p.get("quality") or []) for p in schema["properties"])
+            yield product.problem("no support channel; add one (support: - channel, url) where consumers reach the team", "support")
 
 
 @policy(
@@ -46,11 +39,11 @@ def _quality_rules(document: dict) -> int:
 def port_promises(s: Subject) -> Iterator[Problem]:
     """Every output port's contract has at least one SLO and one quality rule."""
     for port in s.domain.output_ports:
-        doc = load_yaml(port.contract.file)
-        if not port.contract.document.get("slaProperties"):
-            yield doc.problem("no SLO: declare slaProperties (frequency, latency or retention)", "slaProperties")
-        if not _quality_rules(port.contract.document):
-            yield doc.problem("no quality rule: add one under schema[0].quality or a property's quality", "schema", 0, "quality")
+        contract = port.contract
+        if not contract.slas:
+            yield contract.problem("no SLO: declare slaProperties (frequency, latency or retention)", "slaProperties")
+        if not contract.quality and not any(c.quality for c in contract.columns):
+            yield contract.schema_problem("no quality rule: add one under schema[0].quality or a property's quality", "quality")
 
 
 @policy(
@@ -62,23 +55,26 @@ def naming(s: Subject) -> Iterator[Problem]:
     """Ids, URNs and names follow the mesh's conventions."""
     domain = s.domain.name
     for product in s.domain.products:
-        doc = load_yaml(product.file)
         if product.id != product_id(domain, product.name):
-            yield doc.problem(f"product id must be {product_id(domain, product.name)}", "id")
-        for i, port in enumerate(product.input_ports):
+            yield product.problem(f"product id must be {product_id(domain, product.name)}", "id")
+        for port in product.input_ports:
             producer = s.producers.producer_of(port)
             if producer is not None and port.name != f"{producer.domain}_{producer.name}":
-                yield doc.problem(f"input port name must be {producer.domain}_{producer.name} (producer domain _ port)", "inputPorts", i, "name")
+                yield port.problem(f"input port name must be {producer.domain}_{producer.name} (producer domain _ port)", "name")
         for port in product.output_ports:
-            contract, cdoc = port.contract, load_yaml(port.contract.file)
-            expected = {"id": contract_id(domain, port.name), "name": port.name, "domain": domain, "dataProduct": product.name}
-            for key, want in expected.items():
-                if contract.document.get(key) != want:
-                    yield cdoc.problem(f"must be {want!r}", key)
+            contract = port.contract
+            # ODCS field: (what the contract says, what the convention wants).
+            expected = {
+                "id": (contract.id, contract_id(domain, port.name)), "name": (contract.name, port.name),
+                "domain": (contract.domain, domain), "dataProduct": (contract.data_product, product.name),
+            }
+            for key, (written, want) in expected.items():
+                if written != want:
+                    yield contract.problem(f"must be {want!r}", key)
             if s.manifest is not None and any(
                 n.get("resource_type") == "model" and model_key(domain, n["name"]) == port.asset_key for n in s.manifest["nodes"].values()
             ):
-                yield cdoc.problem(f"dbt model {port.asset_key[1]} has the asset key of this port ({'/'.join(port.asset_key)}); rename the model", "schema", 0, "physicalName")
+                yield contract.schema_problem(f"dbt model {port.asset_key[1]} has the asset key of this port ({'/'.join(port.asset_key)}); rename the model", "physicalName")
 
 
 @policy(
@@ -91,15 +87,13 @@ def pii_masking(s: Subject) -> Iterator[Problem]:
     for port in s.domain.output_ports:
         if not port.contract.is_public:
             continue
-        doc = load_yaml(port.contract.file)
-        for i, column in enumerate(port.contract.columns):
+        for column in port.contract.columns:
             if column.classification == "pii" and column.masking is None:
-                yield doc.problem(
+                yield column.problem(
                     f"pii column {column.name} is published unmasked to every domain (role {PUBLIC_ROLE}): add "
-                    "customProperties masking: hash or redact, or drop the public role and grant a restricted one",
-                    "schema", 0, "properties", i, "classification")
+                    "customProperties masking: hash or redact, or drop the public role and grant a restricted one", "classification")
             if column.masking == "hash" and column.physical_type.upper() != "VARCHAR":
-                yield doc.problem("a hashed column is published as VARCHAR: set physicalType: VARCHAR", "schema", 0, "properties", i, "physicalType")
+                yield column.problem("a hashed column is published as VARCHAR: set physicalType: VARCHAR", "physicalType")
 
 
 @policy(
@@ -109,14 +103,16 @@ def pii_masking(s: Subject) -> Iterator[Problem]:
 )
 def port_binding(s: Subject) -> Iterator[Problem]:
     """Consumers bind only to other domains' output ports, through declared input ports."""
-    bound = {}
+    # Every input port has its dbt source (mesh prepare writes them from the descriptors): what is
+    # left to judge is a source no input port binds, written by hand beside the generated ones.
+    bound = set()
     for product in s.domain.products:
-        for i, port in enumerate(product.input_ports):
+        for port in product.input_ports:
             if port.contract_id in s.broken:
                 # Not judged here, but its conventional key still tells which dbt source reads it.
                 key = port_key_of_contract(port.contract_id, port.major)
                 if key is not None:
-                    bound[key] = (product, port)
+                    bound.add(key)
                 continue
             try:
                 producer = s.producers.producer_port(product, port)
@@ -124,9 +120,8 @@ def port_binding(s: Subject) -> Iterator[Problem]:
                 yield from exc.problems
                 continue
             if producer.domain == s.domain.name:
-                yield load_yaml(product.file).problem(f"{port.contract_id} is this domain's own port; read your own models with ref(), not an input port",
-                                                      "inputPorts", i, "contractId")
-            bound[producer.asset_key] = (product, port)
+                yield port.problem(f"{port.contract_id} is this domain's own port; read your own models with ref(), not an input port", "contractId")
+            bound.add(producer.asset_key)
     if s.manifest is None or any(p.contract_id in s.broken and port_key_of_contract(p.contract_id, p.major) is None for p in s.domain.input_ports):
         return  # which source reads which port is unknowable without a manifest or while a producer is broken
     operational = {operational_source_key(s.domain.name, t) for t in s.domain.operational_sources}
@@ -141,10 +136,6 @@ def port_binding(s: Subject) -> Iterator[Problem]:
             yield Problem(where, name, f"reads {'/'.join(key)}, which no input port of domain {s.domain.name} binds: bind another domain's output "
                                        "port through an input port, or read an operational source of this domain")
         read.add(key)
-    for key, (product, port) in bound.items():
-        if key not in read:
-            yield load_yaml(product.file).problem(f"input port {port.name} binds {'/'.join(key)} but no dbt source of {dbt_project(s.domain.name)} reads it",
-                                                  "inputPorts", product.input_ports.index(port), "name")
     for key in operational - read:
         yield Problem(s.domain.folder / "domain.yaml", "operationalSources", f"{key[2]} has no dbt source in {dbt_project(s.domain.name)}")
 
@@ -156,21 +147,19 @@ def port_binding(s: Subject) -> Iterator[Problem]:
 )
 def port_access(s: Subject) -> Iterator[Problem]:
     """Consumers read a port only with a role its contract grants them."""
-    for product in s.domain.products:
-        doc = load_yaml(product.file)
-        for i, port in enumerate(product.input_ports):
-            producer = s.producers.producer_of(port)
-            if producer is None or producer.domain == s.domain.name:
-                continue  # port-binding reports these
-            roles = ", ".join(producer.contract.roles) or "none"
-            if port.role is None:
-                yield doc.problem(f"input port {port.name} names no role: add it to customProperties inputRoles (roles of {port.contract_id}: {roles})", "inputPorts", i, "name")
-            elif port.role not in producer.contract.roles:
-                yield doc.problem(f"input port {port.name} reads with role {port.role}, which {port.contract_id} does not offer (roles: {roles})", "inputPorts", i, "name")
-            elif not producer.contract.grants(port.role, s.domain.name):
-                yield doc.problem(
-                    f"domain {s.domain.name} is not granted role {port.role} on {port.contract_id}: "
-                    f"request role {port.role} from {s.producers.whom_to_ask(producer)}", "inputPorts", i, "name")
+    for port in s.domain.input_ports:
+        producer = s.producers.producer_of(port)
+        if producer is None or producer.domain == s.domain.name:
+            continue  # port-binding reports these
+        roles = ", ".join(producer.contract.roles) or "none"
+        if port.role is None:
+            yield port.problem(f"input port {port.name} names no role: add it to customProperties inputRoles (roles of {port.contract_id}: {roles})", "name")
+        elif port.role not in producer.contract.roles:
+            yield port.problem(f"input port {port.name} reads with role {port.role}, which {port.contract_id} does not offer (roles: {roles})", "name")
+        elif not producer.contract.grants(port.role, s.domain.name):
+            yield port.problem(
+                f"domain {s.domain.name} is not granted role {port.role} on {port.contract_id}: "
+                f"request role {port.role} from {s.producers.whom_to_ask(producer)}", "name")
 
 
 # dbt code as DuckDB will run it: Jinja and quoted identifiers kept (Jinja may build SQL out of its
@@ -295,7 +284,7 @@ def deprecation_window(s: Subject) -> Iterator[Problem]:
     """A deprecated port has an end-of-support date."""
     for port in s.domain.output_ports:
         if port.contract.status == "deprecated" and port.contract.end_of_support is None:
-            yield load_yaml(port.contract.file).problem("deprecated without an end of support: add customProperties endOfSupport: YYYY-MM-DD", "status")
+            yield port.contract.problem("deprecated without an end of support: add customProperties endOfSupport: YYYY-MM-DD", "status")
 
 
 @policy(
@@ -316,7 +305,7 @@ def deprecated_consumers(s: Subject) -> Iterator[Problem]:
         names = ", ".join(f"{p.domain}.{p.name} (input port {i.name})" for p, i in consumers)
         newer = sorted(m for (cid, m) in s.mesh.ports_by_contract if cid == port.contract.id and m > port.contract.major)
         move = f"; they should move to v{newer[-1]}" if newer else ""
-        yield load_yaml(port.contract.file).problem(f"{port.name} v{port.contract.major} is deprecated {when}; still read by {names}{move}", "status")
+        yield port.contract.problem(f"{port.name} v{port.contract.major} is deprecated {when}; still read by {names}{move}", "status")
 
 
 @policy(
@@ -329,11 +318,10 @@ def lifecycle(s: Subject) -> Iterator[Problem]:
     for product in s.domain.products:
         if product.status != "active":
             continue
-        for i, port in enumerate(product.input_ports):
+        for port in product.input_ports:
             producer = s.producers.producer_of(port)
             if producer is not None and producer.contract.status in NOT_YET_LIVE_OR_GONE:
-                yield load_yaml(product.file).problem(f"active product reads {port.contract_id} v{port.major}, whose status is {producer.contract.status}",
-                                                      "inputPorts", i, "contractId")
+                yield port.problem(f"active product reads {port.contract_id} v{port.major}, whose status is {producer.contract.status}", "contractId")
 
 
 GLOBAL_POLICIES = (

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import ERROR, WARNING, Problem
 from platform_lib.descriptors.producers import ProducerIndex
-from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.descriptors.yaml_file import Located
 from platform_lib.mesh import Mesh
 
 SEVERITIES = (WARNING, ERROR)  # in rising order: a domain may move a policy right, never left
@@ -65,7 +64,8 @@ def policy(id: str, rationale: str, severity: str = ERROR, whole_mesh: bool = Fa
     return wrap
 
 
-def finding(file: Path, message: str, *field_path: str | int) -> Problem:
-    """A violation on a field of a descriptor or contract (`"schema", 0, "properties", 2`), reported
-    at the line it is written on."""
-    return load_yaml(file).problem(message, *field_path)
+def finding(found_in: Located, message: str, *field_path: str | int) -> Problem:
+    """A violation on a field of what a domain's descriptors say: a domain, a product, an input port,
+    a contract, a column, a quality rule or an SLA (`finding(column, message, "physicalType")`),
+    reported at the line that field is written on."""
+    return found_in.problem(message, *field_path)

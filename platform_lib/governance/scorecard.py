@@ -22,12 +22,12 @@ def domain_score(name: str, findings: list[Problem], policies: int, products: in
     }
 
 
-def score(workspace_file) -> tuple[list[dict], dict[str, list[Problem]]]:
+def score(workspace_file, published: PublishedPorts | None = None) -> tuple[list[dict], dict[str, list[Problem]]]:
     """(one row per domain, findings per domain). A domain whose descriptors do not load scores 0."""
     around = survey(workspace_file)
     # Producers outside this workspace (domains deployed from their own repositories) are judged
     # by what they published.
-    producers = Layered(around.mesh, PublishedPorts())
+    producers = Layered(around.mesh, published or PublishedPorts())
     rows, findings = [], {}
     for domain in around.mesh.domains:
         problems: list[Problem] = []

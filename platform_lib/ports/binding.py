@@ -12,7 +12,7 @@ The files bound are all the run's dbt may read: its DuckDB sessions are fenced t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
@@ -25,9 +25,12 @@ from platform_lib.descriptors.keys import (
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.ports.published import published_port
 from platform_lib.ports.storage import engine_uri
-from platform_lib.ports.warehouse import connect_warehouse
+from platform_lib.ports.warehouse import Warehouse
 from platform_lib.settings import operational_source_file
 from platform_lib.sql import sql_identifier, sql_string
+
+if TYPE_CHECKING:
+    from platform_lib.ports.catalog import PortCatalog
 
 # The dbt-duckdb plugin every domain's profile declares (ports.dbt_fence), named here so a run can
 # refuse a profile without it without importing dbt's adapter at location load.
@@ -46,7 +49,7 @@ def _role(domain: Domain, key: tuple[str, str]) -> str | None:
     return None
 
 
-def pin(domain: Domain, key: tuple[str, str], catalog) -> tuple[int, list[str]]:
+def pin(domain: Domain, key: tuple[str, str], catalog: PortCatalog) -> tuple[int, list[str]]:
     """(snapshot id, data files) of the port's current version, once its grant and files check out."""
     from platform_lib.ports.integrity import verify  # pyiceberg: imported by runs, not at location load
 
@@ -56,7 +59,7 @@ def pin(domain: Domain, key: tuple[str, str], catalog) -> tuple[int, list[str]]:
     if snapshot is None:
         raise UnboundSource(f"port {name} has no published version yet; materialize it in domain {key[0]} first")
     try:
-        contract = published_port(key, table.metadata_location, table.properties).port.contract
+        contract = published_port(key, table.metadata_location, table.properties, catalog.storage).port.contract
     except DescriptorError as exc:
         raise UnboundSource(str(exc)) from None
     role = _role(domain, key)
@@ -67,7 +70,7 @@ def pin(domain: Domain, key: tuple[str, str], catalog) -> tuple[int, list[str]]:
             f"port {name}: domain {domain.name} is not granted role {role or '(none named)'} on {contract.id} as published "
             f"(snapshot {snapshot.snapshot_id}); request it from the {key[0]} domain"
         )
-    return snapshot.snapshot_id, verify(table, snapshot)
+    return snapshot.snapshot_id, verify(table, snapshot, catalog.storage)
 
 
 class Binding(dict):
@@ -79,12 +82,10 @@ class Binding(dict):
         self.files: list[str] = []
 
 
-def bind_sources(domain: Domain, manifest: Mapping[str, Any]) -> Binding:
-    """Create or replace the views behind every dbt source."""
-    from platform_lib.ports.catalog import PortCatalog  # pyiceberg: imported by runs, not at location load
-
+def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatalog, warehouse: Warehouse) -> Binding:
+    """Create or replace the views behind every dbt source in the domain's warehouse, each input
+    port pinned to its current version in `catalog`."""
     require_fence(domain)
-    catalog = PortCatalog()
     bound, statements = Binding(), []
     for source in domain_sources(domain, manifest):
         key = source_asset_key(source)
@@ -106,7 +107,7 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any]) -> Binding:
         statements.append(f"create or replace view {schema}.{table} as select * from read_parquet([{', '.join(map(sql_string, read))}])")
         bound["/".join(key)] = version
         bound.files += read
-    with connect_warehouse(domain.name) as con:
+    with warehouse.connect() as con:
         for statement in statements:
             con.execute(statement)
     return bound

@@ -30,14 +30,7 @@ from sqlalchemy.engine import make_url
 
 from platform_lib.descriptors.keys import table_name
 from platform_lib.ports.published import CATALOG_NAME
-from platform_lib.ports.storage import (
-    data_location,
-    filesystem,
-    iceberg_properties,
-    path_of,
-    table_location,
-)
-from platform_lib.settings import port_catalog_uri, port_warehouse
+from platform_lib.ports.storage import PortStorage, path_of
 
 # Snapshot summary keys: the facts of one published version.
 FACTS = ("contract-id", "contract-version", "run-id", "schema-fingerprint", "row-count", "published-at", "checks")
@@ -73,13 +66,18 @@ class PortVersion:
 
 
 class PortCatalog:
+    def __init__(self, storage: PortStorage | None = None):
+        """The catalog of `storage`, by default the one the settings name, reached as this process."""
+        self.storage = storage or PortStorage.from_settings()
+
     @cached_property
     def catalog(self) -> SqlCatalog:
         """Connects, creating the catalog's tables on first use (and the SQLite file's folder)."""
-        url = make_url(port_catalog_uri())
+        uri = self.storage.catalog_uri
+        url = make_url(uri)
         if url.get_backend_name() == "sqlite" and url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        return SqlCatalog(CATALOG_NAME, uri=port_catalog_uri(), warehouse=port_warehouse(), **iceberg_properties())
+        return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=self.storage.warehouse_uri, **self.storage.iceberg_properties())
 
     def table(self, key: tuple[str, str]) -> Table | None:
         try:
@@ -109,9 +107,9 @@ class PortCatalog:
         self.catalog.create_namespace_if_not_exists(key[0])
         try:
             return self.catalog.create_table(
-                table_name(key), schema=staged_schema, location=table_location(key),
+                table_name(key), schema=staged_schema, location=self.storage.table_location(key),
                 properties={
-                    "write.data.path": data_location(key),
+                    "write.data.path": self.storage.data_location(key),
                     # A loser must learn it lost, not silently overwrite the winner's version.
                     TableProperties.COMMIT_NUM_RETRIES: "0",
                     # Each commit writes a metadata file; keep a few, not one per version ever published.
@@ -133,7 +131,7 @@ class PortCatalog:
                 if tx.table_metadata.name_mapping() is None:
                     # Files written by DuckDB carry no Iceberg field ids: columns map by name.
                     tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: tx.table_metadata.schema().name_mapping.model_dump_json()})
-                staged = pq.read_schema(filesystem(data_uri).open_input_file(path_of(data_uri)))
+                staged = pq.read_schema(self.storage.filesystem(data_uri).open_input_file(path_of(data_uri)))
                 current = tx.table_metadata.schema()
                 if pyarrow_to_schema(staged, name_mapping=current.name_mapping).as_struct() != current.as_struct():
                     with tx.update_schema() as update:
@@ -168,7 +166,7 @@ class PortCatalog:
         files = {s.snapshot_id: self.data_files(table, s.snapshot_id) for s in table.snapshots()}
         table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in expired]).commit()
         kept = {f for sid, fs in files.items() if sid not in {s.snapshot_id for s in expired} for f in fs}
-        fs = filesystem()
+        fs = self.storage.filesystem()
         for path in {f for s in expired for f in files[s.snapshot_id]} - kept:
             fs.delete_file(path_of(path))
         return [s.snapshot_id for s in expired]

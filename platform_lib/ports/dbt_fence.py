@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -24,14 +22,10 @@ from platform_lib.sql import fence
 READABLE = "MESH_DBT_READABLE"
 
 
-@contextmanager
-def fenced(files: list[str]) -> Iterator[None]:
-    """While dbt runs in this process, the DuckDB sessions it opens reach only `files`."""
-    os.environ[READABLE] = json.dumps(files)
-    try:
-        yield
-    finally:
-        del os.environ[READABLE]
+def fenced(files: list[str]) -> dict[str, str]:
+    """The environment in which the DuckDB sessions dbt opens reach only `files`: a run's dbt is
+    invoked in it (settings.environment)."""
+    return {READABLE: json.dumps(files)}
 
 
 class Plugin(BasePlugin):

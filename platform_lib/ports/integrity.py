@@ -9,7 +9,7 @@ from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from platform_lib.ports.storage import filesystem, path_of
+from platform_lib.ports.storage import PortStorage, path_of
 
 # What Iceberg recorded per file, compared with what the file's footer says now.
 RECORDED = ("record_count", "file_size_in_bytes", "value_counts", "null_value_counts", "lower_bounds", "upper_bounds")
@@ -19,14 +19,14 @@ class CorruptPort(Exception):
     pass
 
 
-def verify(table: Table, snapshot: Snapshot) -> list[str]:
+def verify(table: Table, snapshot: Snapshot, storage: PortStorage) -> list[str]:
     """The snapshot's data files, each checked against the catalog's record of it."""
     name = ".".join(table.name()[-2:])
     files = []
     for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files():
         recorded, path = task.file, task.file.file_path
         where = f"port {name} snapshot {snapshot.snapshot_id}: data file {path}"
-        info = filesystem(path).get_file_info(path_of(path))
+        info = storage.filesystem(path).get_file_info(path_of(path))
         if info.size is None:
             raise CorruptPort(f"{where} is missing; the producer {table.name()[-2]} must republish the port")
         if info.size != recorded.file_size_in_bytes:

@@ -5,7 +5,8 @@ stages a port, so no unmasked value of a masked column is ever published.
 hashing candidate names (every customer name of TPC-H in seconds), a keyed hash only by whoever holds
 the key. One key per installation keeps a hashed column joinable across ports (same value, same
 digest). The key is created on first use under $MESH_HOME; a deployment whose domains run on
-machines of their own gives them all one secret instead, MESH_MASKING_SALT."""
+machines of their own gives them all one secret instead, MESH_MASKING_SALT. A run is given both by
+its masking resource (assets/resources.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 from platform_lib.descriptors.contract import Column, Contract
-from platform_lib.settings import masking_key_file
 from platform_lib.sql import sql_identifier
 
 KEY_BYTES = 32
@@ -42,8 +42,7 @@ def _create_key(path: Path) -> None:
         os.unlink(scratch)
 
 
-def installation_key() -> bytes:
-    path = masking_key_file()
+def installation_key(path: Path) -> bytes:
     if not path.exists():
         _create_key(path)
     key = path.read_bytes()
@@ -55,9 +54,9 @@ def installation_key() -> bytes:
     return key
 
 
-def masking_key() -> bytes:
-    shared = os.environ.get("MESH_MASKING_SALT")
-    return shared.encode() if shared else installation_key()
+def masking_key(key_file: Path, shared_secret: str = "") -> bytes:
+    """The deployment's shared secret if it gives one, else the installation's key in `key_file`."""
+    return shared_secret.encode() if shared_secret else installation_key(key_file)
 
 
 def _pads(key: bytes) -> tuple[str, str]:
@@ -66,10 +65,10 @@ def _pads(key: bytes) -> tuple[str, str]:
     return bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
 
 
-def masking_macro() -> str:
-    """The SQL that defines `hash` in a DuckDB session, to run before `masked_select`'s: the key
-    stays in the session's macro, out of the export's SQL, which DuckDB quotes in its errors."""
-    inner, outer = _pads(masking_key())
+def masking_macro(key: bytes) -> str:
+    """The SQL that defines `hash` under `key` in a DuckDB session, to run before `masked_select`'s:
+    the key stays in the session's macro, out of the export's SQL, which DuckDB quotes in its errors."""
+    inner, outer = _pads(key)
     return (
         f"create or replace temp macro {HASH_MACRO}(value) as "
         f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || encode(cast(value as varchar)))))"

@@ -19,8 +19,8 @@ from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
 from platform_lib.ports.masking import masked_select, masking_macro
 from platform_lib.ports.published import CONTRACT, PRODUCT
-from platform_lib.ports.storage import data_location, filesystem, on_s3, path_of
-from platform_lib.ports.warehouse import connect_warehouse
+from platform_lib.ports.storage import on_s3, path_of
+from platform_lib.ports.warehouse import Warehouse
 from platform_lib.settings import mesh_home, staging_dir
 from platform_lib.sql import sql_string
 
@@ -75,8 +75,9 @@ def discard(staged: Path) -> None:
         os.close(fd)
 
 
-def stage(port: OutputPort, relation: str, run_id: str) -> Path:
-    """Export the port's dbt relation, masked as its contract says, to a staged Parquet file."""
+def stage(port: OutputPort, relation: str, run_id: str, warehouse: Warehouse, masking_key: bytes) -> Path:
+    """Export the port's dbt relation in the domain's warehouse, masked as its contract says (hashed
+    under `masking_key`), to a staged Parquet file."""
     folder = staging_folder(port, run_id)
     folder.parent.mkdir(parents=True, exist_ok=True)
     _clear_dead_runs(folder.parent)
@@ -84,11 +85,11 @@ def stage(port: OutputPort, relation: str, run_id: str) -> Path:
     _HELD[folder] = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(_HELD[folder], fcntl.LOCK_EX)
     target = folder / "data.parquet"
-    with connect_warehouse(port.domain, read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         # A port promises no row order beyond its model's own ORDER BY (which DuckDB keeps); not
         # preserving the scan's order halves the export's memory (6 M line items: 421 -> 206 MB).
         con.execute("set preserve_insertion_order = false")
-        con.execute(masking_macro())
+        con.execute(masking_macro(masking_key))
         con.execute(f"COPY ({masked_select(port.contract, relation)}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
     return target
 
@@ -112,9 +113,9 @@ def begin(port: OutputPort, staged: Path, catalog: PortCatalog):
 
 def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str, checks: list[dict], catalog: PortCatalog) -> PortVersion:
     """Register an audited staged file as the port's next snapshot; expire versions past `retention`."""
-    data_uri = f"{data_location(port.asset_key)}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
+    data_uri = f"{catalog.storage.data_location(port.asset_key)}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
     fingerprint = schema_fingerprint(pq.read_schema(staged))
-    fs = filesystem(data_uri)
+    fs = catalog.storage.filesystem(data_uri)
     if on_s3(data_uri):
         pafs.copy_files(str(staged), path_of(data_uri), pafs.LocalFileSystem(), fs)
     else:

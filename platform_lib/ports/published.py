@@ -19,8 +19,7 @@ from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.keys import port_key_of_contract
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.descriptors.product import InputPort, OutputPort
-from platform_lib.ports.storage import filesystem, path_of, table_location
-from platform_lib.settings import port_catalog_uri
+from platform_lib.ports.storage import PortStorage, path_of
 
 CATALOG_NAME = "mesh"
 # Table properties every version carries: the contract as published (schema, rules, SLOs, roles
@@ -71,21 +70,22 @@ class PublishedPorts(ProducerIndex):
 
     WHERE = "in the port catalog"
 
-    def __init__(self, uri: str | None = None):
-        self.uri = uri or port_catalog_uri()
+    def __init__(self, storage: PortStorage | None = None):
+        """The ports of `storage`, by default the one the settings name, read as this process."""
+        self.storage = storage or PortStorage.from_settings()
         self._namespaces: dict[str, dict[str, str]] = {}
         self._ports: dict[tuple[str, str], PublishedPort | None] = {}
 
     def _tables(self, namespace: str) -> dict[str, str]:
         """Table name -> current metadata location, for one producer domain."""
         if namespace not in self._namespaces:
-            self._namespaces[namespace] = dict(_catalog_rows(self.uri, namespace))
+            self._namespaces[namespace] = dict(_catalog_rows(self.storage.catalog_uri, namespace))
         return self._namespaces[namespace]
 
     def published(self, key: tuple[str, str]) -> PublishedPort | None:
         if key not in self._ports:
             location = self._tables(key[0]).get(key[1])
-            self._ports[key] = None if location is None else _read(key, location)
+            self._ports[key] = None if location is None else _read(key, location, self.storage)
         return self._ports[key]
 
     def producer_of(self, port: InputPort) -> OutputPort | None:
@@ -106,23 +106,24 @@ class PublishedPorts(ProducerIndex):
         return [c for c in (product.get("owner"), *product.get("support", ())) if c]
 
 
-def _read(key: tuple[str, str], metadata_location: str) -> PublishedPort | None:
-    with filesystem(metadata_location).open_input_stream(path_of(metadata_location)) as f:
+def _read(key: tuple[str, str], metadata_location: str, storage: PortStorage) -> PublishedPort | None:
+    with storage.filesystem(metadata_location).open_input_stream(path_of(metadata_location)) as f:
         metadata = json.loads(f.read())
     # A table is created before its first version is audited; until a snapshot lands, nothing is published.
     if metadata.get("current-snapshot-id") in (None, -1):
         return None
-    return published_port(key, metadata_location, metadata.get("properties", {}))
+    return published_port(key, metadata_location, metadata.get("properties", {}), storage)
 
 
-def published_port(key: tuple[str, str], metadata_location: str, properties: dict[str, str]) -> PublishedPort:
+def published_port(key: tuple[str, str], metadata_location: str, properties: dict[str, str], storage: PortStorage) -> PublishedPort:
     """The port as its producer last published it, from its table's metadata."""
     where = Path(f"port catalog {key[0]}.{key[1]}")
     # A table whose metadata lies outside its producer's prefix was not written by its producer.
-    if not PurePosixPath(path_of(metadata_location)).is_relative_to(path_of(table_location(key))):
-        raise DescriptorError([Problem(where, "metadata_location", f"{metadata_location} is outside the table's location {table_location(key)}; refusing to bind")])
+    location = storage.table_location(key)
+    if not PurePosixPath(path_of(metadata_location)).is_relative_to(path_of(location)):
+        raise DescriptorError([Problem(where, "metadata_location", f"{metadata_location} is outside the table's location {location}; refusing to bind")])
     if CONTRACT not in properties:
         raise DescriptorError([Problem(where, "properties", f"no published contract ({CONTRACT}); was it published by the mesh?")])
     contract = load_contract(where, properties[CONTRACT])
-    port = OutputPort(key[0], contract.document.get("dataProduct", ""), key[1].rsplit("_v", 1)[0], contract)
+    port = OutputPort(key[0], contract.data_product or "", key[1].rsplit("_v", 1)[0], contract)
     return PublishedPort(port, metadata_location, json.loads(properties.get(PRODUCT, "{}")))

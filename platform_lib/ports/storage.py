@@ -9,29 +9,22 @@ read the data of the ports it is granted (`mesh access render`).
 from __future__ import annotations
 
 import glob
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
 
-from platform_lib.settings import duckdb_extensions_dir, port_warehouse, s3_settings
+from platform_lib.settings import S3, duckdb_extensions_dir, port_catalog_uri, port_warehouse, s3_settings
 from platform_lib.sql import sql_string
 
 # Loaded in this order: iceberg tries to download avro unless avro is already there.
 EXTENSIONS = ("httpfs", "avro", "iceberg")
 
 
-def on_s3(uri: str | None = None) -> bool:
-    return urlparse(uri or port_warehouse()).scheme in ("s3", "s3a")
-
-
-def table_location(key: tuple[str, str]) -> str:
-    return f"{port_warehouse()}/{key[0]}/{key[1]}"
-
-
-def data_location(key: tuple[str, str]) -> str:
-    return f"{table_location(key)}/data"
+def on_s3(uri: str) -> bool:
+    return urlparse(uri).scheme in ("s3", "s3a")
 
 
 def path_of(uri: str) -> str:
@@ -45,30 +38,57 @@ def engine_uri(uri: str) -> str:
     return path_of(uri) if urlparse(uri).scheme in ("", "file") else uri
 
 
-def filesystem(uri: str | None = None):
-    """pyarrow's filesystem for a URI (imported here: a code location's load reads no port file
-    through it, and pyarrow with numpy costs it about 0.35 s)."""
-    import pyarrow.fs as pafs
+@dataclass(frozen=True)
+class PortStorage:
+    """Where the ports are (the catalog, the folder or bucket of their tables) and who this process
+    is there: the S3 identity it reads and writes with."""
 
-    if not on_s3(uri):
-        return pafs.LocalFileSystem()
-    s3 = s3_settings()
-    endpoint = urlparse(s3["endpoint"])
-    return pafs.S3FileSystem(
-        access_key=s3["access_key"] or None, secret_key=s3["secret_key"] or None, region=s3["region"],
-        endpoint_override=endpoint.netloc or None, scheme=endpoint.scheme or "https",
-    )
+    catalog_uri: str
+    warehouse_uri: str
+    s3: S3 = S3()
 
+    @classmethod
+    def from_settings(cls, identity: str | None = None) -> PortStorage:
+        return cls(port_catalog_uri(), port_warehouse(), s3_settings(identity))
 
-def iceberg_properties() -> dict[str, str]:
-    """pyiceberg's FileIO settings: only S3 needs any."""
-    if not on_s3():
-        return {}
-    s3 = s3_settings()
-    return {
-        "s3.endpoint": s3["endpoint"], "s3.access-key-id": s3["access_key"], "s3.secret-access-key": s3["secret_key"],
-        "s3.region": s3["region"], "s3.path-style-access": "true",
-    }
+    def table_location(self, key: tuple[str, str]) -> str:
+        return f"{self.warehouse_uri}/{key[0]}/{key[1]}"
+
+    def data_location(self, key: tuple[str, str]) -> str:
+        return f"{self.table_location(key)}/data"
+
+    def filesystem(self, uri: str | None = None):
+        """pyarrow's filesystem for a URI, the warehouse's by default (imported here: a code
+        location's load reads no port file through it, and pyarrow with numpy costs it about 0.35 s)."""
+        import pyarrow.fs as pafs
+
+        if not on_s3(uri or self.warehouse_uri):
+            return pafs.LocalFileSystem()
+        endpoint = urlparse(self.s3.endpoint)
+        return pafs.S3FileSystem(
+            access_key=self.s3.access_key or None, secret_key=self.s3.secret_key or None, region=self.s3.region,
+            endpoint_override=endpoint.netloc or None, scheme=endpoint.scheme or "https",
+        )
+
+    def iceberg_properties(self) -> dict[str, str]:
+        """pyiceberg's FileIO settings: only S3 needs any."""
+        if not on_s3(self.warehouse_uri):
+            return {}
+        return {
+            "s3.endpoint": self.s3.endpoint, "s3.access-key-id": self.s3.access_key, "s3.secret-access-key": self.s3.secret_key,
+            "s3.region": self.s3.region, "s3.path-style-access": "true",
+        }
+
+    def secret_sql(self) -> str | None:
+        """The DuckDB secret of this identity, when ports live on S3."""
+        if not on_s3(self.warehouse_uri):
+            return None
+        endpoint = urlparse(self.s3.endpoint)
+        return (
+            f"CREATE OR REPLACE SECRET mesh_ports (TYPE s3, KEY_ID {sql_string(self.s3.access_key)}, "
+            f"SECRET {sql_string(self.s3.secret_key)}, ENDPOINT {sql_string(endpoint.netloc)}, URL_STYLE 'path', "
+            f"USE_SSL {str(endpoint.scheme == 'https').lower()}, REGION {sql_string(self.s3.region)})"
+        )
 
 
 def install_extensions() -> Path:
@@ -89,16 +109,3 @@ def _install(target: Path) -> Path:
                 (binary,) = glob.glob(str(site / f"duckdb_extension_{name}" / "extensions" / "*" / f"{name}.duckdb_extension"))
                 con.execute(f"INSTALL {sql_string(binary)}")
     return target
-
-
-def s3_secret_sql() -> str | None:
-    """The DuckDB secret of this process's S3 identity, when ports live on S3."""
-    if not on_s3():
-        return None
-    s3 = s3_settings()
-    endpoint = urlparse(s3["endpoint"])
-    return (
-        f"CREATE OR REPLACE SECRET mesh_ports (TYPE s3, KEY_ID {sql_string(s3['access_key'])}, "
-        f"SECRET {sql_string(s3['secret_key'])}, ENDPOINT {sql_string(endpoint.netloc)}, URL_STYLE 'path', "
-        f"USE_SSL {str(endpoint.scheme == 'https').lower()}, REGION {sql_string(s3['region'])})"
-    )

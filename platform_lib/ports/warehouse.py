@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import duckdb
 
-from platform_lib.ports.storage import install_extensions, s3_secret_sql
-from platform_lib.settings import duckdb_memory_limit, warehouse_path
+from platform_lib.ports.storage import PortStorage, install_extensions
 
 
-def connect_warehouse(domain: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    path = warehouse_path(domain)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    config = {"memory_limit": duckdb_memory_limit(), "extension_directory": str(install_extensions())}
-    con = duckdb.connect(str(path), read_only=read_only, config=config)
-    secret = s3_secret_sql()
-    if secret:
-        con.execute(secret)
-    return con
+@dataclass(frozen=True)
+class Warehouse:
+    """The domain's DuckDB file, and the identity its views read other domains' ports with."""
+
+    path: Path
+    memory_limit: str
+    storage: PortStorage
+
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": self.memory_limit, "extension_directory": str(install_extensions())}
+        con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        secret = self.storage.secret_sql()
+        if secret:
+            con.execute(secret)
+        return con

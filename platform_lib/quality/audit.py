@@ -63,7 +63,7 @@ def _buffered_execute_query(self, query):
 
 
 @contextmanager
-def _gx_batch(parquet: Path):
+def _gx_batch(parquet: Path, memory_limit: str):
     """A GX batch over the staged file, through a DuckDB view in a scratch database."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -79,7 +79,7 @@ def _gx_batch(parquet: Path):
         source = context.data_sources.add_sql(
             name="staged",
             connection_string=f"duckdb:///{database}",
-            kwargs={"connect_args": {"config": {"memory_limit": audit_memory_limit()}}},
+            kwargs={"connect_args": {"config": {"memory_limit": memory_limit}}},
         )
         # The fence is the database's, not one connection's: every connection GX opens with this
         # configuration joins the database this one keeps open, fenced. DuckDB refuses one with
@@ -161,30 +161,32 @@ def _outcome(result, rule: Rule, row_count: int) -> CheckOutcome:
     return CheckOutcome(rule.name, passes(measured, rule.operator), rule.description, measured, count, sample)
 
 
-def _measured(parquet: Path, rules: list[Rule]) -> list[Measured]:
+def _measured(parquet: Path, rules: list[Rule], memory_limit: str) -> list[Measured]:
     """Answers of the rules DuckDB computes (quality.metrics), in one session over the file."""
-    with duckdb.connect(config={"memory_limit": audit_memory_limit()}) as con:
+    with duckdb.connect(config={"memory_limit": memory_limit}) as con:
         con.execute(f"create view {RELATION} as select * from read_parquet({sql_string(parquet)})")
         # A rule that got past the contract's parser can read, write, attach or load nothing else.
         fence(con.execute, [str(parquet)])
         return measure(con, rules)
 
 
-def validate(parquet: Path, rules: list[Rule], engine: str = "duckdb") -> list:
+def validate(parquet: Path, rules: list[Rule], engine: str = "duckdb", memory_limit: str | None = None) -> list:
     """Each rule's result in GX's terms (`result`, `exception_info`), in rule order: computed by
-    DuckDB where it knows the expectation, validated by GX otherwise (or every rule, engine="gx").
+    DuckDB where it knows the expectation, validated by GX otherwise (or every rule, engine="gx"),
+    either way in a session of `memory_limit` (the settings' audit limit by default).
     The computed path does not import GX: its import alone (about 3 s) would cost an auditing
     process more than every check of a 6-million-row port."""
+    memory_limit = memory_limit or audit_memory_limit()
     computed = [r for r in rules if engine == "duckdb" and r.expectation in COMPUTED]
     validated = [r for r in rules if r not in computed]
-    results = dict(zip((r.name for r in computed), _measured(parquet, computed) if computed else []))
+    results = dict(zip((r.name for r in computed), _measured(parquet, computed, memory_limit) if computed else []))
     if validated:
-        with _gx_batch(parquet) as batch:
+        with _gx_batch(parquet, memory_limit) as batch:
             results |= dict(zip((r.name for r in validated), _validate(batch, validated)))
     return [results[r.name] for r in rules]
 
 
-def audit(parquet: Path, contract: Contract, engine: str = "duckdb") -> list[CheckOutcome]:
+def audit(parquet: Path, contract: Contract, engine: str = "duckdb", memory_limit: str | None = None) -> list[CheckOutcome]:
     """Every check of the contract on a staged file: the schema first, then each rule."""
     mismatches = schema_mismatches(parquet, contract)
     outcomes = [CheckOutcome(SCHEMA_CHECK, not mismatches, "Columns, types and required values match the contract.", observed="; ".join(mismatches) or "matches")]
@@ -194,5 +196,5 @@ def audit(parquet: Path, contract: Contract, engine: str = "duckdb") -> list[Che
     row_count = pq.read_metadata(parquet).num_rows
     classified = {c.name for c in contract.columns if c.classification.lower() not in CLEAR}
     rules = contract_rules(contract)
-    outcomes += [_redacted(_outcome(result, rule, row_count), rule, classified) for result, rule in zip(validate(parquet, rules, engine), rules, strict=True)]
+    outcomes += [_redacted(_outcome(result, rule, row_count), rule, classified) for result, rule in zip(validate(parquet, rules, engine, memory_limit), rules, strict=True)]
     return outcomes

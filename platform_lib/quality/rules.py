@@ -16,13 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from platform_lib.descriptors.contract import Contract
+from platform_lib.descriptors.contract import Contract, QualityRule
 from platform_lib.descriptors.contract_sql import SENTINEL, placed, query_columns
 
-OPERATORS = (
-    "mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo", "mustBeLessThan",
-    "mustBeLessOrEqualTo", "mustBeBetween", "mustNotBeBetween",
-)
 SCHEMA_CHECK = "schema"
 
 
@@ -65,10 +61,6 @@ def passes(observed: float, operator: tuple[str, Any]) -> bool:
     raise ValueError(f"unknown operator {op}")
 
 
-def _operator(entry: dict) -> tuple[str, Any]:
-    return next((op, entry[op]) for op in OPERATORS if op in entry)
-
-
 def _sql_literal(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
@@ -76,10 +68,10 @@ def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''").replace("{", "{{").replace("}", "}}") + "'"
 
 
-def _library_rule(entry: dict, column: str | None) -> Rule:
-    metric, args = entry["metric"], entry.get("arguments", {})
-    name = check_name(entry.get("name") or f"{column or 'table'}_{metric}")
-    common = dict(name=name, description=entry.get("description", metric), operator=_operator(entry), unit=entry.get("unit", "rows"))
+def _library_rule(quality: QualityRule, column: str | None) -> Rule:
+    metric, args = quality.metric, quality.arguments
+    name = check_name(quality.name or f"{column or 'table'}_{metric}")
+    common = dict(name=name, description=quality.description or metric, operator=quality.operator, unit=quality.unit)
     if metric == "rowCount":
         return Rule(expectation="ExpectTableRowCountToBeBetween", measure="observed_value", **common)
     if metric == "nullValues":
@@ -102,47 +94,44 @@ def _library_rule(entry: dict, column: str | None) -> Rule:
     raise ValueError(f"unsupported library metric {metric}")
 
 
-def _sql_rule(entry: dict, column: str | None, columns: tuple[str, ...]) -> Rule:
+def _sql_rule(quality: QualityRule, column: str | None, columns: tuple[str, ...]) -> Rule:
     # Every other brace is the author's (a regex, a literal): doubled, as GX formats the query.
-    query = placed(entry["query"], column, SENTINEL).replace("{", "{{").replace("}", "}}").replace(SENTINEL, "{batch}")
-    op, value = _operator(entry)
+    query = placed(quality.query, column, SENTINEL).replace("{", "{{").replace("}", "}}").replace(SENTINEL, "{batch}")
     return Rule(
-        name=check_name(entry.get("name") or f"{column or 'table'}_sql"),
-        description=entry.get("description", entry["query"]),
+        name=check_name(quality.name or f"{column or 'table'}_sql"),
+        description=quality.description or quality.query,
         expectation="UnexpectedRowsExpectation",
         # The query yields one value; it is "unexpected" when the contract's operator rejects it.
         # The newline ends a trailing comment of the author's before the wrapper's parenthesis.
         arguments={"unexpected_rows_query": f"select * from ({query}\n) as q(value)"},
         measure="query_value",
-        operator=(op, value),
+        operator=quality.operator,
         # Judged when the contract loaded (this is that judgement, cached): the columns it reads.
-        columns=query_columns(entry["query"], column, columns),
+        columns=query_columns(quality.query, column, columns),
     )
 
 
-def _quality_rules(entries: list[dict], column: str | None, columns: tuple[str, ...]) -> list[Rule]:
+def _quality_rules(written: tuple[QualityRule, ...], column: str | None, columns: tuple[str, ...]) -> list[Rule]:
     rules = []
-    for entry in entries:
-        kind = entry.get("type", "library")
-        if kind == "library" or "metric" in entry:
-            rules.append(_library_rule(entry, column))
-        elif kind == "sql":
-            rules.append(_sql_rule(entry, column, columns))
+    for quality in written:
+        if quality.type == "library" or quality.metric is not None:
+            rules.append(_library_rule(quality, column))
+        elif quality.type == "sql":
+            rules.append(_sql_rule(quality, column, columns))
         # `text` rules are for people and `custom` rules for other engines: nothing to run here.
     return rules
 
 
 def _schema_rules(contract: Contract, columns: tuple[str, ...]) -> list[Rule]:
     rules = []
-    keys = sorted((p for p in contract.schema_object["properties"] if p.get("primaryKey")), key=lambda p: p.get("primaryKeyPosition", 0))
+    keys = contract.primary_key
     if len(keys) > 1:
-        names = [k["name"] for k in keys]
-        rules.append(Rule("primary_key", f"({', '.join(names)}) identifies each row.", "ExpectCompoundColumnsToBeUnique", {"column_list": names}, columns=tuple(names)))
-    for prop in contract.schema_object["properties"]:
-        column = prop["name"]
-        if prop.get("unique") or (prop.get("primaryKey") and len(keys) == 1):
+        rules.append(Rule("primary_key", f"({', '.join(keys)}) identifies each row.", "ExpectCompoundColumnsToBeUnique", {"column_list": list(keys)}, columns=keys))
+    for col in contract.columns:
+        column = col.name
+        if col.unique or (col.primary_key and len(keys) == 1):
             rules.append(Rule(f"{column}_unique", f"{column} is unique.", "ExpectColumnValuesToBeUnique", {"column": column}, columns=(column,)))
-        options = prop.get("logicalTypeOptions", {})
+        options = col.type_options
         if "minimum" in options or "maximum" in options:
             bounds = {"min_value": options.get("minimum"), "max_value": options.get("maximum")}
             rules.append(Rule(f"{column}_range", f"{column} is within [{bounds['min_value']}, {bounds['max_value']}].",
@@ -155,14 +144,14 @@ def _schema_rules(contract: Contract, columns: tuple[str, ...]) -> list[Rule]:
             query = f"select * from {{batch}} where not regexp_full_match(\"{column}\", {_sql_literal(options['pattern'])})"
             rules.append(Rule(f"{column}_pattern", f"{column} matches {options['pattern']}.", "UnexpectedRowsExpectation",
                               {"unexpected_rows_query": query}, measure="observed_value", columns=(column,)))
-        rules += _quality_rules(prop.get("quality", []), column, columns)
+        rules += _quality_rules(col.quality, column, columns)
     return rules
 
 
 def contract_rules(contract: Contract) -> list[Rule]:
     """Every rule of a contract, in contract order, with unique check names."""
     columns = tuple(c.name for c in contract.columns)
-    rules = _schema_rules(contract, columns) + _quality_rules(contract.schema_object.get("quality", []), None, columns)
+    rules = _schema_rules(contract, columns) + _quality_rules(contract.quality, None, columns)
     seen: dict[str, int] = {}
     unique = []
     for rule in rules:

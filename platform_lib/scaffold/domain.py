@@ -1,47 +1,16 @@
 """`mesh new domain NAME`: a code location, its dbt project, its descriptor folder, and its entry in
-workspace.yaml."""
+workspace.yaml. The project's profile is the platform's, written from domain.yaml (dbt_files)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from platform_lib.descriptors.dbt_files import write_dbt_files
 from platform_lib.descriptors.domain import DOMAIN_FILE
 from platform_lib.mesh import domain_folders
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
 
 DEFINITIONS = "from platform_lib import domain_definitions\n\ndefs = domain_definitions(__file__)\n"
-
-PROFILES = """# Written by the platform (`mesh new domain`). The platform sets MESH_HOME; each domain writes
-# only its own DuckDB file, and reads other domains' ports (Iceberg data files) with its own S3
-# identity when the port warehouse is on S3.
-{name}:
-  target: mesh
-  outputs:
-    mesh:
-      type: duckdb
-      path: "{{{{ env_var('MESH_HOME') }}}}/warehouse/{name}.duckdb"
-      threads: 2
-      settings:
-        memory_limit: "{{{{ env_var('MESH_DUCKDB_MEMORY_LIMIT') }}}}"
-      # httpfs and iceberg, installed there from their PyPI packages: DuckDB autoloads them offline.
-      config_options:
-        extension_directory: "{{{{ env_var('MESH_HOME') }}}}/duckdb_extensions"
-      # The platform's fence: in a platform run this session reads only the files bound for the
-      # run (its operational sources, the port versions it pinned); a run refuses a profile without it.
-      plugins:
-        - module: platform_lib.ports.dbt_fence
-      secrets:
-        - type: s3
-          key_id: "{{{{ env_var('MESH_S3_ACCESS_KEY_ID', '') }}}}"
-          secret: "{{{{ env_var('MESH_S3_SECRET_ACCESS_KEY', '') }}}}"
-          endpoint: "{{{{ env_var('MESH_S3_ENDPOINT', '').split('://')[-1] }}}}"
-          use_ssl: "{{{{ env_var('MESH_S3_ENDPOINT', '').startswith('https') }}}}"
-          region: "{{{{ env_var('MESH_S3_REGION', 'us-east-1') }}}}"
-          url_style: path
-      # Absorbs short lock races with readers of this domain's file.
-      retries:
-        query_attempts: 3
-"""
 
 PROJECT = """name: {name}
 version: "1.0.0"
@@ -78,7 +47,7 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
     workspace = root / "workspace.yaml"
     registered = name in domain_folders(workspace)
     folder, project = root / "domains" / name, root / "dbt_projects" / name
-    files = [folder / DOMAIN_FILE, folder / "definitions.py", project / "dbt_project.yml", project / "profiles.yml"]
+    files = [folder / DOMAIN_FILE, folder / "definitions.py", project / "dbt_project.yml"]
     refuse_existing(files, force)
     if registered and not force:
         raise ScaffoldError(f"{workspace} already has a code location {name!r}: pass --force to rewrite the domain")
@@ -93,10 +62,10 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
         write(folder / DOMAIN_FILE, dump(domain)),
         write(folder / "definitions.py", DEFINITIONS),
         write(project / "dbt_project.yml", PROJECT.format(name=name)),
-        write(project / "profiles.yml", PROFILES.format(name=name)),
     ]
     (folder / "products").mkdir(exist_ok=True)
     (project / "models").mkdir(exist_ok=True)
+    written += write_dbt_files(project)
     if not registered:
         register(workspace, name)
         written.append(workspace)

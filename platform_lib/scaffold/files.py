@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from platform_lib.descriptors.dbt_files.generated import dump
 from platform_lib.descriptors.fields import SAFE_NAME
 
 
@@ -31,5 +30,4 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def dump(data) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+__all__ = ["ScaffoldError", "check_name", "dump", "refuse_existing", "write"]

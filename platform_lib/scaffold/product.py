@@ -14,18 +14,15 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 
-import yaml
-
 from platform_lib.assets.dbt_project import prepare
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Column
+from platform_lib.descriptors.dbt_files import table_names
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import contract_id as contract_urn
-from platform_lib.descriptors.keys import port_source_identifier, product_id
+from platform_lib.descriptors.keys import product_id
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
 from platform_lib.mesh import Mesh
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
-
-PORTS_FILE = "models/_ports.yml"
 
 
 @dataclass(frozen=True)
@@ -87,19 +84,13 @@ class Plan:
     fans_out: bool  # a join repeats rows of the first port: none of its columns stays unique
 
 
-def _primary_key(port: OutputPort) -> tuple[str, ...]:
-    properties = port.contract.schema_object["properties"]
-    keys = sorted((p for p in properties if p.get("primaryKey")), key=lambda p: p.get("primaryKeyPosition", 0))
-    return tuple(p["name"] for p in keys)
-
-
 def plan_product(upstream: list[Upstream]) -> Plan:
     brought: dict[str, Upstream] = {}
     columns, joins, unjoined = [], [], []
-    key, fans_out = _primary_key(upstream[0].port), False
+    key, fans_out = upstream[0].port.contract.primary_key, False
     for up in upstream:
         if up is not upstream[0]:
-            port_key = _primary_key(up.port)
+            port_key = up.port.contract.primary_key
             on = tuple((name, brought[name]) for name in port_key if name in brought)
             if not on:
                 unjoined.append(up)
@@ -159,32 +150,11 @@ def model_sql(upstream: list[Upstream], plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_sources(path: Path, upstream: list[Upstream]) -> None:
-    """Merge the input ports' dbt sources into the domain's _ports.yml (rewritten as plain YAML)."""
-    doc = yaml.safe_load(path.read_text()) if path.exists() else None
-    doc = doc or {"version": 2, "sources": []}
-    sources = doc.setdefault("sources", [])
-    for up in upstream:
-        source = next((s for s in sources if s["name"] == up.source), None)
-        if source is None:
-            source = {"name": up.source, "schema": "ports", "tables": []}
-            sources.append(source)
-        if not any(t["name"] == up.table for t in source["tables"]):
-            source["tables"].append({
-                "name": up.table, "identifier": port_source_identifier(up.port.asset_key),
-                "config": {"meta": {"dagster": {"asset_key": list(up.port.asset_key)}}},
-            })
-    write(path, "# Input ports: other domains' published output ports, bound by the platform as views.\n" + dump(doc))
-
-
-def _table_name(path: Path, port: OutputPort) -> str:
-    """The port's name, or `<port>_v<major>` when the domain already reads another major under it."""
-    doc = yaml.safe_load(path.read_text()) if path.exists() else None
-    for source in (doc or {}).get("sources", []):
-        for table in source.get("tables", []) if source["name"] == port.domain else []:
-            if table["name"] == port.name and table.get("identifier") != port_source_identifier(port.asset_key):
-                return f"{port.name}_v{port.contract.major}"
-    return port.name
+def _table_name(domain: Domain, port: OutputPort) -> str:
+    """What the product's SQL reads the port as: the name the generated _ports.yml gives it beside
+    the ports the domain already reads."""
+    reads = {(p.contract_id, p.major) for p in domain.input_ports} | {(port.contract.id, port.contract.major)}
+    return table_names(reads)[port.contract.id, port.contract.major].name
 
 
 def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], force: bool) -> list[Path]:
@@ -194,13 +164,12 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
     folder = domain.folder / "products" / name
     model = domain.dbt_project_dir / "models" / f"{name}.sql"
     refuse_existing([folder / DESCRIPTOR_FILE, folder / f"{name}.odcs.yaml", model], force)
-    ports_file = domain.dbt_project_dir / PORTS_FILE
     upstream = []
     for spec in from_ports:
         port = resolve_port(mesh, spec)
         if port.domain == domain.name:
             raise ScaffoldError(f"--from-port {spec} is this domain's own port: read your own models with ref()")
-        upstream.append(Upstream(port, role_for(mesh, port, domain.name), port.domain, _table_name(ports_file, port)))
+        upstream.append(Upstream(port, role_for(mesh, port, domain.name), port.domain, _table_name(domain, port)))
     planned = plan_product(upstream)
     contract_id, email = contract_urn(domain.name, name), domain.email
     support = [{"channel": "email", "tool": "email", "url": f"mailto:{email}"}]
@@ -238,6 +207,6 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
         write(folder / f"{name}.odcs.yaml", dump(contract)),
         write(model, model_sql(upstream, planned)),
     ]
-    add_sources(ports_file, upstream)
+    # prepare writes the domain's dbt sources from the descriptors, the new product's input ports included.
     prepare(domain.dbt_project_dir)
-    return written + [ports_file]
+    return written

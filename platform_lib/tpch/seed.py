@@ -6,9 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from platform_lib.descriptors.domain import DOMAIN_FILE
 from platform_lib.descriptors.errors import DescriptorError
-from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.mesh import Mesh
 from platform_lib.settings import mesh_home, operational_source_file
 from platform_lib.sql import sql_identifier, sql_string
@@ -30,8 +28,7 @@ def seed(mesh: Mesh, scale_factor: float) -> dict[str, int]:
         for domain in mesh.domains:
             for i, table in enumerate(domain.operational_sources):
                 if table not in tables:
-                    doc = load_yaml(domain.folder / DOMAIN_FILE)
-                    raise DescriptorError([doc.problem(f"{table!r} is not a TPC-H table ({', '.join(sorted(tables))})", "operationalSources", i, "name")])
+                    raise DescriptorError([domain.problem(f"{table!r} is not a TPC-H table ({', '.join(sorted(tables))})", "operationalSources", i, "name")])
                 target = operational_source_file(domain.name, table)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_suffix(".parquet.tmp")

@@ -11,11 +11,12 @@ from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM = os.environ.get("MESH_CHROMIUM", "/usr/bin/chromium")
 
-# The edges Dagster draws between collapsed groups, mapped to the groups at their ends.
+# The edges Dagster draws between collapsed groups, mapped to the groups at their ends. A group's
+# box is named by the longest name its text starts with: `sales_operational`'s starts with `sales` too.
 GROUP_EDGES_JS = """(names) => {
   const boxes = [...document.querySelectorAll('foreignObject')].map(el => {
     const r = el.getBoundingClientRect();
-    const name = names.find(n => (el.textContent || '').startsWith(n));
+    const name = names.filter(n => (el.textContent || '').startsWith(n)).sort((a, b) => b.length - a.length)[0];
     return {name, r};
   }).filter(b => b.name);
   const at = (x, y) => boxes.find(b => x >= b.r.left - 12 && x <= b.r.right + 12 && y >= b.r.top && y <= b.r.bottom);

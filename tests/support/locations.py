@@ -25,8 +25,8 @@ def _fresh_module(name: str) -> Definitions:
 
 def load_location_graphs(env: Mapping[str, str]) -> dict:
     """Location name -> its asset graph, for every location of workspace.yaml in its order, each
-    loaded with `env` as the whole environment. Loading a location exports MESH_HOME and DAGSTER_HOME
-    into os.environ (settings.export_environment): undone on return, so no later test inherits them."""
+    loaded with `env` as the whole environment (settings read it at load; loading changes nothing of
+    it, tests/test_resources.py), restored on return."""
     graphs = {}
     with mock.patch.dict(os.environ, env, clear=True):
         for entry in yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]:

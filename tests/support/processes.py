@@ -36,7 +36,9 @@ def webserver(env: dict, timeout: float = 180, root: Path = REPO):
     port = free_port()
     log = open(Path(env["MESH_HOME"]) / f"webserver-{port}.log", "w")
     # The mesh's instance, as `mesh ui` serves it: runs and materializations of `mesh run` show.
+    # Made here if no command made it yet, as `mesh ui` does: loading a location writes nothing.
     env = {"DAGSTER_HOME": str(Path(env["MESH_HOME"]) / "dagster"), **env}
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

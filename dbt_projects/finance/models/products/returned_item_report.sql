@@ -11,7 +11,7 @@ select
 from {{ source('customers', 'customer_profiles_full') }} as customers
 join {{ source('sales', 'orders') }} as orders on customers.customer_key = orders.customer_key
 join {{ source('sales', 'line_items') }} as line_items on line_items.order_key = orders.order_key
-join {{ source('customers', 'geography_v1') }} as geography on customers.nation_key = geography.nation_key
+join {{ source('customers', 'geography') }} as geography on customers.nation_key = geography.nation_key
 where orders.order_date >= date '{{ var("q10_date") }}'
     and orders.order_date < date '{{ var("q10_date") }}' + interval 3 month
     and line_items.return_flag = 'R'

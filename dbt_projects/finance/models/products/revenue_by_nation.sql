@@ -7,7 +7,7 @@ join {{ source('sales', 'orders') }} as orders on customers.customer_key = order
 join {{ source('sales', 'line_items') }} as line_items on line_items.order_key = orders.order_key
 join {{ source('supply', 'suppliers') }} as suppliers
     on line_items.supplier_key = suppliers.supplier_key and customers.nation_key = suppliers.nation_key
-join {{ source('customers', 'geography') }} as geography on suppliers.nation_key = geography.nation_key
+join {{ source('customers', 'geography_v2') }} as geography on suppliers.nation_key = geography.nation_key
 where geography.region = '{{ var("q5_region") }}'
     and orders.order_date >= date '{{ var("q5_date") }}'
     and orders.order_date < date '{{ var("q5_date") }}' + interval 1 year

@@ -1,0 +1,153 @@
+"""`mesh contract sync CONTRACT`: a draft contract's columns rewritten from what its dbt model makes,
+so a team writes SQL and descriptions, never a column list or a physical type.
+
+The model is typed, not built (an enforced dbt model contract would refuse to build the very drift
+this command is for): dbt compiles the project and DuckDB binds the model's SQL over its inputs typed
+as a run binds them (quality.model_types, as `mesh check` judges it), which gives the columns and
+types the build makes. The contract's columns become the model's, in its order: a new column comes
+with its physical type, the logical type of that, and a description to write; a column the model no
+longer makes goes; a kept column keeps all that was written about it but its types, which follow the
+model's (a hashed column stays VARCHAR, what its masking publishes). Only a draft is synced: a
+published contract's columns change with a new version (`mesh check --against`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from platform_lib.descriptors.contract import Contract
+from platform_lib.descriptors.dbt_compile import compile_project, compiled_manifest
+from platform_lib.descriptors.dbt_files.generated import dump, write_if_changed
+from platform_lib.descriptors.dbt_files.model_contracts import same_type
+from platform_lib.descriptors.dbt_manifest import model_relation
+from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.product import OutputPort
+from platform_lib.mesh import Mesh, survey
+from platform_lib.quality.model_types import model_columns
+from platform_lib.settings import WORKSPACE_FILE
+
+# DuckDB's types by the ODCS logical type a column of that type is.
+_LOGICAL = (
+    (re.compile(r"U?(TINYINT|SMALLINT|INTEGER|BIGINT)"), "integer"),
+    (re.compile(r"DECIMAL\(\d+,\d+\)|DOUBLE|FLOAT|REAL"), "number"),
+    (re.compile(r"VARCHAR"), "string"),
+    (re.compile(r"BOOLEAN"), "boolean"),
+    (re.compile(r"DATE"), "date"),
+    (re.compile(r"TIMESTAMP.*"), "timestamp"),
+    (re.compile(r"TIME(WITHTIMEZONE)?"), "time"),
+    (re.compile(r".*\[\d*\]"), "array"),
+    (re.compile(r"STRUCT\(.*\)"), "object"),
+    (re.compile(r"MAP\(.*\)"), "map"),
+)
+# DuckDB's 128-bit integers (a sum of integers): Parquet has none and stores them as DOUBLE.
+_HUGE = re.compile(r"U?HUGEINT")
+
+
+class SyncError(ValueError):
+    pass
+
+
+def logical_type(physical: str) -> str | None:
+    written = physical.upper().replace(" ", "")
+    return next((logical for pattern, logical in _LOGICAL if pattern.fullmatch(written)), None)
+
+
+def output_port(mesh: Mesh, target: str) -> OutputPort:
+    """The port of a contract file, or of a contract id (its newest live major, or `<id>@<major>`)."""
+    if target.startswith("urn:"):
+        contract_id, _, major = target.partition("@")
+        majors = mesh.live_majors(contract_id)
+        if not majors:
+            raise SyncError(f"no port of the mesh publishes contract {contract_id}; `mesh catalog list` shows every contract id")
+        if major and major not in map(str, majors):
+            raise SyncError(f"{target}: live majors of {contract_id} are {', '.join(map(str, majors))}")
+        return mesh.ports_by_contract[contract_id, int(major) if major else majors[-1]]
+    path = Path(target).resolve()
+    if not path.is_file():
+        raise SyncError(f"{target}: no such file")
+    for port in (p for d in mesh.domains for p in d.output_ports):
+        if port.contract.file.resolve() == path:
+            return port
+    raise SyncError(f"{path} is no output port's contract of the mesh of {WORKSPACE_FILE} (or its domain does not load: `mesh check`)")
+
+
+def _made(mesh: Mesh, port: OutputPort) -> list[tuple[str, str]]:
+    """The model's columns and types, as DuckDB binds its compiled SQL over its inputs as promised."""
+    domain, contract = mesh.domain(port.domain), port.contract
+    manifest = compiled_manifest(domain.dbt_project_dir)
+    model_relation(port, manifest)  # refuses a physicalName that names no model
+    made = model_columns(domain, manifest, {p.asset_key: p for d in mesh.domains for p in d.output_ports}).get(contract.model)
+    if made is None:
+        raise DescriptorError([contract.schema_problem(
+            f"dbt model {contract.model} reads an input whose types are unknown here: an operational source not landed yet "
+            "(`mesh seed`), or a port whose producer is not in this workspace", "physicalName")])
+    if isinstance(made, str):
+        raise DescriptorError([contract.schema_problem(f"dbt model {contract.model} does not bind over its inputs as they are promised: {made}", "physicalName")])
+    node = manifest["nodes"][f"model.{domain.name}.{contract.model}"]
+    huge = [Problem(domain.dbt_project_dir / node["original_file_path"], f"model {contract.model}",
+                    f"{name} is {kind}, which the port's Parquet file stores as a DOUBLE: cast it, cast(sum(...) as bigint)")
+            for name, kind in made if _HUGE.fullmatch(kind)]
+    if huge:
+        raise DescriptorError(huge)
+    return made
+
+
+def synced(contract: Contract, written: list[dict], made: list[tuple[str, str]]) -> tuple[list[dict], list[str]]:
+    """The contract's properties as the model makes them, and each change (`+ name TYPE`, `~ name
+    OLD -> NEW`, `- name`)."""
+    kept = {p["name"]: p for p in written}
+    masking = {c.name: c.masking for c in contract.columns}
+    properties, changes = [], []
+    for name, kind in made:
+        logical = logical_type(kind)
+        if logical is None:
+            raise SyncError(f"dbt model {contract.model} makes {name} {kind}, a DuckDB type with no ODCS logical type the platform "
+                            "knows: cast it in the model (to VARCHAR, say)")
+        prop = kept.get(name)
+        if prop is None:
+            properties.append({"name": name, "logicalType": logical, "physicalType": kind, "description": f"TODO: describe {name}",
+                               "classification": "internal"})
+            changes.append(f"+ {name} {kind}")
+        elif masking[name] == "hash" or same_type(prop["physicalType"], kind):
+            properties.append(prop)
+        else:
+            properties.append({**prop, "logicalType": logical, "physicalType": kind})
+            changes.append(f"~ {name} {prop['physicalType']} -> {kind}")
+    made_names = {name for name, _ in made}
+    return properties, changes + [f"- {name}" for name in kept if name not in made_names]
+
+
+def sync(mesh: Mesh, port: OutputPort) -> list[str]:
+    """Rewrite the port's draft contract from its model; the changes made."""
+    contract = port.contract
+    if contract.status != "draft":
+        raise DescriptorError([contract.problem(
+            f"is {contract.status}: only a draft contract's columns are synced from its model; a published contract's columns "
+            "change with a new version (see `mesh check --against`)", "status")])
+    made = _made(mesh, port)
+    doc = yaml.safe_load(contract.file.read_text())
+    properties, changes = synced(contract, doc["schema"][0]["properties"], made)
+    if changes:
+        doc["schema"][0]["properties"] = properties
+        write_if_changed(contract.file, dump(doc))
+        # The dbt model contract follows, and the prepared manifest with it.
+        project = mesh.domain(port.domain).dbt_project_dir
+        compile_project(project, project / "target")
+    return changes
+
+
+def run(args) -> int:
+    mesh = survey().mesh
+    port = output_port(mesh, args.contract)
+    changes = sync(mesh, port)
+    model = f"dbt model {port.contract.model}"
+    if not changes:
+        print(f"{port.contract.file}: its columns are already what {model} makes")
+        return 0
+    print(f"{port.contract.file}: columns synced from {model}:")
+    print("\n".join(f"  {change}" for change in changes))
+    if any(change.startswith("+") for change in changes):
+        print("next: describe the new columns (each description says TODO), then `mesh check`")
+    return 0

@@ -1,0 +1,74 @@
+"""The domain's input ports as dbt sources: each reads the view the platform binds for the port
+(`ports.<producer>__<port>_v<major>`) and carries the producer's port asset key, which draws the
+cross-domain edge in Dagster's lineage and tells the platform which port version to bind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from platform_lib.descriptors.dbt_files.generated import dump, generated
+from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.keys import port_key_of_contract, port_source_identifier
+from platform_lib.descriptors.product import InputPort
+
+# The schema the platform binds input ports in, in the domain's own database.
+PORTS_SCHEMA = "ports"
+
+BODY = """# Each input port is a dbt source: read it in SQL as source('<producer domain>', '<port>'). A port
+# read at two majors (during a migration) keeps its name for the older one; the newer is <port>_v<major>.
+"""
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    source: str  # the producer domain
+    name: str  # what the SQL reads: source('<source>', '<name>')
+    key: tuple[str, str]  # the producer's port asset
+
+    @property
+    def identifier(self) -> str:
+        return port_source_identifier(self.key)
+
+
+def source_tables(ports: Iterable[InputPort]) -> dict[tuple[str, int], SourceTable]:
+    """(contract id, major) -> the source table that reads it, for each input port."""
+    for port in ports:
+        if port_key_of_contract(port.contract_id, port.major) is None:
+            raise DescriptorError([port.problem(f"{port.contract_id!r} is no contract id of the mesh (urn:mesh:contract:<domain>:<port>): "
+                                                "no dbt source can read it", "contractId")])
+    return table_names((port.contract_id, port.major) for port in ports)
+
+
+def table_names(reads: Iterable[tuple[str, int]]) -> dict[tuple[str, int], SourceTable]:
+    """(contract id, major) -> its source table. A port is read under its own name; a domain reading
+    more than one major of it keeps the name for the oldest and names each newer one
+    `<port>_v<major>`: adding a major, which starts a migration, renames no source that SQL reads."""
+    reads = sorted(set(reads))
+    oldest: dict[str, int] = {}
+    for contract_id, major in reads:
+        oldest.setdefault(contract_id, major)
+    tables = {}
+    for contract_id, major in reads:
+        key = port_key_of_contract(contract_id, major)
+        name = contract_id.rsplit(":", 1)[1]
+        tables[contract_id, major] = SourceTable(key[0], name if major == oldest[contract_id] else f"{name}_v{major}", key)
+    return tables
+
+
+def sources(domain: Domain) -> str | None:
+    """models/_ports.yml, or None for a domain that reads no port."""
+    tables = source_tables(domain.input_ports)
+    if not tables:
+        return None
+    readers = {read: sorted({p.name for p in domain.products for i in p.input_ports if (i.contract_id, i.major) == read}) for read in tables}
+    by_source: dict[str, list] = {}
+    for read, table in sorted(tables.items(), key=lambda item: (item[1].source, item[1].name)):
+        by_source.setdefault(table.source, []).append({
+            "name": table.name, "identifier": table.identifier,
+            "description": f"{read[0]} v{read[1]}, read by {', '.join(readers[read])}.",
+            "config": {"meta": {"dagster": {"asset_key": list(table.key)}}},
+        })
+    doc = {"version": 2, "sources": [{"name": source, "schema": PORTS_SCHEMA, "tables": t} for source, t in by_source.items()]}
+    return generated(domain, [p.file for p in domain.products if p.input_ports], BODY + dump(doc))
