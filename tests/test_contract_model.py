@@ -36,13 +36,18 @@ def profiles(domains: Path) -> Path:
     return domains / "customers" / "products" / "customer_profiles" / "customer_profiles.odcs.yaml"
 
 
+def judged_without_its_files(domains: Path, policy) -> list:
+    """customers, loaded, then judged by `policy` once every descriptor file is gone."""
+    customers = load_domain(domains / "customers")
+    shutil.rmtree(domains)
+    return policy.run(Subject(Mesh((customers,)), customers))
+
+
 def test_a_column_problem_is_at_the_columns_line_after_its_file_is_gone(domains):
     contract = profiles(domains)
     edit(contract, "    classification: pii\n    customProperties:\n    - property: masking\n      value: hash\n", "    classification: pii\n")
     line = line_of(contract, "    classification: pii")  # the name column's, the first pii one
-    customers = load_domain(domains / "customers")
-    shutil.rmtree(domains)
-    (problem,) = pii_masking.run(Subject(Mesh((customers,)), customers))
+    (problem,) = judged_without_its_files(domains, pii_masking)
     assert (problem.file, problem.line, problem.field) == (contract, line, "schema[0].properties[1].classification")
     assert problem.message.startswith("pii column name is published unmasked")
 
@@ -65,9 +70,7 @@ def test_a_contract_without_rules_is_reported_where_its_table_is(domains):
         owner.pop("quality", None)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     table = line_of(path, "- name: customer_profiles")
-    customers = load_domain(domains / "customers")
-    shutil.rmtree(domains)
-    (problem,) = port_promises.run(Subject(Mesh((customers,)), customers))
+    (problem,) = judged_without_its_files(domains, port_promises)
     assert (problem.file, problem.line, problem.field) == (path, table, "schema[0].quality")
     assert problem.message.startswith("no quality rule")
 

@@ -61,6 +61,7 @@ class Selection:
 
     domain: str
     folder: Path
+    dbt_project_dir: Path
     # Each port the run is to publish, with its product.
     ports: dict[AssetKey, str]
     whole: bool
@@ -135,6 +136,10 @@ def _products_assets(defs: Definitions, ports: dict[AssetKey, str]) -> list[Asse
 
 def _run_domain(selection: Selection, verbose: bool) -> DomainRun:
     started = time.perf_counter()
+    # A run builds from the prepared manifest and the files generated from the descriptors: prepare
+    # again a domain changed since. Here, in the domain's forked run: dbt run in the parent would
+    # leave its threads' locks held in every child forked after it.
+    ensure_prepared(selection.dbt_project_dir)
     defs = load_definitions(selection.folder)
     assets = None if selection.whole else _products_assets(defs, selection.ports)
     return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets)
@@ -165,7 +170,6 @@ def run_domains(survey: Survey, domains: list[str] | None = None, parallelism: i
     selected = _selection(mesh, broken, domains, products)
     mesh.run_order()  # fails with the cycle before anything runs
     tell = progress(len(selected) + 1)  # and the governance scorecard
-    broken = {**broken, **_prepare(mesh, [name for name in selected if name not in broken])}
     skipped = _skip_broken(mesh, broken, set(selected), tell)
     _prepare_forks()
     for run in skipped:
@@ -174,19 +178,6 @@ def run_domains(survey: Survey, domains: list[str] | None = None, parallelism: i
     governance = run_governance(verbose)
     tell(governance)
     return runs + [governance]
-
-
-def _prepare(mesh: Mesh, names: list[str]) -> dict[str, list[Problem]]:
-    """Prepare again each domain whose dbt project or descriptors changed since its last prepare (a
-    run builds from the manifest and the files generated from the descriptors); the problems of
-    each that no longer compiles."""
-    problems = {}
-    for name in names:
-        try:
-            ensure_prepared(mesh.domain(name).dbt_project_dir)
-        except DescriptorError as exc:
-            problems[name] = exc.problems
-    return problems
 
 
 def _refuse_unknown(kind: str, asked: list[str] | None, known: list[str]) -> None:
@@ -215,7 +206,7 @@ def _selection(mesh: Mesh, broken: dict[str, list[Problem]], domains: list[str] 
 def _selected(domain: Domain, ids: set[str] | None) -> Selection:
     products = [product for product in domain.products if ids is None or product.id in ids]
     ports = {AssetKey(list(port.asset_key)): product.name for product in products for port in product.output_ports}
-    return Selection(domain.name, domain.folder, ports, whole=ids is None)
+    return Selection(domain.name, domain.folder, domain.dbt_project_dir, ports, whole=ids is None)
 
 
 def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str], tell: Tell) -> list[DomainRun]:
