@@ -40,7 +40,7 @@ import sys, time
 from pathlib import Path
 import dagster, dagster_dbt, platform_lib
 assert platform_lib.__file__.startswith(sys.argv[2]), platform_lib.__file__
-from platform_lib.cli.run import load_definitions
+from platform_lib.runs.mesh_run import load_definitions
 started = time.perf_counter()
 load_definitions(Path(sys.argv[1])).resolve_asset_graph()
 print(time.perf_counter() - started)

@@ -70,7 +70,7 @@ LOAD = """
 import json, sys, time
 from pathlib import Path
 import dagster, dagster_dbt, platform_lib
-from platform_lib.cli.run import load_definitions
+from platform_lib.runs.mesh_run import load_definitions
 wall, cpu = time.perf_counter(), time.process_time()
 import platform_lib.definitions
 imported = time.perf_counter()

@@ -97,7 +97,7 @@ def location_load_seconds(domain: str, env: dict) -> float:
     code = (
         "import time, dagster, dagster_dbt\n"
         "from platform_lib.mesh import load_mesh\n"
-        "from platform_lib.cli.run import load_definitions\n"
+        "from platform_lib.runs.mesh_run import load_definitions\n"
         "folder = load_mesh().domain(" + repr(domain) + ").folder\n"
         "t = time.perf_counter()\n"
         "load_definitions(folder).resolve_asset_graph()\n"

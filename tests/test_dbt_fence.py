@@ -13,6 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from platform_lib.descriptors.dbt_files import write_dbt_files
+from platform_lib.descriptors.domain import load_domain
+from platform_lib.ports.binding import FENCE_PLUGIN, UnboundSource, require_fence
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import mesh
@@ -104,13 +107,30 @@ def test_a_read_the_policy_cannot_see_is_refused_by_the_fence(tmp_path, producer
     assert {"global_sales_opportunity", "customer_order_distribution"} <= built
 
 
-def test_a_profile_without_the_fence_does_not_run(tmp_path, producers):
+def without_the_fence(profile: Path) -> None:
+    text = profile.read_text()
+    profile.write_text(text.replace(text[text.index("      # The platform's fence"):text.index("      secrets:")], ""))
+
+
+def test_a_profile_edited_to_drop_the_fence_is_written_again_before_the_run(tmp_path, producers):
     root = mesh_copy(tmp_path)
     profile = marketing(root) / "profiles.yml"
-    text = profile.read_text()
-    fence = text[text.index("      # The platform's fence"):text.index("      secrets:")]
-    profile.write_text(text.replace(fence, ""))
+    mesh("prepare", env={**producers, "MESH_ROOT": str(root)})
+    without_the_fence(profile)
+    hidden_reads(marketing(root))
     result = mesh("run", "--domain", "marketing", env={**producers, "MESH_ROOT": str(root)}, check=False)
-    assert result.returncode == 1
-    assert f"input binding refused, dbt did not run: {profile}" in result.stderr
-    assert "marketing.outputs.mesh.plugins: the platform's fence" in result.stderr
+    # The profile is the platform's: the run wrote it again, with the fence, which refused the reads.
+    assert f"- module: {FENCE_PLUGIN}" in profile.read_text()
+    assert result.returncode == 1 and "file system operations are disabled by configuration" in result.stderr, result.stderr[-3000:]
+
+
+@pytest.mark.unit
+def test_a_run_refuses_a_profile_without_the_fence(tmp_path):
+    """What a location launched from the UI meets if the profile was edited after `mesh prepare`."""
+    root = mesh_copy(tmp_path)
+    profile = marketing(root) / "profiles.yml"
+    write_dbt_files(marketing(root))
+    without_the_fence(profile)
+    with pytest.raises(UnboundSource) as refused:
+        require_fence(load_domain(root / "domains" / "marketing"))
+    assert str(refused.value).startswith(f"{profile}:") and "marketing.outputs.mesh.plugins: the platform's fence is missing" in str(refused.value)

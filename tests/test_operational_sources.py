@@ -13,8 +13,8 @@ import pytest
 from dagster import AssetKey, Failure
 
 from platform_lib.assets.sources import observe, operational_group
-from platform_lib.cli.run import load_definitions
 from platform_lib.mesh import load_mesh
+from platform_lib.runs.mesh_run import load_definitions
 from tests.conftest import mesh_env
 
 pytestmark = pytest.mark.unit

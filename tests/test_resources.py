@@ -33,7 +33,7 @@ def files():
     return sorted(str(p) for home in (os.environ["MESH_HOME"], os.environ["DAGSTER_HOME"]) for p in Path(home).rglob("*"))
 
 before, created_before = dict(os.environ), files()
-from platform_lib.cli.run import load_definitions
+from platform_lib.runs.mesh_run import load_definitions
 load_definitions(Path(sys.argv[1]))
 print(json.dumps({"changed": {k: [before.get(k), os.environ.get(k)] for k in before.keys() | os.environ.keys() if before.get(k) != os.environ.get(k)},
                   "created": sorted(set(files()) - set(created_before))}))

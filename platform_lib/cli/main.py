@@ -30,12 +30,9 @@ def _prepare(args) -> int:
 
 
 def _run(args) -> int:
-    from platform_lib.cli.run import run_domains
-    from platform_lib.mesh import survey
+    from platform_lib.cli.run import run
 
-    # The mesh as far as it loads: a broken domain is reported and skipped, not fatal to the others.
-    runs = run_domains(survey(), args.domain, args.parallelism, args.product, args.verbose)
-    return 0 if all(run.success for run in runs) else 1
+    return run(args)
 
 
 def _ports(args) -> int:

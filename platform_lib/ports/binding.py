@@ -114,13 +114,14 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
 
 
 def require_fence(domain: Domain) -> None:
-    """The fence is the plugin the domain's dbt profile declares (`mesh new domain` writes it): a
-    profile without it would let the run read any file, so the run does not start."""
+    """The fence is the plugin the domain's dbt profile declares (`mesh prepare` writes the profile
+    from the descriptors, and `mesh run` again when it changed): a profile edited since without it
+    would let the run read any file, so the run does not start."""
     doc = load_yaml(domain.dbt_project_dir / "profiles.yml")
     profile = doc.data.get(domain.name) or {}
     target = profile.get("target")
     plugins = ((profile.get("outputs") or {}).get(target) or {}).get("plugins") or []
     if FENCE_PLUGIN not in [p.get("module") for p in plugins if isinstance(p, dict)]:
-        problem = doc.problem(f"the platform's fence is missing: restore the plugin `- module: {FENCE_PLUGIN}` "
-                              "that `mesh new domain` writes", domain.name, "outputs", target, "plugins")
+        problem = doc.problem(f"the platform's fence is missing: the profile is generated, and `mesh prepare` writes it again "
+                              f"with the plugin `- module: {FENCE_PLUGIN}`", domain.name, "outputs", target, "plugins")
         raise UnboundSource(str(problem))

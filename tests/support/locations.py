@@ -10,7 +10,7 @@ from unittest import mock
 import yaml
 from dagster import AssetKey, Definitions
 
-from platform_lib.cli.run import load_definitions
+from platform_lib.runs.mesh_run import load_definitions
 from tests.support.processes import REPO
 
 

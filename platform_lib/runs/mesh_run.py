@@ -1,0 +1,268 @@
+"""What `mesh run` does: materialize every product, domain by domain, producers before their consumers.
+
+One Dagster run cannot span code locations, so the mesh runs each domain's job, against the
+persistent instance at $DAGSTER_HOME so the UI shows every run. Domains whose producers have all
+published run concurrently, up to one per core, each in a process forked from this one: Dagster's
+in-process execution is not thread-safe (its logging setup deadlocks across threads), and a fork
+inherits the imported Dagster and dbt modules instead of paying their seconds of import again.
+One broken domain stops only itself and what is downstream of it: every domain gets a numbered line
+on stderr as it finishes (ok, FAILED, SKIPPED with the reason), with its ports' outcomes and first
+causes under it (runs.report), told to the caller (cli.run prints them). `--product` runs only
+those products' assets in their domains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import multiprocessing
+import os
+import queue
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions
+
+from platform_lib.assets.automation import DOMAIN_TAG
+from platform_lib.descriptors.dbt_compile import ensure_prepared
+from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.mesh import Mesh, Survey
+from platform_lib.runs.report import run_report
+from platform_lib.settings import export_environment
+
+
+@dataclass(frozen=True)
+class DomainRun:
+    domain: str
+    success: bool
+    seconds: float = 0.0
+    run_id: str = ""
+    # Of `seconds`, the part spent building the location's definitions before the run started.
+    load_seconds: float = 0.0
+    # Why the domain has no Dagster run: "SKIPPED  <why>", or "FAILED  <what its definitions raised>".
+    no_run: str = ""
+    # The lines under the domain's: the run's ports and first causes (runs.report).
+    details: tuple[str, ...] = ()
+
+    def outcome(self) -> str:
+        """The domain's line after its name."""
+        if not self.run_id:
+            return self.no_run
+        return f"{'ok' if self.success else 'FAILED'}  {self.seconds:6.1f}s  (definitions {self.load_seconds:.1f}s)  run {self.run_id}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a `mesh run` runs of one domain: its whole job, or only some of its products' assets."""
+
+    domain: str
+    folder: Path
+    dbt_project_dir: Path
+    # Each port the run is to publish, with its product.
+    ports: dict[AssetKey, str]
+    whole: bool
+
+
+Tell = Callable[[DomainRun], None]
+
+
+def load_definitions(folder: Path) -> Definitions:
+    """A domain's code location, loaded as Dagster would: by running its definitions.py."""
+    spec = importlib.util.spec_from_file_location(f"mesh_domains.{folder.name}.definitions", folder / "definitions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.defs
+
+
+@contextlib.contextmanager
+def _off_the_terminal(verbose: bool) -> Iterator[None]:
+    """Dagster's log stream (every event of the run, on stderr) and dbt's (stdout) kept off the
+    terminal, where the report says what matters: Dagster captures a run's stdout and stderr into its
+    compute logs, which the UI shows, and tails them to the terminal, here to /dev/null."""
+    if verbose:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def _execute(name: str, defs: Definitions, job_name: str, started: float, ports: dict[AssetKey, str],
+             verbose: bool, assets: list[AssetKey] | None = None) -> DomainRun:
+    loaded = time.perf_counter()
+    job = defs.resolve_job_def(job_name)
+    with DagsterInstance.get() as instance, _off_the_terminal(verbose):
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={DOMAIN_TAG: name}, asset_selection=assets)
+    return DomainRun(name, result.success, time.perf_counter() - started, result.run_id, loaded - started,
+                     details=tuple(run_report(result, ports).lines()))
+
+
+def _products_assets(defs: Definitions, ports: dict[AssetKey, str]) -> list[AssetKey]:
+    """The ports and what the domain's job makes upstream of them: their dbt models, the domain's
+    models those read, and the domain's operational sources they read, which the job observes (not
+    other domains' ports, which the job never makes)."""
+    graph = defs.resolve_asset_graph()
+    made = AssetSelection.assets(*ports).upstream()
+    return sorted((made | made.upstream_source_assets()).resolve(graph) & graph.executable_asset_keys)
+
+
+def _run_domain(selection: Selection, verbose: bool) -> DomainRun:
+    started = time.perf_counter()
+    # A run builds from the prepared manifest and the files generated from the descriptors: prepare
+    # again a domain changed since. Here, in the domain's forked run: dbt run in the parent would
+    # leave its threads' locks held in every child forked after it.
+    ensure_prepared(selection.dbt_project_dir)
+    defs = load_definitions(selection.folder)
+    assets = None if selection.whole else _products_assets(defs, selection.ports)
+    return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets)
+
+
+def _crashed(name: str, exc: BaseException) -> DomainRun:
+    """A domain run that raised before Dagster could record it (its definitions did not load)."""
+    return DomainRun(name, False, no_run=f"FAILED  {type(exc).__name__}: {exc}")
+
+
+def run_governance(verbose: bool) -> DomainRun:
+    """The governance scorecard over the mesh as it now stands (its location's scheduled job)."""
+    started = time.perf_counter()
+    from platform_lib.governance.definitions import defs, governance_job
+
+    return _execute("governance", defs, governance_job.name, started, {}, verbose)
+
+
+def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[str] | None = None, parallelism: int | None = None,
+                products: list[str] | None = None, verbose: bool = False) -> list[DomainRun]:
+    """Run the selected domains' jobs (of some, only the products named), each after the selected
+    domains upstream of it, then the governance scorecard. A domain that does not load, or whose run
+    fails, is skipped with every domain downstream of it; the domains independent of it still run.
+    `announce(n)`: what to tell of each of the n runs as it finishes."""
+    if "workspace" in survey.problems:
+        raise DescriptorError(survey.problems["workspace"])
+    export_environment()
+    mesh, broken = survey.mesh, survey.problems  # per domain, now that the workspace loaded
+    selected = _selection(mesh, broken, domains, products)
+    mesh.run_order()  # fails with the cycle before anything runs
+    tell = announce(len(selected) + 1)  # and the governance scorecard
+    skipped = _skip_broken(mesh, broken, set(selected), tell)
+    _prepare_forks()
+    for run in skipped:
+        del selected[run.domain]
+    runs = skipped + _run_in_order(mesh, {name: _selected(mesh.domain(name), ids) for name, ids in selected.items()}, parallelism, verbose, tell)
+    governance = run_governance(verbose)
+    tell(governance)
+    return runs + [governance]
+
+
+def _refuse_unknown(kind: str, asked: list[str] | None, known: list[str]) -> None:
+    unknown = sorted(set(asked or []) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {kind}{'s' * (len(unknown) > 1)} {', '.join(unknown)}; known: {', '.join(known)}")
+
+
+def _selection(mesh: Mesh, broken: dict[str, list[Problem]], domains: list[str] | None,
+               products: list[str] | None) -> dict[str, set[str] | None]:
+    """Domain -> the ids of its products to run, None for all of them: each domain named, and the
+    domain of each product named with that product; every domain when neither is named."""
+    known = [d.name for d in mesh.domains] + list(broken)
+    owners = {product.id: d.name for d in mesh.domains for product in d.products}
+    _refuse_unknown("domain", domains, known)
+    _refuse_unknown("product", products, sorted(owners))
+    if not domains and not products:
+        return dict.fromkeys(known)
+    partly: dict[str, set[str]] = {}
+    for urn in products or []:
+        partly.setdefault(owners[urn], set()).add(urn)
+    # A domain named runs whole, whichever of its products are named too.
+    return partly | dict.fromkeys(domains or [])
+
+
+def _selected(domain: Domain, ids: set[str] | None) -> Selection:
+    products = [product for product in domain.products if ids is None or product.id in ids]
+    ports = {AssetKey(list(port.asset_key)): product.name for product in products for port in product.output_ports}
+    return Selection(domain.name, domain.folder, domain.dbt_project_dir, ports, whole=ids is None)
+
+
+def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str], tell: Tell) -> list[DomainRun]:
+    """The selected domains that do not load, and the selected ones downstream of any domain that
+    does not, selected or not (while its descriptors are broken, what its consumers may bind to is
+    unknown); a warning for the others that do not load."""
+    skipped = {}
+    for name, problems in broken.items():
+        listed = "".join(f"\n    {problem}" for problem in problems)
+        if name in selected:
+            skipped[name] = f"does not load:{listed}"
+        else:
+            print(f"{name:<12} WARNING  not selected, and does not load:{listed}", file=sys.stderr)
+        for consumer in sorted(mesh.downstream_domains(name) & selected):
+            skipped.setdefault(consumer, f"downstream of {name}, which does not load: {problems[0]}")
+    return [_skipped(name, reason, tell) for name, reason in skipped.items()]
+
+
+def _skipped(name: str, reason: str, tell: Tell) -> DomainRun:
+    run = DomainRun(name, False, no_run=f"SKIPPED  {reason}")
+    tell(run)
+    return run
+
+
+def _prepare_forks() -> None:
+    """What every forked domain run would otherwise do again, or race to do, done once here."""
+    # The instance's databases: forked runs creating them at the same time race in their schema
+    # migrations.
+    with DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+    # The port catalog's tables likewise, and pyiceberg imported once for every forked run.
+    from platform_lib.ports.catalog import PortCatalog
+    from platform_lib.ports.storage import install_extensions
+
+    _ = PortCatalog().catalog
+    # DuckDB's extensions, which every run's first session would otherwise install at once.
+    install_extensions()
+    # dbt and its DuckDB adapter take about 2 s to import, which each run would pay again. (GX is
+    # imported only by an audit that needs it: quality.audit.)
+    for module in ("dbt.cli.main", "dbt.adapters.duckdb"):
+        importlib.import_module(module)
+
+
+def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int | None, verbose: bool, tell: Tell) -> list[DomainRun]:
+    """Each domain once every selected one upstream of it, directly or not, has succeeded; a failed
+    run skips the domains downstream of it, and the others go on."""
+    downstream = {name: mesh.downstream_domains(name) for name in selections}
+    after = {name: {up for up in selections if name in downstream[up]} for name in selections}
+    waiting, pending, succeeded, runs = set(selections), set(), set(), []
+    finished: queue.Queue[DomainRun] = queue.Queue()
+    # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain keeps its
+    # allocator's high-water mark, which the next domain run in it would carry on top of its own.
+    with multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1) as pool:
+        while True:
+            for name in sorted(name for name in waiting if after[name] <= succeeded):
+                pool.apply_async(_run_domain, (selections[name], verbose), callback=finished.put,
+                                 error_callback=lambda exc, name=name: finished.put(_crashed(name, exc)))
+                waiting.discard(name)
+                pending.add(name)
+            if not pending:
+                return runs
+            run = finished.get()
+            tell(run)
+            pending.discard(run.domain)
+            runs.append(run)
+            if run.success:
+                succeeded.add(run.domain)
+            else:
+                runs += [_skipped(name, f"downstream of {run.domain}, which failed", tell) for name in sorted(downstream[run.domain] & waiting)]
+                waiting -= downstream[run.domain]
