@@ -37,7 +37,7 @@ def test_models_are_keyed_by_domain_and_sources_by_what_they_bind(name):
     assert models and sources
     assert {translator.get_asset_key(model) for model in models} == {AssetKey([name, model["name"]]) for model in models}
     operational = {AssetKey([name, "operational", source]) for source in domain.operational_sources}
-    producers = {AssetKey(list(MESH.producer_port(product, port).asset_key)) for product in domain.products for port in product.input_ports}
+    producers = {AssetKey(list(MESH.producer_port(port).asset_key)) for product in domain.products for port in product.input_ports}
     assert {translator.get_asset_key(source) for source in sources} == operational | producers
 
 

@@ -21,7 +21,7 @@ PORT = PRODUCT.output_ports[0]
 def group_edges() -> set[tuple[str, str]]:
     """Each consumer's group reads its producers' groups, and each domain's group its own operational sources'."""
     return {
-        (MESH.producer_port(p, i).domain, d.name) for d in MESH.domains for p in d.products for i in p.input_ports
+        (MESH.producer_port(i).domain, d.name) for d in MESH.domains for p in d.products for i in p.input_ports
     } | {(operational_group(d.name), d.name) for d in MESH.domains if d.operational_sources}
 
 
@@ -94,7 +94,7 @@ def test_the_catalog_finds_the_product_by_name_owner_and_column(ui, materialized
     drawn = page.locator("svg.lineage g.domain").evaluate_all("gs => gs.map(g => g.dataset.domain)")
     assert sorted(drawn) == sorted(d.name for d in MESH.domains)
     assert page.locator("svg.lineage path.edge").count() == len({
-        (MESH.producer_port(p, i).asset_key, o.asset_key) for d in MESH.domains for p in d.products for i in p.input_ports for o in p.output_ports
+        (MESH.producer_port(i).asset_key, o.asset_key) for d in MESH.domains for p in d.products for i in p.input_ports for o in p.output_ports
     })
     cards = page.locator(".card:not([hidden])")
     assert "order_priority" in [c.name for c in PORT.contract.columns]

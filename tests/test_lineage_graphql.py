@@ -47,7 +47,7 @@ def expected_cross_domain_edges() -> set[tuple[str, str]]:
     for domain in mesh.domains:
         for product in domain.products:
             for port in product.input_ports:
-                producer = mesh.producer_port(product, port)
+                producer = mesh.producer_port(port)
                 for output in product.output_ports:
                     edges.add(("/".join(producer.asset_key), f"{domain.name}/{output.contract.model}"))
     return edges

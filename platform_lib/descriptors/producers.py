@@ -5,7 +5,7 @@ producers published (a code location at load, which sees no other domain's files
 from __future__ import annotations
 
 from platform_lib.descriptors.errors import DescriptorError
-from platform_lib.descriptors.product import InputPort, OutputPort, Product
+from platform_lib.descriptors.product import InputPort, OutputPort
 
 
 class ProducerIndex:
@@ -19,7 +19,7 @@ class ProducerIndex:
         """The producing product's owner and support channels (none if it is not known here)."""
         raise NotImplementedError
 
-    def producer_port(self, product: Product, port: InputPort) -> OutputPort:
+    def producer_port(self, port: InputPort) -> OutputPort:
         producer = self.producer_of(port)
         if producer is None:
             live = self.live_majors(port.contract_id)

@@ -115,7 +115,7 @@ def port_binding(s: Subject) -> Iterator[Problem]:
                     bound.add(key)
                 continue
             try:
-                producer = s.producers.producer_port(product, port)
+                producer = s.producers.producer_port(port)
             except DescriptorError as exc:
                 yield from exc.problems
                 continue
