@@ -60,14 +60,11 @@ def _model_problems(port, made: list[tuple[str, str]] | str) -> list[Problem]:
     ]
 
 
-def _contract_model_problems(domain: Domain, manifest, mesh) -> list[Problem]:
+def _contract_model_problems(domain: Domain, manifest, compiled, mesh) -> list[Problem]:
     """Each port's model as its SQL makes it, over its inputs as they are promised: nothing runs,
     so a drift is caught before a build (dbt compiles the project; DuckDB types it, empty)."""
     problems: list[Problem] = []
-    if None in [collect(problems, model_relation, port, manifest) for port in domain.output_ports]:
-        return problems
-    compiled = collect(problems, compiled_manifest, domain.dbt_project_dir)
-    if compiled is None:
+    if None in [collect(problems, model_relation, port, manifest) for port in domain.output_ports] or compiled is None:
         return problems
     ports = {p.asset_key: p for d in mesh.domains for p in d.output_ports}
     made = model_columns(domain, compiled, ports)
@@ -80,14 +77,17 @@ def _contract_model_problems(domain: Domain, manifest, mesh) -> list[Problem]:
 def _domain_cases(domain: Domain, around: Survey) -> list[Case]:
     dbt: list[Problem] = []
     manifest = collect(dbt, load_manifest, domain)
+    # The project as it is now (the prepared manifest while nothing changed): the policies judge
+    # the models' SQL as written, not as last prepared.
+    compiled = collect(dbt, compiled_manifest, domain.dbt_project_dir) if manifest is not None else None
     if manifest is not None:
-        dbt += _contract_model_problems(domain, manifest, around.mesh)
+        dbt += _contract_model_problems(domain, manifest, compiled, around.mesh)
     # The domain's governance settings and own policies: a domain.yaml or policies.py problem.
     settings: list[Problem] = []
     policies = collect(settings, domain_policies, domain)
     found = [Case(domain.name, DBT_MODELS, tuple(dbt)), Case(domain.name, DESCRIPTORS, tuple(settings))]
     if policies is not None:
-        findings = evaluate(Subject(around.mesh, domain, around.broken, manifest, mesh=around.mesh), policies)
+        findings = evaluate(Subject(around.mesh, domain, around.broken, compiled or manifest, mesh=around.mesh), policies)
         found += [Case(domain.name, p.id, tuple(f for f in findings if f.policy == p.id)) for p in policies]
     return found
 

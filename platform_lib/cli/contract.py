@@ -7,7 +7,9 @@ as a run binds them (quality.model_types, as `mesh check` judges it), which give
 types the build makes. The contract's columns become the model's, in its order: a new column comes
 with its physical type, the logical type of that, and a description to write; a column the model no
 longer makes goes; a kept column keeps all that was written about it but its types, which follow the
-model's (a hashed column stays VARCHAR, what its masking publishes). Only a draft is synced: a
+model's (a hashed column stays VARCHAR, what its masking publishes). A column's classification is
+at least the one it inherits through column lineage from the ports the model reads (a renamed PII
+column is still PII): a new column is written with it, a kept one raised to it, never lowered. Only a draft is synced: a
 published contract's columns change with a new version (`mesh check --against`)."""
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from pathlib import Path
 
 import yaml
 
-from platform_lib.descriptors.contract import Contract
+from platform_lib.descriptors.contract import Contract, rank
 from platform_lib.descriptors.dbt_compile import compile_project, compiled_manifest
 from platform_lib.descriptors.dbt_files.generated import dump, write_if_changed
 from platform_lib.descriptors.dbt_files.model_contracts import same_type
 from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.lineage.classification import input_ports, model_classification, traced
 from platform_lib.mesh import Mesh, survey
 from platform_lib.quality.model_types import model_columns
 from platform_lib.settings import WORKSPACE_FILE
@@ -73,10 +76,9 @@ def output_port(mesh: Mesh, target: str) -> OutputPort:
     raise SyncError(f"{path} is no output port's contract of the mesh of {WORKSPACE_FILE} (or its domain does not load: `mesh check`)")
 
 
-def _made(mesh: Mesh, port: OutputPort) -> list[tuple[str, str]]:
+def _made(mesh: Mesh, port: OutputPort, manifest: dict) -> list[tuple[str, str]]:
     """The model's columns and types, as DuckDB binds its compiled SQL over its inputs as promised."""
     domain, contract = mesh.domain(port.domain), port.contract
-    manifest = compiled_manifest(domain.dbt_project_dir)
     model_relation(port, manifest)  # refuses a physicalName that names no model
     made = model_columns(domain, manifest, {p.asset_key: p for d in mesh.domains for p in d.output_ports}).get(contract.model)
     if made is None:
@@ -94,9 +96,17 @@ def _made(mesh: Mesh, port: OutputPort) -> list[tuple[str, str]]:
     return made
 
 
-def synced(contract: Contract, written: list[dict], made: list[tuple[str, str]]) -> tuple[list[dict], list[str]]:
+def inherited_classifications(mesh: Mesh, port: OutputPort, manifest: dict) -> dict[str, str]:
+    """Column -> the classification it inherits unmasked from the ports the model reads (lineage)."""
+    domain = mesh.domain(port.domain)
+    inputs = input_ports(domain, mesh.producer_of)
+    columns = model_classification(domain, traced(domain, manifest, inputs), port.contract.model, inputs).columns
+    return {name: inherited.classification for name, inherited in columns.items() if inherited.classification}
+
+
+def synced(contract: Contract, written: list[dict], made: list[tuple[str, str]], inherited: dict[str, str]) -> tuple[list[dict], list[str]]:
     """The contract's properties as the model makes them, and each change (`+ name TYPE`, `~ name
-    OLD -> NEW`, `- name`)."""
+    OLD -> NEW`, `- name`). A column's classification is at least what it inherits (never lowered)."""
     kept = {p["name"]: p for p in written}
     masking = {c.name: c.masking for c in contract.columns}
     properties, changes = [], []
@@ -106,15 +116,20 @@ def synced(contract: Contract, written: list[dict], made: list[tuple[str, str]])
             raise SyncError(f"dbt model {contract.model} makes {name} {kind}, a DuckDB type with no ODCS logical type the platform "
                             "knows: cast it in the model (to VARCHAR, say)")
         prop = kept.get(name)
+        floor = inherited.get(name, "internal")
         if prop is None:
             properties.append({"name": name, "logicalType": logical, "physicalType": kind, "description": f"TODO: describe {name}",
-                               "classification": "internal"})
-            changes.append(f"+ {name} {kind}")
-        elif masking[name] == "hash" or same_type(prop["physicalType"], kind):
-            properties.append(prop)
-        else:
-            properties.append({**prop, "logicalType": logical, "physicalType": kind})
-            changes.append(f"~ {name} {prop['physicalType']} -> {kind}")
+                               "classification": floor})
+            changes.append(f"+ {name} {kind}" + (f" {floor} (inherited)" if floor != "internal" else ""))
+            continue
+        if not (masking[name] == "hash" or same_type(prop["physicalType"], kind)):
+            prop = {**prop, "logicalType": logical, "physicalType": kind}
+            changes.append(f"~ {name} {kept[name]['physicalType']} -> {kind}")
+        declared = prop.get("classification", "internal")
+        if masking[name] is None and rank(declared.lower()) < rank(floor):
+            prop = {**prop, "classification": floor}
+            changes.append(f"~ {name} classification {declared} -> {floor} (inherited)")
+        properties.append(prop)
     made_names = {name for name, _ in made}
     return properties, changes + [f"- {name}" for name in kept if name not in made_names]
 
@@ -126,9 +141,10 @@ def sync(mesh: Mesh, port: OutputPort) -> list[str]:
         raise DescriptorError([contract.problem(
             f"is {contract.status}: only a draft contract's columns are synced from its model; a published contract's columns "
             "change with a new version (see `mesh check --against`)", "status")])
-    made = _made(mesh, port)
+    manifest = compiled_manifest(mesh.domain(port.domain).dbt_project_dir)
+    made = _made(mesh, port, manifest)
     doc = yaml.safe_load(contract.file.read_text())
-    properties, changes = synced(contract, doc["schema"][0]["properties"], made)
+    properties, changes = synced(contract, doc["schema"][0]["properties"], made, inherited_classifications(mesh, port, manifest))
     if changes:
         doc["schema"][0]["properties"] = properties
         write_if_changed(contract.file, dump(doc))

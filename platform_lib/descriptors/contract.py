@@ -20,6 +20,11 @@ from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import Located, Place, YamlDocument, load_yaml
 
 MASKINGS = ("hash", "redact")
+# A column's classification, from the least to the most sensitive: a column derived from another
+# carries at least its classification (platform_lib/lineage). Sensitive columns are published only
+# masked or to the domains granted them.
+CLASSIFICATIONS = ("public", "internal", "confidential", "restricted", "pii")
+SENSITIVE = ("restricted", "pii")
 # The SLA properties a port's freshness policy is made of. Dagster checks freshness by the minute.
 FRESHNESS = ("frequency", "latency")
 FRESHNESS_RESOLUTION = timedelta(minutes=1)
@@ -189,11 +194,24 @@ def _column(place: Place) -> Column:
         unique=field(doc, *at, "unique", kind=bool, default=False),
         primary_key=field(doc, *at, "primaryKey", kind=bool, default=False),
         primary_key_position=field(doc, *at, "primaryKeyPosition", kind=int, default=0),
-        classification=field(doc, *at, "classification", default="internal"),
+        classification=_classification(doc, at),
         type_options=field(doc, *at, "logicalTypeOptions", kind=dict, default={}),
         quality=_each(doc, *at, "quality", read=_quality_rule),
         place=place,
     )
+
+
+def rank(classification: str) -> int:
+    """Its place in CLASSIFICATIONS, so two classifications compare."""
+    return CLASSIFICATIONS.index(classification)
+
+
+def _classification(doc: YamlDocument, at: tuple) -> str:
+    """Read in lower case: PII and pii are one classification."""
+    value = field(doc, *at, "classification", default="internal")
+    if value.lower() not in CLASSIFICATIONS:
+        raise doc.fail(f"classification {value!r} is not one of {', '.join(CLASSIFICATIONS)} (least to most sensitive)", *at, "classification")
+    return value.lower()
 
 
 def _quality_rule(place: Place) -> QualityRule:

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from platform_lib.descriptors.contract import PUBLIC_ROLE
+from platform_lib.descriptors.contract import PUBLIC_ROLE, SENSITIVE
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
 from platform_lib.descriptors.keys import contract_id, dbt_project, model_key, operational_source_key, port_key_of_contract, product_id
 from platform_lib.governance.policy import Subject, policy
+from platform_lib.lineage.classification import violations
 
 NOT_YET_LIVE_OR_GONE = ("proposed", "draft", "retired")
 
@@ -87,13 +88,33 @@ def pii_masking(s: Subject) -> Iterator[Problem]:
     for port in s.domain.output_ports:
         if not port.contract.is_public:
             continue
+        classified = s.classified.get(port.asset_key)
         for column in port.contract.columns:
-            if column.classification == "pii" and column.masking is None:
+            inherited = classified.columns.get(column.name) if classified else None
+            # A value its producer masked is published as it was read; one it did not mask is
+            # judged by classification-lineage, with the column it comes from.
+            judged_by_lineage = inherited is not None and (inherited.masked_upstream or inherited.classification in SENSITIVE)
+            if column.classification == "pii" and column.masking is None and not judged_by_lineage:
                 yield column.problem(
                     f"pii column {column.name} is published unmasked to every domain (role {PUBLIC_ROLE}): add "
                     "customProperties masking: hash or redact, or drop the public role and grant a restricted one", "classification")
             if column.masking == "hash" and column.physical_type.upper() != "VARCHAR":
                 yield column.problem("a hashed column is published as VARCHAR: set physicalType: VARCHAR", "physicalType")
+
+
+@policy(
+    "classification-lineage",
+    rationale="""Classification follows the data, not the column's name: a column copied, transformed
+    or aggregated from a classified column of an input port carries at least that classification,
+    and a sensitive one (restricted, pii) is published only masked or to the domains its producer
+    granted it to. The column lineage comes from the models' compiled SQL, so a rename, a CTE or a
+    select * cannot launder it.""",
+)
+def classification_lineage(s: Subject) -> Iterator[Problem]:
+    """A column is published no lower, and to no more domains, than the classification it inherits."""
+    for port in s.domain.output_ports:
+        if port.asset_key in s.classified:
+            yield from violations(port, s.classified[port.asset_key], s.inputs)
 
 
 @policy(
@@ -325,6 +346,6 @@ def lifecycle(s: Subject) -> Iterator[Problem]:
 
 
 GLOBAL_POLICIES = (
-    product_ownership, port_promises, naming, pii_masking, port_binding, port_access, dbt_file_access,
+    product_ownership, port_promises, naming, pii_masking, classification_lineage, port_binding, port_access, dbt_file_access,
     acyclic_domains, deprecation_window, deprecated_consumers, lifecycle,
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import ERROR, WARNING, Problem
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.descriptors.yaml_file import Located
+from platform_lib.lineage.classification import PortClassification, classify, input_ports
 from platform_lib.mesh import Mesh
 
 SEVERITIES = (WARNING, ERROR)  # in rising order: a domain may move a policy right, never left
@@ -31,6 +33,20 @@ class Subject:
     # The workspace's domains, for the policies that judge the whole mesh (`whole_mesh`); a code
     # location at load has none and runs no such policy.
     mesh: Mesh | None = None
+
+    @cached_property
+    def classified(self) -> dict[tuple[str, str], PortClassification]:
+        """Each output port's columns with the classification they inherit from the input ports
+        (their compiled SQL's column lineage): traced once, for every policy that asks. Empty
+        without a manifest."""
+        if self.manifest is None:
+            return {}
+        return classify(self.domain, self.manifest, self.inputs)
+
+    @cached_property
+    def inputs(self):
+        """The producers' ports the domain reads, by asset key, as `producers` knows them."""
+        return input_ports(self.domain, self.producers.producer_of)
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def audit(parquet: Path, contract: Contract, engine: str = "duckdb", memory_limi
         # Rules name columns the schema may no longer have: report them as not run.
         return outcomes + [CheckOutcome(r.name, False, r.description, error="not run: the schema check failed") for r in contract_rules(contract)]
     row_count = pq.read_metadata(parquet).num_rows
-    classified = {c.name for c in contract.columns if c.classification.lower() not in CLEAR}
+    classified = {c.name for c in contract.columns if c.classification not in CLEAR}
     rules = contract_rules(contract)
     outcomes += [_redacted(_outcome(result, rule, row_count), rule, classified) for result, rule in zip(validate(parquet, rules, engine, memory_limit), rules, strict=True)]
     return outcomes
