@@ -4,16 +4,18 @@ and the run's dbt fenced to what they bound."""
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition, Failure
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetsDefinition, AutomationCondition, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from platform_lib.assets.dbt_project import MeshDbtCliResource
-from platform_lib.assets.metadata import column_schema, domain_tags, port_tags
+from platform_lib.assets.metadata import column_lineage, column_schema, domain_tags, port_tags
 from platform_lib.assets.resources import PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key
+from platform_lib.lineage.classification import input_ports, traced
+from platform_lib.lineage.columns import ModelLineage
 from platform_lib.ports.binding import UnboundSource, bind_sources
 from platform_lib.settings import dbt_environment
 
@@ -67,6 +69,18 @@ class MeshTranslator(DagsterDbtTranslator):
         return self.automation_condition
 
 
+def with_column_lineage(context: AssetExecutionContext, event, lineage: dict[str, ModelLineage]):
+    """A model's materialization with its columns traced to its parents' (models, sources)."""
+    if isinstance(event, Output):
+        key = context.asset_key_for_output(event.output_name)
+    elif isinstance(event, AssetMaterialization):
+        key = event.asset_key
+    else:
+        return event
+    traced_model = lineage.get(key.path[-1])
+    return event if traced_model is None else event.with_metadata({**event.metadata, **column_lineage(traced_model)})
+
+
 def domain_dbt_assets(
     domain: Domain, project: DbtProject, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
 ) -> AssetsDefinition:
@@ -78,6 +92,7 @@ def domain_dbt_assets(
         from platform_lib.ports.catalog import PortCatalog
         from platform_lib.ports.dbt_fence import fenced
         from platform_lib.ports.integrity import CorruptPort
+        from platform_lib.ports.published import PublishedPorts
 
         storage = ports.storage()
         database = warehouse.warehouse(storage)
@@ -88,6 +103,8 @@ def domain_dbt_assets(
             raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
         # dbt reads the domain's file, as the domain's identity, fenced to what was bound.
-        yield from dbt.build(context, manifest, translator, dbt_environment(database.memory_limit, storage.s3, database.path) | fenced(bound.files))
+        lineage = traced(domain, manifest, input_ports(domain, PublishedPorts(storage).producer_of))
+        for event in dbt.build(context, manifest, translator, dbt_environment(database.memory_limit, storage.s3, database.path) | fenced(bound.files)):
+            yield with_column_lineage(context, event, lineage)
 
     return _models

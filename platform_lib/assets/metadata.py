@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dagster import TableColumn, TableColumnConstraints, TableSchema
+from typing import Any
+
+from dagster import AssetKey, MetadataValue, TableColumn, TableColumnConstraints, TableColumnDep, TableColumnLineage, TableSchema
 
 from platform_lib.descriptors.contract import Contract
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.lineage.columns import ModelLineage
 
 
 def column_schema(contract: Contract) -> TableSchema:
@@ -39,4 +42,23 @@ def port_tags(port: OutputPort) -> dict[str, str]:
         "mesh/port": port.name,
         "mesh/version": port.contract.version,
         "mesh/classification": "_".join(classifications),
+    }
+
+
+def column_lineage(lineage: ModelLineage) -> dict[str, Any]:
+    """Where each column comes from, as Dagster stores it (`dagster/column_lineage`, which Dagster+
+    draws and GraphQL serves) and with what the platform knows besides: each input column's kind of
+    derivation, and the columns the rows are filtered or joined on (`mesh/column_lineage`)."""
+    if lineage.error:
+        return {"mesh/column_lineage": MetadataValue.json({"error": lineage.error})}
+    return {
+        "dagster/column_lineage": TableColumnLineage(deps_by_column={
+            column: [TableColumnDep(asset_key=AssetKey(list(d.key)), column_name=d.column) for d in deps]
+            for column, deps in lineage.columns.items()
+        }),
+        "mesh/column_lineage": MetadataValue.json({
+            "columns": {column: [{"from": "/".join(d.key), "column": d.column, "kind": d.kind} for d in deps]
+                        for column, deps in lineage.columns.items()},
+            "rows": [{"from": "/".join(d.key), "column": d.column, "kind": d.kind} for d in lineage.rows],
+        }),
     }

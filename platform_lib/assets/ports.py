@@ -27,13 +27,17 @@ from dagster import (
     multi_asset,
 )
 
-from platform_lib.assets.metadata import column_schema, port_tags
+from platform_lib.assets.metadata import column_lineage, column_schema, port_tags
 from platform_lib.assets.resources import MaskingResource, PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key, table_name
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
+from platform_lib.lineage.classification import CHECK_DESCRIPTION as CLASSIFICATION_DESCRIPTION
+from platform_lib.lineage.classification import PortClassification, classify, input_ports, violations
+from platform_lib.lineage.columns import ModelLineage
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
 if TYPE_CHECKING:
@@ -90,7 +94,19 @@ def port_spec(domain: Domain, port: OutputPort, automation_condition: Automation
 def check_specs(port: OutputPort) -> list[AssetCheckSpec]:
     key = AssetKey(list(port.asset_key))
     schema = AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=True, description="Columns, types and required values match the contract (pyarrow).")
-    return [schema] + [AssetCheckSpec(r.name, asset=key, blocking=True, description=r.description) for r in contract_rules(port.contract)]
+    classification = AssetCheckSpec(CLASSIFICATION_CHECK, asset=key, blocking=True, description=CLASSIFICATION_DESCRIPTION)
+    return [schema, classification] + [AssetCheckSpec(r.name, asset=key, blocking=True, description=r.description) for r in contract_rules(port.contract)]
+
+
+def classification_outcome(port: OutputPort, classified: PortClassification, inputs: Mapping) -> "CheckOutcome":
+    """The port's columns against what they inherit from the ports this run's producers publish:
+    the location's load judged them against what was published then, and a producer may have
+    classified a column higher since."""
+    from platform_lib.quality.audit import CheckOutcome
+
+    problems = violations(port, classified, inputs)
+    observed = "; ".join(f"{p.field}: {p.message}" for p in problems) or "every column is classified at least as what it inherits"
+    return CheckOutcome(CLASSIFICATION_CHECK, not problems, CLASSIFICATION_DESCRIPTION, observed=observed)
 
 
 def check_result(key: AssetKey, outcome: "CheckOutcome", version: str, not_published: str | None = None) -> AssetCheckResult:
@@ -173,11 +189,12 @@ def held_back(versions: list[Audited]) -> dict[AssetKey, str]:
     return held
 
 
-def published_result(version: Audited, published: "PortVersion") -> MaterializeResult:
+def published_result(version: Audited, published: "PortVersion", lineage: ModelLineage) -> MaterializeResult:
+    """`lineage`: the port's columns traced down to the domain's inputs, other domains' ports first."""
     return MaterializeResult(
         asset_key=version.key,
         # Where this version's time went: the export of the model, the checks, the commit.
-        metadata={**version_metadata(version.port, published), "mesh/seconds": version.clock.seconds},
+        metadata={**version_metadata(version.port, published), "mesh/seconds": version.clock.seconds, **column_lineage(lineage)},
         check_results=[check_result(version.key, o, f"snapshot {published.snapshot_id}") for o in version.outcomes],
     )
 
@@ -200,9 +217,12 @@ def domain_port_assets(
         # location load.
         from platform_lib.ports.catalog import PortCatalog, PublishConflict
         from platform_lib.ports.publish import begin, discard, publish, stage
+        from platform_lib.ports.published import PublishedPorts
         from platform_lib.quality.audit import audit
 
         catalog = PortCatalog(ports.storage())
+        inputs = input_ports(domain, PublishedPorts(catalog.storage).producer_of)
+        classified = classify(domain, manifest, inputs)
         database, masking_key = warehouse.warehouse(catalog.storage), masking.key()
         hold_domain(context, domain.name, database.path)  # held already when the run's dbt models ran first
         selected = [by_key[key] for key in sorted(context.selected_asset_keys)]
@@ -215,6 +235,7 @@ def domain_port_assets(
             staged = clock.time("stage", stage, port, relations[key], context.run_id, database, masking_key)
             table = begin(port, staged, catalog)
             outcomes = clock.time("audit", audit, staged, port.contract, memory_limit=warehouse.audit_memory_limit)
+            outcomes.insert(1, classification_outcome(port, classified[port.asset_key], inputs))
             return Audited(key, port, staged, table, outcomes, clock)
 
         # Every selected port is audited before any is published: a refused port must be known
@@ -236,7 +257,7 @@ def domain_port_assets(
                 except PublishConflict as exc:
                     not_published[version.key] = str(exc)
                     continue
-                yield published_result(version, published)
+                yield published_result(version, published, classified[version.port.asset_key].lineage)
         finally:
             for version in versions:
                 discard(version.staged)

@@ -24,6 +24,9 @@ from platform_lib.lineage.columns import Dep, Key, ModelLineage, domain_lineage,
 
 # Every domain of the mesh, as the readers of a port offering the public role.
 EVERY_DOMAIN = None
+# The blocking check of every port that holds its columns to what they inherit, before it is published.
+CHECK = "classification_lineage"
+CHECK_DESCRIPTION = "Every column is classified at least as the input columns it derives from (column lineage), and published only as they are granted."
 
 
 @dataclass(frozen=True)
