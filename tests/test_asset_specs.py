@@ -13,6 +13,7 @@ from dagster import AssetKey
 from platform_lib.assets.dbt import MeshTranslator
 from platform_lib.assets.ports import check_specs, port_spec
 from platform_lib.descriptors.dbt_manifest import load_manifest
+from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.mesh import load_mesh
 from platform_lib.ports.binding import UnboundSource
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
@@ -66,5 +67,5 @@ def test_each_port_is_an_asset_behind_its_model_with_a_blocking_check_per_rule(n
         assert dep.asset_key == AssetKey([name, port.contract.model]) and dep.asset_key in model_keys
         assert [c.name for c in spec.metadata["dagster/column_schema"].columns] == [c.name for c in port.contract.columns]
         checks = check_specs(port)
-        assert [c.name for c in checks] == [SCHEMA_CHECK, *(rule.name for rule in contract_rules(port.contract))]
+        assert [c.name for c in checks] == [SCHEMA_CHECK, CLASSIFICATION_CHECK, *(rule.name for rule in contract_rules(port.contract))]
         assert all(c.blocking and c.asset_key == spec.key for c in checks)

@@ -13,7 +13,7 @@ import yaml
 from platform_lib.cli.check import check
 from platform_lib.descriptors.errors import ERROR, WARNING
 from platform_lib.governance.policies import GLOBAL_POLICIES
-from tests.support.manifest import add_source, append_raw_code
+from tests.support.manifest import add_source
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import BIN, REPO, mesh
 
@@ -71,12 +71,15 @@ VIOLATIONS = {
     "port-promises": lambda r: edit_yaml(contract(r, "sales", "orders"), lambda d: d.pop("slaProperties")),
     "naming": lambda r: edit(product(r, "sales", "orders"), "id: urn:mesh:product:sales:orders", "id: urn:mesh:product:sales:order_book"),
     "pii-masking": lambda r: edit_yaml(contract(r, "customers", "customer_profiles"), lambda d: column(d, "name").pop("customProperties")),
+    # finance's Q10 copies customer_profiles_full's name, pii, into c_name.
+    "classification-lineage": lambda r: edit_yaml(contract(r, "finance", "returned_item_report"), lambda d: column(d, "c_name").update(classification="internal")),
     "port-binding": lambda r: add_source(r, "finance", "sales_internal_orders", ["sales", "stg_orders"]),
     "port-access": lambda r: edit_yaml(product(r, "marketing", "customer_order_distribution"), lambda d: input_roles(d).update(customers_customer_profiles="customer_pii_reader")),
     "acyclic-domains": add_cycle,
     "deprecation-window": lambda r: edit_yaml(contract(r, "customers", "geography", "geography.v1"), lambda d: d.pop("customProperties")),
     "lifecycle": lambda r: edit(contract(r, "supply", "suppliers"), "status: active", "status: draft"),
-    "dbt-file-access": lambda r: append_raw_code(r, "marketing", "global_sales_opportunity", "\n{{ log(read_csv('/etc/passwd')) }}"),
+    # mesh check compiles the project as written: the model file itself reads a file.
+    "dbt-file-access": lambda r: (r / "dbt_projects" / "marketing" / "models" / "peek.sql").write_text("select * from read_csv('/etc/passwd')\n"),
     # A domain's own policy (domains/finance/policies.py) is held to the same standard.
     "finance-decimal-money": doubled_revenue,
 }

@@ -133,6 +133,7 @@ query ($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on A
 
 
 def test_each_port_shows_its_contract(url):
+    from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
     from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
     for domain in load_mesh().domains:
@@ -142,9 +143,33 @@ def test_each_port_shows_its_contract(url):
             # frequency 1 d + latency 4 h
             assert node["internalFreshnessPolicy"] == {"failWindowSeconds": 28 * 3600, "warnWindowSeconds": 24 * 3600}
             checks = node["assetChecksOrError"]["checks"]
-            assert {c["name"] for c in checks} == {SCHEMA_CHECK, *(r.name for r in contract_rules(port.contract))}
+            assert {c["name"] for c in checks} == {SCHEMA_CHECK, CLASSIFICATION_CHECK, *(r.name for r in contract_rules(port.contract))}
             assert all(c["blocking"] for c in checks)
             (schema,) = [m["schema"] for m in node["metadataEntries"] if m["label"] == "dagster/column_schema"]
             assert [(c["name"], c["description"], {t["key"]: t["value"] for t in c["tags"]}["classification"]) for c in schema["columns"]] == [
                 (c.name, c.description, c.classification) for c in port.contract.columns
             ]
+
+
+COLUMN_LINEAGE = """
+query ($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
+  repository { location { name } }
+  assetMaterializations(limit: 1) { metadataEntries { label
+    ... on TableColumnLineageMetadataEntry { lineage { columnName columnDeps { assetKey { path } columnName } } } } }
+} } }
+"""
+
+
+def test_a_finance_ports_column_lineage_points_at_sales_port_columns(url):
+    """Dagster's own column lineage (`dagster/column_lineage`, drawn by Dagster+), read back from the
+    webserver: finance's Q5 port, its revenue from sales' port asset, in another code location."""
+    node = graphql(url, COLUMN_LINEAGE, {"path": ["finance", "revenue_by_nation_v1"]})["assetNodeOrError"]
+    (latest,) = node["assetMaterializations"]
+    (entry,) = [m for m in latest["metadataEntries"] if m["label"] == "dagster/column_lineage"]
+    lineage = {e["columnName"]: {("/".join(d["assetKey"]["path"]), d["columnName"]) for d in e["columnDeps"]} for e in entry["lineage"]}
+    assert lineage == {
+        "n_name": {("customers/geography_v2", "nation")},
+        "revenue": {("sales/line_items_v1", "discount"), ("sales/line_items_v1", "extended_price")},
+    }
+    sales = graphql(url, COLUMN_LINEAGE, {"path": ["sales", "line_items_v1"]})["assetNodeOrError"]
+    assert (node["repository"]["location"]["name"], sales["repository"]["location"]["name"]) == ("finance", "sales")

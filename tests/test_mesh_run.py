@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.mesh import load_mesh
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 from tests.conftest import TEST_SCALE_FACTOR
@@ -35,7 +36,7 @@ def test_every_port_is_published_and_listed(mesh_run):
             assert pq.read_metadata(path.removeprefix("file://")).num_rows == port["row_count"] > 0
             # Every check of the port's contract ran on the published version, and passed.
             checks = catalog.current(key).facts["checks"]
-            rules = [SCHEMA_CHECK, *(r.name for r in contract_rules(PORTS[port["asset_key"]].contract))]
+            rules = [SCHEMA_CHECK, CLASSIFICATION_CHECK, *(r.name for r in contract_rules(PORTS[port["asset_key"]].contract))]
             assert sorted(c["name"] for c in checks) == sorted(rules) and all(c["passed"] for c in checks), port["table"]
 
 

@@ -23,10 +23,3 @@ def add_source(root: Path, domain: str, name: str, asset_key: list[str]) -> None
     manifest["sources"][source["unique_id"]] = source
     path.write_text(json.dumps(manifest))
 
-
-def append_raw_code(root: Path, domain: str, model: str, text: str) -> None:
-    """`text` added to the SQL of a model of `domain`, as `dbt parse` would have read it."""
-    path = _path(root, domain)
-    manifest = json.loads(path.read_text())
-    manifest["nodes"][f"model.{domain}.{model}"]["raw_code"] += text
-    path.write_text(json.dumps(manifest))
