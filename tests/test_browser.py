@@ -1,15 +1,17 @@
 """The user's main journey in a real browser: the global lineage across every domain, materializing
-a product from the UI with its checks passing, then finding it in the built catalog."""
+a product from the UI with its checks passing, then finding it in the built catalog, and following
+a column there from the port that reads it down to its operational source."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from platform_lib.assets.ports import check_specs
 from platform_lib.assets.sources import operational_group
 from platform_lib.mesh import load_mesh
-from platform_lib.quality.rules import contract_rules
 from tests.support.browser import GROUP_EDGES_DRAWN_JS, GROUP_EDGES_JS, LOCATIONS_LOADED_JS, browser_page, screenshot
 from tests.support.processes import graphql, mesh, webserver
 
@@ -79,18 +81,26 @@ def test_materialize_a_product_from_the_ui_with_its_checks_passing(ui, materiali
     env, url, page = ui
     status = graphql(url, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": materialized})
     assert status["runOrError"]["status"] == "SUCCESS"
-    checks = 1 + len(contract_rules(PORT.contract))
+    checks = len(check_specs(PORT))
     page.goto(f"{url}/asset-groups~{SELECTION}/", timeout=120_000)
     page.get_by_text(f"{checks} / {checks} Passed").wait_for(timeout=60_000)
     screenshot(page, env["MESH_HOME"], "materialized-product.png")
 
 
-def test_the_catalog_finds_the_product_by_name_owner_and_column(ui, materialized, tmp_path):
+@pytest.fixture(scope="module")
+def site(ui, materialized, tmp_path_factory) -> Path:
+    """The catalog built once the product has been materialized from the UI: its pages show that run."""
+    env, url, _ = ui
+    out = tmp_path_factory.mktemp("site")
+    mesh("catalog", "build", str(out), "--ui-url", url, env=env)
+    return out
+
+
+def test_the_catalog_finds_the_product_by_name_owner_and_column(ui, site):
     env, url, page = ui
-    mesh("catalog", "build", str(tmp_path / "site"), "--ui-url", url, env=env)
     for product in (p for d in MESH.domains for p in d.products):
-        assert (tmp_path / "site" / "products" / f"{product.domain}.{product.name}.html").exists(), product.id
-    page.goto((tmp_path / "site" / "index.html").as_uri())
+        assert (site / "products" / f"{product.domain}.{product.name}.html").exists(), product.id
+    page.goto((site / "index.html").as_uri())
     drawn = page.locator("svg.lineage g.domain").evaluate_all("gs => gs.map(g => g.dataset.domain)")
     assert sorted(drawn) == sorted(d.name for d in MESH.domains)
     assert page.locator("svg.lineage path.edge").count() == len({
@@ -108,10 +118,29 @@ def test_the_catalog_finds_the_product_by_name_owner_and_column(ui, materialized
     page.wait_for_url(f"**/products/sales.{PRODUCT.name}.html")
     # The checks run from the UI are the product page's quality history: one passed execution of each
     # (a mark of the history, titled with its time), none failed.
-    assert page.locator("span.SUCCEEDED[title]").count() == 1 + len(contract_rules(PORT.contract))
+    assert page.locator("span.SUCCEEDED[title]").count() == len(check_specs(PORT))
     assert page.locator("span.FAILED").count() == 0
     assert page.locator("a.dagster").first.get_attribute("href") == f"{url}/assets/{'/'.join(PORT.asset_key)}"
     screenshot(page, env["MESH_HOME"], "catalog-product.png")
-    page.goto((tmp_path / "site" / "index.html").as_uri())
+    page.goto((site / "index.html").as_uri())
     page.locator("svg.lineage").scroll_into_view_if_needed()
     screenshot(page, env["MESH_HOME"], "catalog-mesh.png")
+
+
+def test_the_catalog_shows_where_a_column_comes_from_and_who_reads_it(ui, site):
+    """From a column of sales to the finance column that reads it, and from there down, domain by
+    domain, to the operational source it was taken from."""
+    env, _, page = ui
+    page.goto((site / "products" / "sales.line_items.html").as_uri())
+    discount = page.locator('tr[id="sales.line_items_v1.discount"]')
+    discount.get_by_role("link", name="finance/revenue_by_nation_v1.revenue", exact=True).click()
+    page.wait_for_url("**/products/finance.revenue_by_nation.html#finance.revenue_by_nation_v1.revenue")
+    section = page.locator("table.column-lineage")
+    assert section.locator("th").all_inner_texts() == ["column", "comes from, domain by domain down to the operational source", "read by"]
+    revenue = section.locator('tr[id="finance.revenue_by_nation_v1.revenue"]')
+    assert revenue.locator("td").nth(1).locator(".step").all_inner_texts() == [
+        "sales/line_items_v1.discount aggregated", "↳ sales/operational/lineitem.l_discount copied",
+        "sales/line_items_v1.extended_price aggregated", "↳ sales/operational/lineitem.l_extendedprice copied",
+    ]
+    page.locator("h2", has_text="Output port revenue_by_nation v1").evaluate("heading => heading.scrollIntoView()")
+    screenshot(page, env["MESH_HOME"], "catalog-column-lineage.png")

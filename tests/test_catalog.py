@@ -1,6 +1,6 @@
 """`mesh catalog` in the terminal: list, search by name, owner and column, show by product or
 contract URN, and the JSON the site is built from; the site itself shows what teams wrote as text
-and names each port once in its lineage."""
+and names each port once in its lineage; each port column's lineage across domains, known or not."""
 
 from __future__ import annotations
 
@@ -84,3 +84,76 @@ def test_the_site_and_the_readme_draw_the_same_edges():
     arrows = [line.strip().split(" --> ") for line in mermaid(MESH).splitlines() if " --> " in line]
     assert len(set(curves)) == len(curves) == len(arrows) > 0
     assert {(a.replace("__", "/"), b.replace("__", "/")) for a, b in arrows} == set(curves)
+
+
+
+def port(domain, name, product):
+    """A port as the catalog's column lineage names it."""
+    return {"domain": domain, "port": name, "operational_source": None, "product": f"urn:mesh:product:{domain}:{product}"}
+
+
+def port_column(domain, name, product, column, kind):
+    return port(domain, name, product) | {"column": column, "kind": kind}
+
+
+def source_column(domain, table, column, kind):
+    """An operational source's column: no product page to link to."""
+    return {"domain": domain, "port": None, "operational_source": table, "product": None, "column": column, "kind": kind}
+
+
+def column_lineage(products: list[dict], product: str, port_key: str) -> dict:
+    found = next(p for p in products if p["id"] == f"urn:mesh:product:{product}")
+    return next(p for p in found["output_ports"] if p["asset_key"] == port_key)["column_lineage"]
+
+
+def columns_of(lineage: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in lineage["columns"]}
+
+
+# The finance ports that read sales' line items, each its own product.
+FINANCE_PORTS = [port("finance", f"{p}_v1", p) for p in ("returned_item_report", "revenue_by_nation", "shipping_priority")]
+
+
+def test_each_port_column_comes_from_other_domains_down_to_the_operational_source_and_names_its_readers(seeded_env):
+    products = json.loads(catalog(seeded_env, "list", "--json").stdout)
+    revenue_by_nation = column_lineage(products, "finance:revenue_by_nation", "finance/revenue_by_nation_v1")
+    assert revenue_by_nation["unknown"] is None and revenue_by_nation["unknown_readers"] == []
+    assert columns_of(revenue_by_nation)["revenue"] == {"name": "revenue", "read_by": [], "selects_rows_of": [], "comes_from": [
+        {"depth": 1, **port_column("sales", "line_items_v1", "line_items", "discount", "aggregated")},
+        {"depth": 2, **source_column("sales", "lineitem", "l_discount", "copied")},
+        {"depth": 1, **port_column("sales", "line_items_v1", "line_items", "extended_price", "aggregated")},
+        {"depth": 2, **source_column("sales", "lineitem", "l_extendedprice", "copied")},
+    ]}
+    # Q5's rows: of ASIA (the region) in 1994 (the order date).
+    assert [r for r in revenue_by_nation["rows"] if r["kind"] == "filtered"] == [
+        port_column("customers", "geography_v2", "geography", "region", "filtered"),
+        port_column("sales", "orders_v1", "orders", "order_date", "filtered"),
+    ]
+    line_items = column_lineage(products, "sales:line_items", "sales/line_items_v1")
+    finance_revenue = [p | {"column": "revenue", "kind": "aggregated"} for p in FINANCE_PORTS]
+    assert columns_of(line_items)["discount"] == {"name": "discount", "read_by": finance_revenue, "selects_rows_of": [],
+                                                  "comes_from": [{"depth": 1, **source_column("sales", "lineitem", "l_discount", "copied")}]}
+    # An order's date selects the rows of finance's three ports (each keeps the orders of a period).
+    orders = column_lineage(products, "sales:orders", "sales/orders_v1")
+    assert columns_of(orders)["order_date"]["selects_rows_of"] == [
+        p | {"kind": "filtered"} for p in FINANCE_PORTS]
+    assert line_items["rows"] == [] and line_items["unknown_readers"] == []
+
+
+def test_a_domain_without_a_manifest_has_its_column_lineage_unknown_on_its_pages_and_its_producers(tmp_path):
+    root = mesh_copy(tmp_path)
+    manifest = root / "dbt_projects/finance/target/manifest.json"
+    manifest.unlink()
+    catalog({**mesh_env(tmp_path / "home"), "MESH_ROOT": str(root)}, "build", str(tmp_path / "site"))
+    pages = tmp_path / "site/products"
+    products = [json.loads((pages / f"{domain}.{name}.json").read_text())
+                for domain, name in (("finance", "revenue_by_nation"), ("sales", "line_items"))]
+    revenue_by_nation = column_lineage(products, "finance:revenue_by_nation", "finance/revenue_by_nation_v1")
+    assert revenue_by_nation["unknown"].startswith(f"{manifest}: ") and "no dbt manifest" in revenue_by_nation["unknown"]
+    assert revenue_by_nation["rows"] == [] and all(c["comes_from"] == [] for c in revenue_by_nation["columns"])
+    # Its producers' columns are read by none that is known, and the page says which ports may read them.
+    line_items = column_lineage(products, "sales:line_items", "sales/line_items_v1")
+    assert columns_of(line_items)["discount"]["read_by"] == []
+    assert line_items["unknown_readers"] == FINANCE_PORTS
+    assert "Read as well by ports whose column lineage is unknown:" in (pages / "sales.line_items.html").read_text()
+    assert '<tr id="finance.revenue_by_nation_v1.revenue"><td><code>revenue</code></td><td>unknown</td>' in (pages / "finance.revenue_by_nation.html").read_text()

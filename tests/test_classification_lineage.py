@@ -6,6 +6,7 @@ what removes the value (a count), masks it or keeps it among the granted domains
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -130,12 +131,18 @@ def _position(root: Path, product: str, column: str) -> int:
     return names.index(column)
 
 
-def test_the_run_publishes_nothing_of_a_leaking_port(vip):
-    root, env = vip
+def test_the_run_publishes_nothing_of_a_leaking_port(vip, seeded_env, tmp_path):
+    """The new user's domain as it was: the renamed name its only product."""
+    root = tmp_path / "mesh"
+    shutil.copytree(vip[0], root)
+    for product in set(VARIANTS) - {"big_spenders"}:
+        shutil.rmtree(root / "domains" / "vip" / "products" / product)
+        (root / "dbt_projects" / "vip" / "models" / f"{product}.sql").unlink()
+    env = fresh_home(seeded_env, tmp_path, root)
     mesh("run", "--domain", "customers", "--domain", "sales", env=env)
     result = mesh("run", "--domain", "vip", env=env, check=False)
     assert result.returncode != 0
-    assert "classification-lineage" in result.stdout + result.stderr, result.stdout[-3000:]
+    assert "[classification-lineage] c_name inherits pii from customers.customer_profiles_full_v1.name" in result.stderr, result.stderr[-3000:]
     with ports.port_catalog(env) as catalog:
         published = catalog.ports()
     assert ("customers", "customer_profiles_full_v1") in published

@@ -1,20 +1,27 @@
 """What the catalog knows, gathered once: descriptors and contracts (the mesh), published versions
-(the port catalog), and check and materialization history (the Dagster instance)."""
+(the port catalog), check and materialization history (the Dagster instance), and the column
+lineage between ports (the domains' compiled dbt manifests)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from urllib.parse import quote
 
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
+from platform_lib.assets.ports import check_specs
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Sla
-from platform_lib.descriptors.keys import product_id
+from platform_lib.descriptors.dbt_manifest import load_manifest
+from platform_lib.descriptors.keys import operational_table, product_id
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.governance.scorecard import score
+from platform_lib.lineage.columns import Dep, Key
+from platform_lib.lineage.graph import ColumnGraph, column_graph
 from platform_lib.mesh import Mesh
 from platform_lib.ports.catalog import PortCatalog, table_name
-from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
+from platform_lib.quality.rules import contract_rules
 
 HISTORY = 10
 
@@ -40,10 +47,10 @@ def _observed(instance: DagsterInstance | None, port: OutputPort) -> dict:
     key = AssetKey(list(port.asset_key))
     records = instance.fetch_materializations(key, limit=HISTORY).records
     checks = []
-    for name in [SCHEMA_CHECK, *(r.name for r in contract_rules(port.contract))]:
-        history = instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(key, name), limit=HISTORY)
+    for spec in check_specs(port):
+        history = instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(key, spec.name), limit=HISTORY)
         checks.append({
-            "name": name,
+            "name": spec.name,
             "history": [{"status": h.status.value, "run_id": h.run_id, "at": _iso(h.create_timestamp)} for h in history],
         })
     return {
@@ -57,7 +64,53 @@ def _sla(sla: Sla) -> dict:
     return {"property": sla.property, "value": sla.value} | ({} if sla.unit is None else {"unit": sla.unit})
 
 
-def _port(port: OutputPort, ports: PortCatalog, instance: DagsterInstance | None, ui_url: str, now: datetime) -> dict:
+@dataclass(frozen=True)
+class _ColumnLineage:
+    """The mesh's column lineage as the catalog shows it: each column named by domain, port or
+    operational source, and by the product whose page it links to."""
+
+    mesh: Mesh
+    graph: ColumnGraph
+
+    @cached_property
+    def _products(self) -> dict[Key, str]:
+        """Port asset key -> its product's id: a port outside this mesh has no page to link to."""
+        return {p.asset_key: product_id(p.domain, p.product) for d in self.mesh.domains for p in d.output_ports}
+
+    def _relation(self, key: Key) -> dict:
+        source = operational_table(key[0], key)
+        return {"domain": key[0], "port": None if source else key[1], "operational_source": source,
+                "product": self._products.get(key)}
+
+    def _column(self, dep: Dep) -> dict:
+        return self._relation(dep.key) | {"column": dep.column, "kind": dep.kind}
+
+    def _unknown_readers(self, port: OutputPort) -> list[dict]:
+        """The consumers' ports whose own lineage is unknown: any column of `port` may be read by
+        them, so no column can be said to be read by none."""
+        keys = {out.asset_key for product, _ in self.mesh.consumers_of(port) for out in product.output_ports}
+        return [self._relation(key) for key in sorted(keys & self.graph.errors.keys())]
+
+    def of_port(self, port: OutputPort) -> dict:
+        """Where each column comes from, port by port down to the operational sources (depth 1 is
+        what the port reads directly), who reads it, and the columns its rows are selected by."""
+        key = port.asset_key
+        return {
+            "unknown": self.graph.errors.get(key),
+            "columns": [
+                {"name": col.name,
+                 "comes_from": [{"depth": step.depth, **self._column(step.dep)} for step in self.graph.upstream((key, col.name))],
+                 "read_by": [self._column(dep) for dep in self.graph.readers((key, col.name))],
+                 "selects_rows_of": [self._relation(reader) | {"kind": kind} for reader, kind in self.graph.row_readers((key, col.name))]}
+                for col in port.contract.columns
+            ],
+            "rows": [self._column(dep) for dep in self.graph.rows.get(key, ())],
+            "unknown_readers": self._unknown_readers(port),
+        }
+
+
+def _port(port: OutputPort, ports: PortCatalog, instance: DagsterInstance | None, ui_url: str, now: datetime,
+          columns: _ColumnLineage) -> dict:
     c = port.contract
     published = [
         {
@@ -79,6 +132,7 @@ def _port(port: OutputPort, ports: PortCatalog, instance: DagsterInstance | None
              "required": col.required, "unique": col.unique, "primary_key": col.primary_key}
             for col in c.columns
         ],
+        "column_lineage": columns.of_port(port),
         "quality_rules": [{"name": r.name, "description": r.description} for r in contract_rules(c)],
         "table": table_name(port.asset_key),
         "published_versions": published,
@@ -88,7 +142,7 @@ def _port(port: OutputPort, ports: PortCatalog, instance: DagsterInstance | None
     }
 
 
-def _product(mesh: Mesh, product: Product, ports: PortCatalog, instance, ui_url: str, now: datetime) -> dict:
+def _product(mesh: Mesh, product: Product, ports: PortCatalog, instance, ui_url: str, now: datetime, columns: _ColumnLineage) -> dict:
     inputs = []
     for port in product.input_ports:
         producer = mesh.producer_of(port)
@@ -106,13 +160,14 @@ def _product(mesh: Mesh, product: Product, ports: PortCatalog, instance, ui_url:
         "team": mesh.domain(product.domain).team, "support": list(product.support),
         "input_ports": inputs, "consumers": consumers,
         "producers": sorted({i["producer"] for i in inputs if i["producer"]}),
-        "output_ports": [_port(p, ports, instance, ui_url, now) for p in product.output_ports],
+        "output_ports": [_port(p, ports, instance, ui_url, now, columns) for p in product.output_ports],
     }
 
 
 def catalog(mesh: Mesh, workspace_file, ports: PortCatalog, instance: DagsterInstance | None, ui_url: str) -> dict:
     now = datetime.now(UTC)
     rows, _ = score(workspace_file)
+    columns = _ColumnLineage(mesh, column_graph(mesh, load_manifest))
     return {
         "generated_at": now.isoformat(timespec="seconds"),
         "dagster_url": ui_url,
@@ -121,7 +176,7 @@ def catalog(mesh: Mesh, workspace_file, ports: PortCatalog, instance: DagsterIns
              "products": [p.id for p in d.products]}
             for d in mesh.domains
         ],
-        "products": [_product(mesh, p, ports, instance, ui_url, now) for d in mesh.domains for p in d.products],
+        "products": [_product(mesh, p, ports, instance, ui_url, now, columns) for d in mesh.domains for p in d.products],
         "scorecard": rows,
     }
 

@@ -47,6 +47,10 @@ class ColumnGraph:
         """The port columns that derive from `column` directly, with how."""
         return self._readers.get(column, [])
 
+    def row_readers(self, column: Column) -> list[tuple[Key, str]]:
+        """(port, joined or filtered): the ports whose rows are selected by `column`."""
+        return sorted((key, dep.kind) for key, deps in self.rows.items() for dep in deps if (dep.key, dep.column) == column)
+
     def upstream(self, column: Column) -> Iterator[Step]:
         """Depth first, down to the operational sources: each column `column` derives from."""
         yield from self._walk(column, lambda c: self.inputs.get(c, ()))
