@@ -67,7 +67,7 @@ def prepare_scripts(mesh: Mesh, out: Path) -> list[Path]:
     for name in mesh.run_order():
         domain = mesh.domain(name)
         warehouse_path(name).parent.mkdir(parents=True, exist_ok=True)  # dbt opens it to compile
-        manifest = compiled_manifest(domain.dbt_project_dir)
+        manifest = compiled_manifest(domain.dbt_project_dir, mesh)
         close_dbt_connection()  # `mesh run`, in other processes, writes the same file next
         script = scratch / f"{name}.sql"
         script.write_text(domain_script(domain, manifest, out, scratch))

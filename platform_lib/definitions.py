@@ -28,14 +28,16 @@ def domain_definitions(definitions_file: str | Path, resources: Mapping[str, Con
     """`resources` replace the platform's by key ("ports", "warehouse", "masking", "dbt"): a test's
     port catalog, say."""
     domain = load_domain(Path(definitions_file).resolve().parent)
+    resources = {**domain_resources(domain.name), **(resources or {})}
+    # What the producers published, as the domain's runs will read it (its ports resource, its
+    # identity): the input ports' columns of a manifest prepared here, and what the policies judge.
+    published = PublishedPorts(resources["ports"].process_config_and_initialize().storage())
     project = dbt_project(domain.dbt_project_dir)
     if not project.manifest_path.exists():
-        project = prepare(domain.dbt_project_dir)
+        project = prepare(domain.dbt_project_dir, published)
     manifest = json.loads(project.manifest_path.read_text())
-    resources = {"dbt": dbt_resource(project), **domain_resources(domain.name), **(resources or {})}
-    # Global and domain policies, against what the producers published as the domain's runs will
-    # read it (its ports resource, its identity): an error fails this code location only, naming the policy.
-    published = PublishedPorts(resources["ports"].process_config_and_initialize().storage())
+    resources = {"dbt": dbt_resource(project), **resources}
+    # Global and domain policies: an error fails this code location only, naming the policy.
     for warning in gate(domain, manifest, published):
         logging.getLogger("mesh.governance").warning("%s", warning)
     if not domain.products:

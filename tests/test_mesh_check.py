@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 
 from platform_lib.descriptors.contract import load_contract
+from platform_lib.governance.against import affected_consumers
+from platform_lib.governance.evolution import Change
+from platform_lib.lineage.columns import Dep
+from platform_lib.lineage.graph import ColumnGraph
+from platform_lib.mesh import load_mesh
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import BIN, REPO, mesh
 
@@ -121,3 +127,61 @@ def test_judging_a_models_sql_reads_no_file(root, tmp_path):
     code, lines = check(root)
     assert code == 1 and not [line for line in lines if "secret_column" in line], lines
     assert [line for line in lines if "dbt model shipping_priority does not bind" in line and "Permission Error" in line], lines
+
+
+def committed(root):
+    """The mesh copy as a git repository, its HEAD the copy as made."""
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-qm", "baseline")):
+        subprocess.run(["git", "-c", "user.email=t@mesh", "-c", "user.name=t", *args], cwd=root, check=True, capture_output=True)
+
+
+DISCOUNT = """  - name: discount
+    logicalType: number
+    physicalType: DECIMAL(15,2)
+    description: Discount rate, 0.00 to 0.10.
+    logicalTypeOptions:
+      minimum: 0
+      maximum: 0.1
+    classification: internal
+"""
+
+
+def test_a_breaking_change_names_the_consumer_columns_it_hits(root):
+    """--against follows the column lineage as the consumers read the port today: each of finance's
+    three products aggregates discount into its revenue, and nothing else of the mesh reads it."""
+    committed(root)
+    line_items = contract(root, "sales", "line_items")
+    edit(line_items, DISCOUNT, "")
+    edit(line_items, "version: 1.0.0", "version: 1.1.0")
+    code, lines = check(root, "--against", "HEAD")
+    (line,) = [line for line in lines if "[contract-evolution]" in line]
+    assert code == 1 and line == (
+        f"{line_items}:5: version: [contract-evolution] breaking changes need a new major version: 1.0.0 -> 1.1.0 keeps major 1; "
+        "publish as 2.0.0 and keep v1 live (status deprecated, endOfSupport) until its consumers moved. Breaking: column discount removed. "
+        "Affected consumers of discount: finance.returned_item_report_v1.revenue (aggregated), finance.revenue_by_nation_v1.revenue (aggregated), "
+        "finance.shipping_priority_v1.revenue (aggregated)")
+
+
+@pytest.mark.unit
+def test_consumers_are_named_by_column_then_downstream_with_rows_selected_and_lineage_unknown():
+    line_items, q5 = ("sales", "line_items_v1"), ("finance", "revenue_by_nation_v1")
+    graph = ColumnGraph(
+        inputs={(q5, "revenue"): (Dep(line_items, "discount", "aggregated"),),
+                (("marketing", "nation_revenue_v1"), "revenue"): (Dep(q5, "revenue", "copied"),)},
+        rows={("finance", "shipping_priority_v1"): (Dep(line_items, "discount", "filtered"),)},
+        errors={("finance", "returned_item_report_v1"): "sqlglot cannot trace it"})
+    read = SimpleNamespace(mesh=load_mesh(REPO / "workspace.yaml"), graph=graph)
+    old = {"id": "urn:mesh:contract:sales:line_items", "domain": "sales", "name": "line_items", "version": "1.0.0"}
+
+    def hit(*columns):
+        return affected_consumers(read, old, [Change(True, f"schema[0].properties[{c}]", c, f"column {c} changed") for c in columns])
+
+    assert hit("discount") == [
+        "Affected consumers of discount: finance.revenue_by_nation_v1.revenue (aggregated), finance.shipping_priority_v1 (rows filtered), "
+        "finance.returned_item_report_v1 (column lineage unknown); further downstream: marketing.nation_revenue_v1.revenue (copied)"]
+    # A port whose lineage is unknown may read any column.
+    assert hit("comment") == ["Affected consumers of comment: finance.returned_item_report_v1 (column lineage unknown)"]
+    # A change to the whole port (a grant withdrawn) hits every port reading it.
+    assert hit(None) == ["Affected consumers of the port: finance.returned_item_report_v1, finance.revenue_by_nation_v1, finance.shipping_priority_v1"]
+    read.graph = ColumnGraph(inputs={}, rows={}, errors={})
+    assert hit("comment") == ["No consumer uses the affected columns"]

@@ -16,6 +16,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
 from platform_lib.descriptors.dbt_compile import compile_project, failures, mesh_vars
+from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.settings import environment
 
 # dbt's messages that carry a node's result: dagster-dbt turns them into materializations and checks.
@@ -104,12 +105,13 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
     return MeshDbtCliResource(project_dir=project, dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
-def prepare(project_dir: Path) -> DbtProject:
+def prepare(project_dir: Path, producers: ProducerIndex | None = None) -> DbtProject:
     """Compile the project so its manifest exists, with each model's SQL as dbt renders it:
-    definitions are built from the manifest, and `mesh check` judges the SQL from it.
+    definitions are built from the manifest, and `mesh check` judges the SQL from it. `producers`
+    give its input ports' sources their contracts' columns.
 
     dbt runs in this process: a dbt subprocess per project would pay dbt's 3 s start-up each time.
     """
     project = dbt_project(project_dir)
-    compile_project(project.project_dir, project.project_dir / "target")
+    compile_project(project.project_dir, project.project_dir / "target", producers)
     return project

@@ -79,7 +79,7 @@ def _domain_cases(domain: Domain, around: Survey) -> list[Case]:
     manifest = collect(dbt, load_manifest, domain)
     # The project as it is now (the prepared manifest while nothing changed): the policies judge
     # the models' SQL as written, not as last prepared.
-    compiled = collect(dbt, compiled_manifest, domain.dbt_project_dir) if manifest is not None else None
+    compiled = collect(dbt, compiled_manifest, domain.dbt_project_dir, around.mesh) if manifest is not None else None
     if manifest is not None:
         dbt += _contract_model_problems(domain, manifest, compiled, around.mesh)
     # The domain's governance settings and own policies: a domain.yaml or policies.py problem.

@@ -100,7 +100,7 @@ def inherited_classifications(mesh: Mesh, port: OutputPort, manifest: dict) -> d
     """Column -> the classification it inherits unmasked from the ports the model reads (lineage)."""
     domain = mesh.domain(port.domain)
     inputs = input_ports(domain, mesh.producer_of)
-    columns = model_classification(domain, traced(domain, manifest, inputs), port.contract.model, inputs).columns
+    columns = model_classification(domain, manifest, traced(domain, manifest, inputs), port.contract.model, inputs).columns
     return {name: inherited.classification for name, inherited in columns.items() if inherited.classification}
 
 
@@ -141,7 +141,7 @@ def sync(mesh: Mesh, port: OutputPort) -> list[str]:
         raise DescriptorError([contract.problem(
             f"is {contract.status}: only a draft contract's columns are synced from its model; a published contract's columns "
             "change with a new version (see `mesh check --against`)", "status")])
-    manifest = compiled_manifest(mesh.domain(port.domain).dbt_project_dir)
+    manifest = compiled_manifest(mesh.domain(port.domain).dbt_project_dir, mesh)
     made = _made(mesh, port, manifest)
     doc = yaml.safe_load(contract.file.read_text())
     properties, changes = synced(contract, doc["schema"][0]["properties"], made, inherited_classifications(mesh, port, manifest))
@@ -150,7 +150,7 @@ def sync(mesh: Mesh, port: OutputPort) -> list[str]:
         write_if_changed(contract.file, dump(doc))
         # The dbt model contract follows, and the prepared manifest with it.
         project = mesh.domain(port.domain).dbt_project_dir
-        compile_project(project, project / "target")
+        compile_project(project, project / "target", mesh)
     return changes
 
 

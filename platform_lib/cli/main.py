@@ -24,8 +24,9 @@ def _prepare(args) -> int:
     from platform_lib.assets.dbt_project import prepare
     from platform_lib.mesh import load_mesh
 
-    for domain in load_mesh().domains:
-        print(f"prepared {prepare(domain.dbt_project_dir).manifest_path}")
+    mesh = load_mesh()
+    for domain in mesh.domains:
+        print(f"prepared {prepare(domain.dbt_project_dir, mesh).manifest_path}")
     return 0
 
 
@@ -65,11 +66,9 @@ def _contract(args) -> int:
 
 
 def _lineage(args) -> int:
-    from platform_lib.mesh import load_mesh
-    from platform_lib.mesh.lineage import mermaid
+    from platform_lib.cli.lineage import run
 
-    print(mermaid(load_mesh()))
-    return 0
+    return run(args)
 
 
 def _check(args) -> int:
@@ -174,7 +173,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["sync"])
     s.add_argument("contract", help="the contract file (*.odcs.yaml) or its id (urn:mesh:contract:<domain>:<port>, optionally @MAJOR)")
     s.set_defaults(func=_contract)
-    s = sub.add_parser("lineage", help="print the product-level lineage as a Mermaid flowchart")
+    s = sub.add_parser("lineage", help="print the product-level lineage as a Mermaid flowchart, or one column's walk across domains")
+    s.add_argument("--column", metavar="DOMAIN.PORT_vN.COLUMN", help="one port column's lineage both ways (sales.line_items_v1.discount)")
     s.set_defaults(func=_lineage)
     s = sub.add_parser("new", help="scaffold a domain or a product (self-serve: no platform code to write)")
     kinds = s.add_subparsers(dest="kind", required=True)

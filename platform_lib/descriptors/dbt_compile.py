@@ -1,8 +1,11 @@
 """dbt's compile of a domain's project, as the platform invokes it: the manifest every code location
 is built from (`mesh prepare`), and the models' SQL that `mesh check` judges. Every compile first
 writes the project's files its descriptors decide (dbt_files: profile, input ports' sources, model
-contracts), so every path into dbt finds them as the descriptors now say. No Dagster here: `mesh
-check` must not pay for importing it.
+contracts), so every path into dbt finds them as the descriptors now say. A caller that knows the
+domain's producers (the workspace's mesh, the port catalog) passes them, so its input ports' sources
+carry their contracts' columns; every caller with one must, or two callers would rewrite the sources
+back and forth, each time making the prepared manifest stale. No Dagster here: `mesh check` must
+not pay for importing it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from platform_lib.descriptors.dbt_files import write_dbt_files
 from platform_lib.descriptors.dbt_manifest import MANIFEST, compiled_as_written
 from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.settings import S3, dbt_environment, duckdb_memory_limit, environment
 
 # What the platform's dbt invocations set: a product model is built as a view, and its port's
@@ -27,10 +31,10 @@ def mesh_vars() -> list[str]:
     return ["--vars", json.dumps(MESH_VARS)]
 
 
-def _current_manifest(project: Path) -> dict | None:
+def _current_manifest(project: Path, producers: ProducerIndex | None) -> dict | None:
     """The prepared manifest while nothing of the project changed since it was compiled. A
     descriptor changed since rewrites a generated file first, which makes it stale."""
-    write_dbt_files(project)
+    write_dbt_files(project, producers)
     prepared = project / MANIFEST
     if prepared.exists():
         manifest = json.loads(prepared.read_text())
@@ -39,31 +43,31 @@ def _current_manifest(project: Path) -> dict | None:
     return None
 
 
-def ensure_prepared(project: Path) -> None:
+def ensure_prepared(project: Path, producers: ProducerIndex | None = None) -> None:
     """Prepare the project again when it or its descriptors changed since (`mesh run`, before any
     domain runs: a run builds from the prepared manifest and the generated files)."""
-    if _current_manifest(project) is None:
-        compile_project(project, project / "target")
+    if _current_manifest(project, producers) is None:
+        compile_project(project, project / "target", producers)
 
 
-def compiled_manifest(project: Path) -> dict:
+def compiled_manifest(project: Path, producers: ProducerIndex | None = None) -> dict:
     """The manifest with each model's SQL compiled from the project as it is now: the prepared one
     while nothing of the project changed since, else a compile into a scratch target folder."""
-    manifest = _current_manifest(project)
+    manifest = _current_manifest(project, producers)
     if manifest is not None:
         return manifest
     with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
         parsed = project / "target" / "partial_parse.msgpack"
         if parsed.exists():
             shutil.copy(parsed, Path(target) / parsed.name)
-        compile_project(project, Path(target))
+        compile_project(project, Path(target), producers)
         return json.loads((Path(target) / Path(MANIFEST).name).read_text())
 
 
-def compile_project(project: Path, target: Path) -> None:
+def compile_project(project: Path, target: Path, producers: ProducerIndex | None = None) -> None:
     from dbt.cli.main import dbtRunner
 
-    write_dbt_files(project)
+    write_dbt_files(project, producers)
     # No adapter cache: compiling the models' Jinja needs no connection, and the domain's database
     # may be held by a run (or not exist yet).
     args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),

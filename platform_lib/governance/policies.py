@@ -129,11 +129,12 @@ def port_binding(s: Subject) -> Iterator[Problem]:
     bound = set()
     for product in s.domain.products:
         for port in product.input_ports:
+            # Its conventional key tells which generated dbt source reads it, whether or not its
+            # producer can be judged here (reported once, on the input port).
+            key = port_key_of_contract(port.contract_id, port.major)
+            if key is not None:
+                bound.add(key)
             if port.contract_id in s.broken:
-                # Not judged here, but its conventional key still tells which dbt source reads it.
-                key = port_key_of_contract(port.contract_id, port.major)
-                if key is not None:
-                    bound.add(key)
                 continue
             try:
                 producer = s.producers.producer_port(port)

@@ -12,7 +12,7 @@ from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import ERROR, WARNING, Problem
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.descriptors.yaml_file import Located
-from platform_lib.lineage.classification import PortClassification, classify, input_ports
+from platform_lib.lineage.classification import PortClassification, classify, input_ports, judged
 from platform_lib.mesh import Mesh
 
 SEVERITIES = (WARNING, ERROR)  # in rising order: a domain may move a policy right, never left
@@ -36,12 +36,12 @@ class Subject:
 
     @cached_property
     def classified(self) -> dict[tuple[str, str], PortClassification]:
-        """Each output port's columns with the classification they inherit from the input ports
-        (their compiled SQL's column lineage): traced once, for every policy that asks. Empty
-        without a manifest."""
+        """The output ports that could break a classification rule, with the classification their
+        columns inherit from the input ports (their compiled SQL's column lineage): traced once, for
+        every policy that asks. Empty without a manifest."""
         if self.manifest is None:
             return {}
-        return classify(self.domain, self.manifest, self.inputs)
+        return classify(self.domain, self.manifest, self.inputs, judged(self.domain, self.manifest, self.inputs))
 
     @cached_property
     def inputs(self):

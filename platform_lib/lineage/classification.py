@@ -11,7 +11,7 @@ to; and a contract may not declare a column below what it inherits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import Problem
 from platform_lib.descriptors.keys import table_name
 from platform_lib.descriptors.product import InputPort, OutputPort
-from platform_lib.lineage.columns import Dep, Key, ModelLineage, domain_lineage, resolved
+from platform_lib.lineage.columns import Dep, Key, ModelLineage, domain_lineage, model_inputs, resolved
 
 # Every domain of the mesh, as the readers of a port offering the public role.
 EVERY_DOMAIN = None
@@ -73,6 +73,16 @@ class PortClassification:
 
     columns: dict[str, Inherited]
     lineage: ModelLineage
+    # The inputs (asset keys) the model reads, through the domain's models: what it may carry
+    # when its lineage is not known.
+    reads: frozenset[Key]
+
+    def untraced(self, port: OutputPort) -> str | None:
+        """Why the port's columns cannot all be traced, if they cannot."""
+        if self.lineage.error:
+            return self.lineage.error
+        missing = [c.name for c in port.contract.columns if c.name not in self.columns]
+        return f"its traced SQL makes no column {', '.join(missing)}" if missing else None
 
 
 def readers(contract: Contract) -> frozenset[str] | None:
@@ -92,22 +102,40 @@ def input_ports(domain: Domain, producer_of: Callable[[InputPort], OutputPort | 
     return found
 
 
-def model_classification(domain: Domain, models: Mapping[str, ModelLineage], model: str, inputs: Mapping[Key, OutputPort]) -> PortClassification:
+def model_classification(domain: Domain, manifest: Mapping[str, Any], models: Mapping[str, ModelLineage], model: str,
+                         inputs: Mapping[Key, OutputPort]) -> PortClassification:
     """What each column of a model inherits from `inputs`; `models`: the domain's lineage."""
     lineage = resolved(domain.name, models, model)
     columns = {name: Inherited(tuple(o for dep in deps if (o := _origin(dep, inputs)) is not None)) for name, deps in lineage.columns.items()}
-    return PortClassification(columns, lineage)
+    return PortClassification(columns, lineage, frozenset(model_inputs(domain, manifest, model)))
 
 
-def traced(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, OutputPort]) -> dict[str, ModelLineage]:
-    """The domain's models' lineage, its input ports typed by `inputs`' contracts."""
-    return domain_lineage(domain, manifest, {key: [c.name for c in port.contract.columns] for key, port in inputs.items()})
+def traced(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, OutputPort], only: Collection[str] | None = None) -> dict[str, ModelLineage]:
+    """The domain's models' lineage (`only` those and what they read), its input ports typed by `inputs`' contracts."""
+    return domain_lineage(domain, manifest, {key: [c.name for c in port.contract.columns] for key, port in inputs.items()}, only)
 
 
-def classify(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, OutputPort]) -> dict[Key, PortClassification]:
-    """Each output port's model columns with what they inherit from `inputs`."""
-    models = traced(domain, manifest, inputs)
-    return {port.asset_key: model_classification(domain, models, port.contract.model, inputs) for port in domain.output_ports}
+def classify(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, OutputPort],
+             ports: Collection[OutputPort] | None = None) -> dict[Key, PortClassification]:
+    """Each output port's model columns (or `ports`') with what they inherit from `inputs`."""
+    ports = domain.output_ports if ports is None else ports
+    models = traced(domain, manifest, inputs, {port.contract.model for port in ports})
+    return {port.asset_key: model_classification(domain, manifest, models, port.contract.model, inputs) for port in ports}
+
+
+def judged(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, OutputPort]) -> list[OutputPort]:
+    """The ports whose columns could inherit more than their contract allows: those whose model reads
+    an unmasked input column that is sensitive or classified above the port's least classified
+    column, and public ports declaring an unmasked pii column (it may carry a value already masked).
+    No other port can violate a classification rule, so no other needs tracing to be judged."""
+    found = []
+    for port in domain.output_ports:
+        floor = min(rank(c.classification) for c in port.contract.columns)
+        read = [c for key in model_inputs(domain, manifest, port.contract.model) if key in inputs for c in inputs[key].contract.columns]
+        if (any(c.masking is None and (rank(c.classification) > floor or c.classification in SENSITIVE) for c in read)
+                or port.contract.is_public and any(c.classification == "pii" and c.masking is None for c in port.contract.columns)):
+            found.append(port)
+    return found
 
 
 def _origin(dep: Dep, inputs: Mapping[Key, OutputPort]) -> Origin | None:
@@ -135,14 +163,15 @@ def _granted(origin: Origin) -> str:
 def violations(port: OutputPort, classified: PortClassification, inputs: Mapping[Key, OutputPort]) -> list[Problem]:
     """Each column of the port published below, or beyond, the classification it inherits; and the
     port whose lineage cannot be traced while it reads sensitive values it could carry."""
-    if classified.lineage.error:
-        sensitive = sorted(f"{table_name(k)}.{c.name}" for k, p in inputs.items() for c in p.contract.columns
+    untraced = classified.untraced(port)
+    if untraced:
+        sensitive = sorted(f"{table_name(k)}.{c.name}" for k, p in inputs.items() if k in classified.reads for c in p.contract.columns
                            if c.classification in SENSITIVE and c.masking is None)
         if not sensitive:
             return []
         return [port.contract.schema_problem(
-            f"the column lineage of dbt model {port.contract.model} cannot be traced ({classified.lineage.error}), so the platform cannot tell "
-            f"which of its columns carry {', '.join(sensitive)}: name the columns it selects", "physicalName")]
+            f"the column lineage of dbt model {port.contract.model} cannot be traced ({untraced}), so the platform cannot tell "
+            f"which of its columns carry {', '.join(sensitive)}: select each column by name", "physicalName")]
     problems = []
     for column in port.contract.columns:
         inherited = classified.columns.get(column.name)

@@ -11,7 +11,7 @@ operational source by its dbt source's columns, so `select *` expands as a run w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import Any
@@ -174,10 +174,12 @@ def _nest(schema: dict, parts: tuple[str, ...], columns: Sequence[str]) -> None:
     schema[table] = {c: "UNKNOWN" for c in columns}
 
 
-def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: Mapping[Key, Sequence[str]]) -> dict[str, ModelLineage]:
-    """Model name -> its lineage, for each model of the domain's compiled manifest. `input_columns`:
-    the columns of each input port, by the producer's port asset key (its contract); operational
-    sources are typed by their dbt source's columns."""
+def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: Mapping[Key, Sequence[str]],
+                   only: Collection[str] | None = None) -> dict[str, ModelLineage]:
+    """Model name -> its lineage, for each model of the domain's compiled manifest, or `only` those
+    models and the ones they read. `input_columns`: the columns of each input port, by the
+    producer's port asset key (its contract); operational sources are typed by their dbt source's
+    columns."""
     schema: dict = {}
     keys: dict[tuple[str, ...], Key] = {}
     for source in domain_sources(domain, manifest):
@@ -191,6 +193,9 @@ def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: M
             _nest(schema, parts, columns)
     models = {uid: n for uid, n in manifest["nodes"].items()
               if n["resource_type"] == "model" and n.get("relation_name") and n["package_name"] == domain.name}
+    if only is not None:
+        needed = set().union(*(_upstream(manifest, f"model.{domain.name}.{name}") for name in only))
+        models = {uid: n for uid, n in models.items() if uid in needed}
     for node in models.values():
         keys[_parts(node["relation_name"])] = model_key(domain.name, node["name"])
     found: dict[str, ModelLineage] = {}
@@ -244,6 +249,23 @@ def resolved(domain: str, models: Mapping[str, ModelLineage], model: str) -> Mod
         return memo[name]
 
     return walk(model)
+
+
+def _upstream(manifest: Mapping[str, Any], uid: str) -> set[str]:
+    """The node and every node and source it reads, directly or not."""
+    seen, todo = set(), [uid]
+    while todo:
+        uid = todo.pop()
+        if uid not in seen:
+            seen.add(uid)
+            todo += manifest["nodes"].get(uid, {}).get("depends_on", {}).get("nodes", [])
+    return seen
+
+
+def model_inputs(domain: Domain, manifest: Mapping[str, Any], model: str) -> set[Key]:
+    """The asset keys of the dbt sources a model reads, directly or through the domain's models."""
+    sources = (manifest["sources"][uid] for uid in _upstream(manifest, f"model.{domain.name}.{model}") if uid in manifest["sources"])
+    return {key for source in sources if (key := source_asset_key(source)) is not None}
 
 
 def _own_model(domain: str, key: Key) -> str | None:

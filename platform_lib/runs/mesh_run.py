@@ -122,12 +122,13 @@ def _products_assets(defs: Definitions, ports: dict[AssetKey, str]) -> list[Asse
     return sorted((made | made.upstream_source_assets()).resolve(graph) & graph.executable_asset_keys)
 
 
-def _run_domain(selection: Selection, verbose: bool) -> DomainRun:
+def _run_domain(selection: Selection, mesh: Mesh, verbose: bool) -> DomainRun:
     started = time.perf_counter()
-    # A run builds from the prepared manifest and the files generated from the descriptors: prepare
-    # again a domain changed since. Here, in the domain's forked run: dbt run in the parent would
-    # leave its threads' locks held in every child forked after it.
-    ensure_prepared(selection.dbt_project_dir)
+    # A run builds from the prepared manifest and the files generated from the descriptors (its
+    # producers' contracts in the workspace included): prepare again a domain changed since. Here,
+    # in the domain's forked run: dbt run in the parent would leave its threads' locks held in
+    # every child forked after it.
+    ensure_prepared(selection.dbt_project_dir, mesh)
     defs = load_definitions(selection.folder)
     assets = None if selection.whole else _products_assets(defs, selection.ports)
     return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets)
@@ -251,7 +252,7 @@ def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int
     with multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1) as pool:
         while True:
             for name in sorted(name for name in waiting if after[name] <= succeeded):
-                pool.apply_async(_run_domain, (selections[name], verbose), callback=finished.put,
+                pool.apply_async(_run_domain, (selections[name], mesh, verbose), callback=finished.put,
                                  error_callback=lambda exc, name=name: finished.put(_crashed(name, exc)))
                 waiting.discard(name)
                 pending.add(name)

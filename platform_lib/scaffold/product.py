@@ -208,5 +208,5 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
         write(model, model_sql(upstream, planned)),
     ]
     # prepare writes the domain's dbt sources from the descriptors, the new product's input ports included.
-    prepare(domain.dbt_project_dir)
+    prepare(domain.dbt_project_dir, mesh)
     return written

@@ -4,7 +4,8 @@ location's first load), so they exist before dbt parses the project and never dr
 descriptors. A team edits the descriptors, never these files (git ignores them):
 
 - `profiles.yml`: the domain's own DuckDB file and the platform's fence (profile.py);
-- `models/_ports.yml`: each input port as a dbt source bound to its producer's port asset (sources.py);
+- `models/_ports.yml`: each input port as a dbt source bound to its producer's port asset, with the
+  producer's contract columns when the caller knows the producer (sources.py);
 - `models/_contracts.yml`: each output port's columns and types as an enforced dbt model contract on
   the model behind it, so dbt itself refuses to build a model that drifted from its contract
   (model_contracts.py).
@@ -19,25 +20,28 @@ from platform_lib.descriptors.dbt_files.model_contracts import model_contracts
 from platform_lib.descriptors.dbt_files.profile import profile
 from platform_lib.descriptors.dbt_files.sources import SourceTable, source_tables, sources, table_names
 from platform_lib.descriptors.domain import Domain, load_domain
+from platform_lib.descriptors.producers import ProducerIndex
 
 PROFILE = "profiles.yml"
 SOURCES = "models/_ports.yml"
 MODEL_CONTRACTS = "models/_contracts.yml"
 
 
-def dbt_files(domain: Domain) -> dict[str, str | None]:
+def dbt_files(domain: Domain, producers: ProducerIndex | None = None) -> dict[str, str | None]:
     """Each file's path in the dbt project -> its text; None for a file the domain has no use for
-    (no input port, no output port)."""
-    return {PROFILE: profile(domain), SOURCES: sources(domain), MODEL_CONTRACTS: model_contracts(domain)}
+    (no input port, no output port). `producers`: where the input ports' contracts are read (the
+    workspace's mesh, the port catalog); without it, the sources carry no columns."""
+    return {PROFILE: profile(domain), SOURCES: sources(domain, producers), MODEL_CONTRACTS: model_contracts(domain)}
 
 
-def write_dbt_files(project: Path) -> list[Path]:
-    """Write the dbt project's files from its domain's descriptors; the paths that changed. A file
-    already as it should be is left alone: its modification time is how `compiled_manifest` and
-    dbt's partial parse tell that nothing changed."""
+def write_dbt_files(project: Path, producers: ProducerIndex | None = None) -> list[Path]:
+    """Write the dbt project's files from its domain's descriptors (and its producers' contracts);
+    the paths that changed. A file already as it should be is left alone: its modification time is
+    how `compiled_manifest` and dbt's partial parse tell that nothing changed (a producer's contract
+    changed since rewrites its consumers' sources: their manifests are stale)."""
     # The twin folders of keys.dbt_project: dbt_projects/<domain> and domains/<domain>.
     domain = load_domain(project.parent.parent / "domains" / project.name)
-    return [project / name for name, text in dbt_files(domain).items() if write_if_changed(project / name, text)]
+    return [project / name for name, text in dbt_files(domain, producers).items() if write_if_changed(project / name, text)]
 
 
 __all__ = ["MODEL_CONTRACTS", "PROFILE", "SOURCES", "SourceTable", "dbt_files", "source_tables", "table_names", "write_dbt_files"]
