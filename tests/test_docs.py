@@ -1,6 +1,8 @@
-"""The README's lineage picture is the mesh's, not a drawing that drifts from it."""
+"""The docs show the mesh as it is: the README's lineage picture and the documented column walks are generated, not drawings that drift."""
 
 from __future__ import annotations
+
+import re
 
 from platform_lib.mesh import load_mesh
 from platform_lib.mesh.lineage import mermaid
@@ -18,3 +20,17 @@ def test_governance_doc_lists_every_global_policy_with_its_rationale():
     doc = (REPO / "docs" / "governance.md").read_text()
     for p in GLOBAL_POLICIES:
         assert f"| `{p.id}` | {p.severity} | {p.title} | {p.rationale} |" in doc, f"docs/governance.md: {p.id} is stale"
+
+
+def test_the_documented_column_walks_are_what_mesh_lineage_prints():
+    from platform_lib.cli.lineage import column_walk
+    from platform_lib.descriptors.dbt_manifest import load_manifest
+    from platform_lib.lineage.graph import column_graph
+
+    doc = (REPO / "docs" / "governance.md").read_text()
+    walks = re.findall(r"^\$ mesh lineage --column (\S+)\n(.*?)(?=^\$ |^```)", doc, re.M | re.S)
+    assert len(walks) == 2
+    mesh = load_mesh()
+    graph = column_graph(mesh, load_manifest)
+    for column, printed in walks:
+        assert printed.rstrip("\n") == column_walk(mesh, graph, column), f"docs/governance.md: the walk of {column} is stale"
