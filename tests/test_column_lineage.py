@@ -150,6 +150,8 @@ PEOPLE = '"d"."raw"."people"'
     # The most revealing path wins: the name itself is published beside its count.
     (f"select name || count(name) over () as who from {PEOPLE}", {"who": {("name", "transformed")}}),
     (f"select city from {PEOPLE} where name = 'x'", {"city": {("city", "copied")}}),
+    # A bound relation named without source() (nor its database), as DuckDB resolves it.
+    ("select name as who from raw.people", {"who": {("name", "copied")}}),
 ])
 def test_each_kind_of_derivation_is_told_apart(sql, expected):
     assert _lineage_of(sql) == expected

@@ -41,7 +41,7 @@ class Subject:
         every policy that asks. Empty without a manifest."""
         if self.manifest is None:
             return {}
-        return classify(self.domain, self.manifest, self.inputs, judged(self.domain, self.manifest, self.inputs))
+        return classify(self.domain, self.manifest, self.inputs, judged(self.domain, self.inputs))
 
     @cached_property
     def inputs(self):

@@ -123,16 +123,18 @@ def classify(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, O
     return {port.asset_key: model_classification(domain, manifest, models, port.contract.model, inputs) for port in ports}
 
 
-def judged(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, OutputPort]) -> list[OutputPort]:
-    """The ports whose columns could inherit more than their contract allows: those whose model reads
-    an unmasked input column that is sensitive or classified above the port's least classified
+def judged(domain: Domain, inputs: Mapping[Key, OutputPort]) -> list[OutputPort]:
+    """The ports whose columns could inherit more than their contract allows: those of a domain that
+    reads an unmasked input column that is sensitive or classified above the port's least classified
     column, and public ports declaring an unmasked pii column (it may carry a value already masked).
     No other port can violate a classification rule, so no other needs tracing to be judged."""
+    # Every input of the domain, not only those the port's model declares it reads: SQL naming a
+    # bound port's relation without source() reads it all the same.
+    read = [c for port in inputs.values() for c in port.contract.columns if c.masking is None]
     found = []
     for port in domain.output_ports:
         floor = min(rank(c.classification) for c in port.contract.columns)
-        read = [c for key in model_inputs(domain, manifest, port.contract.model) if key in inputs for c in inputs[key].contract.columns]
-        if (any(c.masking is None and (rank(c.classification) > floor or c.classification in SENSITIVE) for c in read)
+        if (any(rank(c.classification) > floor or c.classification in SENSITIVE for c in read)
                 or port.contract.is_public and any(c.classification == "pii" and c.masking is None for c in port.contract.columns)):
             found.append(port)
     return found

@@ -157,7 +157,7 @@ def _model_lineage(sql: str, schema: dict, keys: Mapping[tuple[str, ...], Key]) 
     def deps(leaves: Iterator[tuple[exp.Table, str, str]]) -> tuple[Dep, ...]:
         found: dict[tuple[Key, str], str] = {}
         for table, column, kind in leaves:
-            key = keys.get(_parts(table))
+            key = _key_of(keys, _parts(table))
             if key is not None:
                 at = (key, column)
                 found[at] = _more_revealing(found.get(at, kind), kind)
@@ -165,6 +165,15 @@ def _model_lineage(sql: str, schema: dict, keys: Mapping[tuple[str, ...], Key]) 
 
     columns = {name: deps(_leaves(node)) for name, node in nodes.items()}
     return ModelLineage(columns=columns, rows=deps(_row_leaves(root, schema))), list(nodes)
+
+
+def _key_of(keys: Mapping[tuple[str, ...], Key], parts: tuple[str, ...]) -> Key | None:
+    """The asset key of a relation the SQL names in full or, as DuckDB resolves it in the domain's
+    database, without its database (`ports.<port view>`, written without source())."""
+    found = keys.get(parts) or [key for full, key in keys.items() if full[-len(parts):] == parts and len(parts) >= 2]
+    if isinstance(found, list):
+        return found[0] if len(found) == 1 else None
+    return found
 
 
 def _nest(schema: dict, parts: tuple[str, ...], columns: Sequence[str]) -> None:
