@@ -21,6 +21,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage, to_node
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.schema import MappingSchema
 
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
@@ -131,7 +132,7 @@ def _row_columns(scope: Scope) -> Iterator[tuple[exp.Column, str]]:
             yield from ((c, JOINED) for c in on.find_all(exp.Column))
 
 
-def _row_leaves(root: Scope, schema: Any) -> Iterator[tuple[exp.Table, str, str]]:
+def _row_leaves(root: Scope, schema: MappingSchema) -> Iterator[tuple[exp.Table, str, str]]:
     for scope in root.traverse():
         for column, kind in _row_columns(scope):
             source = scope.sources.get(column.table)
@@ -142,13 +143,14 @@ def _row_leaves(root: Scope, schema: Any) -> Iterator[tuple[exp.Table, str, str]
                 yield from ((table, name, kind) for table, name, _ in _leaves(node))
 
 
-def _model_lineage(sql: str, schema: dict, keys: Mapping[tuple[str, ...], Key]) -> tuple[ModelLineage, list[str]]:
+def _model_lineage(sql: str, schema: MappingSchema, keys: Mapping[tuple[str, ...], Key]) -> tuple[ModelLineage, list[str]]:
     """The model's lineage and its output column names; `keys`: relation parts -> asset key."""
     try:
         # Qualified once: the lineage of every column and of the rows is walked in the one scope tree.
         qualified = qualify(parse_one(sql, dialect=DIALECT), dialect=DIALECT, schema=schema, validate_qualify_columns=False, identify=False)
         root = build_scope(qualified)
-        nodes = lineage(None, qualified, schema=schema, dialect=DIALECT, scope=root, copy=False)
+        # Untrimmed: each node's projection is read as it is, and not copied once per column.
+        nodes = lineage(None, qualified, schema=schema, dialect=DIALECT, scope=root, copy=False, trim_selects=False)
     except SqlglotError as exc:
         return ModelLineage(error=f"sqlglot cannot trace it: {str(exc).splitlines()[0]}"), []
     if "*" in nodes:
@@ -176,11 +178,9 @@ def _key_of(keys: Mapping[tuple[str, ...], Key], parts: tuple[str, ...]) -> Key 
     return found
 
 
-def _nest(schema: dict, parts: tuple[str, ...], columns: Sequence[str]) -> None:
-    *outer, table = parts
-    for part in outer:
-        schema = schema.setdefault(part, {})
-    schema[table] = {c: "UNKNOWN" for c in columns}
+def _add(schema: MappingSchema, parts: tuple[str, ...], columns: Sequence[str]) -> None:
+    schema.add_table(exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None, catalog=parts[-3] if len(parts) > 2 else None),
+                     dict.fromkeys(columns, "UNKNOWN"), dialect=DIALECT)
 
 
 def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: Mapping[Key, Sequence[str]],
@@ -189,7 +189,8 @@ def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: M
     models and the ones they read. `input_columns`: the columns of each input port, by the
     producer's port asset key (its contract); operational sources are typed by their dbt source's
     columns."""
-    schema: dict = {}
+    # One schema, grown model by model: sqlglot normalizes a plain dict again at every call.
+    schema = MappingSchema(dialect=DIALECT)
     keys: dict[tuple[str, ...], Key] = {}
     for source in domain_sources(domain, manifest):
         key = source_asset_key(source)
@@ -199,7 +200,7 @@ def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: M
         keys[parts] = key
         columns = input_columns.get(key) or list(source.get("columns") or {})
         if columns:
-            _nest(schema, parts, columns)
+            _add(schema, parts, columns)
     models = {uid: n for uid, n in manifest["nodes"].items()
               if n["resource_type"] == "model" and n.get("relation_name") and n["package_name"] == domain.name}
     if only is not None:
@@ -216,7 +217,7 @@ def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: M
             continue
         found[node["name"]], columns = _model_lineage(node["compiled_code"], schema, keys)
         if columns:
-            _nest(schema, _parts(node["relation_name"]), columns)
+            _add(schema, _parts(node["relation_name"]), columns)
     return found
 
 
