@@ -119,6 +119,8 @@ def classify(domain: Domain, manifest: Mapping[str, Any], inputs: Mapping[Key, O
              ports: Collection[OutputPort] | None = None) -> dict[Key, PortClassification]:
     """Each output port's model columns (or `ports`') with what they inherit from `inputs`."""
     ports = domain.output_ports if ports is None else ports
+    if not ports:
+        return {}
     models = traced(domain, manifest, inputs, {port.contract.model for port in ports})
     return {port.asset_key: model_classification(domain, manifest, models, port.contract.model, inputs) for port in ports}
 
