@@ -71,7 +71,8 @@ def s3_mesh(tmp_path_factory) -> Iterator[S3Mesh]:
     access = root / "access"
     mesh("access", "render", "--out", str(access), env=env)
     keys = {path.stem: json.loads(path.read_text()) for path in access.glob("*.json") if path.name != "s3.json"}
-    with port_database() as catalog_uri, seaweedfs(root / "seaweed", access / "s3.json") as endpoint:
+    with port_database() as catalog_uri, seaweedfs(root / "seaweed", access / "s3.json") as server:
+        endpoint = server.endpoint
         create_bucket(endpoint, keys["platform"])
         # Every process of the run takes its own identity from MESH_S3_CREDENTIALS; the parent has none.
         env |= {

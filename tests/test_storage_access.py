@@ -1,11 +1,14 @@
 """The storage enforces the contracts' grants by itself: on a real SeaweedFS with the identities
 rendered from this repository's mesh, a domain reads every port's metadata, only the data it is
-granted, and writes only under its own prefix, whichever client it uses (pyarrow or DuckDB SQL)."""
+granted, and writes only under its own prefix, whichever client it uses (pyarrow or DuckDB SQL); and
+no side door of the server (its filer's or volume server's own HTTP API) serves anyone without keys."""
 
 from __future__ import annotations
 
 import json
 import stat
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -32,22 +35,22 @@ def storage(tmp_path_factory):
     root = tmp_path_factory.mktemp("seaweed")
     config = write_identities(root / "identities", load_mesh())
     keys = {path.stem: json.loads(path.read_text()) for path in config.parent.glob("*.json") if path != config}
-    with seaweedfs(root, config) as endpoint:
-        create_bucket(endpoint, keys["platform"])
-        customers = s3_filesystem(endpoint, keys["customers"])
+    with seaweedfs(root, config) as server:
+        create_bucket(server.endpoint, keys["platform"])
+        customers = s3_filesystem(server.endpoint, keys["customers"])
         pq.write_table(pa.table({"customer_key": [1, 2, 3]}), DATA, filesystem=customers)
         with customers.open_output_stream(METADATA) as out:
             out.write(b'{"format-version": 2}')
-        yield endpoint, keys
+        yield server.endpoint, keys, server.ports
 
 
 def as_domain(storage, domain: str):
-    endpoint, keys = storage
+    endpoint, keys, _ = storage
     return s3_filesystem(endpoint, keys[domain])
 
 
 def duckdb_as(storage, domain: str) -> duckdb.DuckDBPyConnection:
-    endpoint, keys = storage
+    endpoint, keys, _ = storage
     # No download of any extension: httpfs comes from its PyPI package.
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     con.execute(f"LOAD '{HTTPFS}'")
@@ -104,3 +107,36 @@ def test_a_domain_writes_under_its_own_prefix(storage):
     path = "ports/marketing/global_sales_opportunity_v1/data/own.parquet"
     pq.write_table(pa.table({"x": [1]}), path, filesystem=as_domain(storage, "marketing"))
     assert exists(storage, path)
+
+
+def _status(url: str, method: str = "GET", body: bytes | None = None) -> int:
+    """The HTTP status a request without any key gets, as curl from a shell on the machine would."""
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", f"/buckets/{DATA}", None),
+    ("GET", f"/buckets/{PII_PORT}/data/", None),
+    ("PUT", "/buckets/ports/sales/orders_v1/data/forged.parquet", b"forged"),
+    ("DELETE", f"/buckets/{DATA}", None),
+])
+def test_the_filers_own_http_port_serves_no_one_without_keys(storage, method, path, body):
+    """The attack of issue 19: every customer's name read, and sales' port written, through the
+    filer's port, bypassing the S3 gateway and its identities."""
+    _, _, ports = storage
+    assert _status(f"http://127.0.0.1:{ports['filer']}{path}", method, body) == 401
+    assert exists(storage, DATA) and not exists(storage, "ports/sales/orders_v1/data/forged.parquet")
+
+
+def test_the_volume_servers_take_no_write_without_a_token(storage):
+    """A file id from the master, then a write straight to the volume server that holds it."""
+    _, _, ports = storage
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['master']}/dir/assign", timeout=10) as response:
+        assigned = json.loads(response.read())
+    assert "auth" not in assigned, "the master hands out write tokens to anyone"
+    assert _status(f"http://{assigned['url']}/{assigned['fid']}", "PUT", b"forged") == 401

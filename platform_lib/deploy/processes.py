@@ -24,6 +24,8 @@ class Service:
     ready: Callable[[], bool] | str
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    # Run just before the process starts (not when it already runs): files it reads at start.
+    before_start: Callable[[], object] | None = None
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
@@ -76,6 +78,8 @@ class Supervisor:
         start = path.stat().st_size if path.exists() else 0
         ready = service.ready if callable(service.ready) else lambda: service.ready in _read_from(path, start)
         if pid is None:
+            if service.before_start is not None:
+                service.before_start()
             log = open(path, "ab")
             proc = subprocess.Popen(service.argv, env={**os.environ, **service.env}, cwd=service.cwd,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

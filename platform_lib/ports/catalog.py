@@ -27,10 +27,11 @@ from pyiceberg.io.pyarrow import pyarrow_to_schema
 from pyiceberg.table import Table, TableProperties, _parquet_files_to_data_files
 from pyiceberg.table.snapshots import Snapshot
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from platform_lib.descriptors.keys import table_name
 from platform_lib.ports.published import CATALOG_NAME
-from platform_lib.ports.storage import PortStorage, path_of
+from platform_lib.ports.storage import CatalogUnreachable, PortStorage, path_of
 
 # Snapshot summary keys: the facts of one published version.
 FACTS = ("contract-id", "contract-version", "run-id", "schema-fingerprint", "row-count", "published-at", "checks")
@@ -77,7 +78,10 @@ class PortCatalog:
         url = make_url(uri)
         if url.get_backend_name() == "sqlite" and url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=self.storage.warehouse_uri, **self.storage.iceberg_properties())
+        try:
+            return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=self.storage.warehouse_uri, **self.storage.iceberg_properties())
+        except OperationalError as exc:
+            raise CatalogUnreachable(uri, exc) from None
 
     def table(self, key: tuple[str, str]) -> Table | None:
         try:

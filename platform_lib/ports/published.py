@@ -19,7 +19,7 @@ from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.keys import port_key_of_contract
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.descriptors.product import InputPort, OutputPort
-from platform_lib.ports.storage import PortStorage, path_of
+from platform_lib.ports.storage import CatalogUnreachable, PortStorage, path_of
 
 CATALOG_NAME = "mesh"
 # Table properties every version carries: the contract as published (schema, rules, SLOs, roles
@@ -31,31 +31,42 @@ PRODUCT = "mesh.product"
 _TABLES = "select table_name, metadata_location from iceberg_tables where catalog_name = {} and table_namespace = {}"
 
 
-def _catalog_rows(uri: str, namespace: str) -> list[tuple[str, str]]:
-    """(table, metadata location) of one namespace. SQLite through the standard library, so a
-    location's load pays no SQLAlchemy import; any other database through SQLAlchemy."""
+def _catalog_rows(uri: str, namespace: str | None = None) -> list[tuple[str, str]] | None:
+    """(table, metadata location) of one namespace, or merely whether the catalog exists (`namespace`
+    None: [] if it does); None when nothing was ever published there. Read only: nothing is created.
+    SQLite through the standard library, so a location's load pays no SQLAlchemy import; any other
+    database through SQLAlchemy."""
     if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///"))
         if not path.exists():
-            return []  # nothing was ever published
+            return None
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
             try:
-                return con.execute(_TABLES.format("?", "?"), (CATALOG_NAME, namespace)).fetchall()
+                return [] if namespace is None else con.execute(_TABLES.format("?", "?"), (CATALOG_NAME, namespace)).fetchall()
             except sqlite3.OperationalError as exc:
                 if "no such table" not in str(exc):
                     raise
-                return []
+                return None
     import sqlalchemy as sa
 
     engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
     try:
         if not sa.inspect(engine).has_table("iceberg_tables"):
+            return None
+        if namespace is None:
             return []
         with engine.connect() as con:
             query = sa.text(_TABLES.format(":catalog", ":namespace"))
             return [tuple(row) for row in con.execute(query, {"catalog": CATALOG_NAME, "namespace": namespace})]
+    except sa.exc.OperationalError as exc:
+        raise CatalogUnreachable(uri, exc) from None
     finally:
         engine.dispose()
+
+
+def catalog_exists(uri: str) -> bool:
+    """Whether the port catalog at `uri` was ever created (a port was published), asked without creating it."""
+    return _catalog_rows(uri) is not None
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ class PublishedPorts(ProducerIndex):
     def _tables(self, namespace: str) -> dict[str, str]:
         """Table name -> current metadata location, for one producer domain."""
         if namespace not in self._namespaces:
-            self._namespaces[namespace] = dict(_catalog_rows(self.storage.catalog_uri, namespace))
+            self._namespaces[namespace] = dict(_catalog_rows(self.storage.catalog_uri, namespace) or [])
         return self._namespaces[namespace]
 
     def published(self, key: tuple[str, str]) -> PublishedPort | None:

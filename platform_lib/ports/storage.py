@@ -23,6 +23,17 @@ from platform_lib.sql import sql_string
 EXTENSIONS = ("httpfs", "avro", "iceberg")
 
 
+class CatalogUnreachable(RuntimeError):
+    """The port catalog's database does not answer: one line, naming it (never its password)."""
+
+    def __init__(self, uri: str, cause: Exception):
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(uri).render_as_string(hide_password=True)
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        super().__init__(f"the port catalog {shown} does not answer ({reason}): start its database, or point MESH_PORT_CATALOG at one that runs")
+
+
 def on_s3(uri: str) -> bool:
     return urlparse(uri).scheme in ("s3", "s3a")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from platform_lib.deploy import object_store
@@ -22,14 +23,20 @@ def free_ports(count: int) -> list[int]:
         return [s.getsockname()[1] for s in sockets]
 
 
+@dataclass(frozen=True)
+class Seaweed:
+    endpoint: str  # the S3 gateway's
+    ports: dict[str, int]  # every server's, the side doors included
+
+
 @contextmanager
-def seaweedfs(folder: Path, s3_config: Path, timeout: float = 60) -> Iterator[str]:
-    """SeaweedFS with the identities of `s3_config`, its data under `folder`; yields the S3 endpoint."""
+def seaweedfs(folder: Path, s3_config: Path, timeout: float = 60) -> Iterator[Seaweed]:
+    """SeaweedFS with the identities of `s3_config`, its data under `folder`."""
     ports = dict(zip(object_store.PORTS, free_ports(len(object_store.PORTS))))
     supervisor = Supervisor(folder)
     try:
         supervisor.start(object_store.seaweedfs(folder, s3_config, ports), timeout)
-        yield f"http://127.0.0.1:{ports['s3']}"
+        yield Seaweed(f"http://127.0.0.1:{ports['s3']}", ports)
     finally:
         # A graceful stop takes 15 s (the filer waits for the S3 gateway's open gRPC stream), and
         # the data is thrown away: a short grace, then SIGKILL to the whole group.
