@@ -2,14 +2,15 @@
 with the identities `mesh access render` wrote, and the bucket the ports live in.
 
 Only the S3 gateway, which checks those identities, may reach the data. `weed server` also serves
-its filer's and volume servers' own HTTP APIs, which answer anyone unless signing keys are set: the
-server is started with a `security.toml` of fresh random keys (JWT signing for the volume servers'
-writes and reads and for the filer's), which only this server's processes read. Its S3 gateway signs
-with them; nothing else has them, so a request on those ports without a token is refused (401)."""
+its master's, filer's and volume servers' own HTTP and gRPC APIs, which answer anyone by default (the
+master's `/col/delete` drops every port's data; `weed shell` reads and deletes any file). So the
+server starts with a `security.toml` that only its own processes can read: mutual TLS on every one of
+those ports (a certificate of the store's own CA, made fresh at each start, required from every
+client) and fresh JWT signing keys for the volume servers' and the filer's reads and writes. Nothing
+else on the machine holds them, so the only door left open to others is the S3 gateway."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from platform_lib.deploy.certificates import issue, write_private
 from platform_lib.deploy.processes import Service, http_answers
 
 BUCKET = "ports"
@@ -34,19 +36,24 @@ def weed_binary() -> str:
 
 # The signing keys of security.toml: volume writes, volume reads, filer writes, filer reads.
 SIGNING = ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")
+# The servers whose gRPC ports, and those whose HTTP ports, require the store's certificate; `client`
+# is what each of them presents when it calls another.
+GRPC = ("master", "volume", "filer", "s3", "client")
+HTTPS = ("master", "volume", "filer")
 SECURITY_FILE = "security.toml"
 
 
 def write_security(folder: Path) -> Path:
-    """A security.toml of new keys, readable by its owner only; weed reads it from its working folder.
-    New at every start: a token signed before a restart is refused after it."""
-    path = folder / SECURITY_FILE
-    path.unlink(missing_ok=True)
+    """A security.toml of new keys and a new certificate, readable by their owner only; weed reads it
+    from its working folder. New at every start: a token or certificate from before a restart is
+    refused after it."""
+    (folder / "tls").mkdir(mode=0o700, exist_ok=True)
+    tls = issue(folder / "tls", "mesh-store")
+    pair = f'cert = "{tls.cert}"\nkey = "{tls.key}"\n'
     text = "".join(f'[{table}]\nkey = "{secrets.token_hex(32)}"\nexpires_after_seconds = 60\n\n' for table in SIGNING)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    return path
+    text += f'[grpc]\nca = "{tls.ca}"\n\n' + "".join(f"[grpc.{server}]\n{pair}\n" for server in GRPC)
+    text += f'[https.client]\nenabled = true\n{pair}ca = "{tls.ca}"\n\n' + "".join(f'[https.{server}]\n{pair}ca = "{tls.ca}"\n\n' for server in HTTPS)
+    return write_private(folder / SECURITY_FILE, text.encode())
 
 
 def seaweedfs(folder: Path, s3_config: Path, ports: dict[str, int], name: str = "s3") -> Service:
