@@ -37,10 +37,10 @@ def _run(args) -> int:
 
 
 def _ports(args) -> int:
-    from platform_lib.cli.ports import published_ports, render
-    from platform_lib.settings import assume_identity
+    from platform_lib.cli.ports import published_ports, render, rollback
 
-    assume_identity("platform")
+    if args.ports_command == "rollback":
+        return rollback(args.port, args.to, args.reason)
     print(render(published_ports(), args.json))
     return 0
 
@@ -150,9 +150,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--parallelism", type=int, help="domains run at once (default: one per core)")
     s.add_argument("--verbose", action="store_true", help="also print Dagster's and dbt's logs (the UI keeps them either way)")
     s.set_defaults(func=_run)
-    s = sub.add_parser("ports", help="list every published output port")
+    s = sub.add_parser("ports", help="list every published output port; `mesh ports rollback` restores an older version")
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.set_defaults(func=_ports)
+    s.set_defaults(func=_ports, ports_command=None)
+    rb = s.add_subparsers(dest="ports_command").add_parser(
+        "rollback", help="publish a retained older version of a port again, as a new version that records why (consumers accept it)")
+    rb.add_argument("port", metavar="DOMAIN.PORT_vN", help="the port, as `mesh ports` names it")
+    rb.add_argument("--to", type=int, required=True, metavar="SNAPSHOT", help="the retained snapshot whose content becomes current")
+    rb.add_argument("--reason", required=True, help="why: kept in the new version's facts for consumers to read")
     s = sub.add_parser("access", help="render the object store's identities from the contracts' grants")
     s.add_argument("action", choices=["render"])
     s.add_argument("--out", required=True, help="folder for s3.json (SeaweedFS identities) and each identity's credentials")

@@ -49,8 +49,10 @@ def _role(domain: Domain, key: tuple[str, str]) -> str | None:
     return None
 
 
-def pin(domain: Domain, key: tuple[str, str], catalog: PortCatalog) -> tuple[int, list[str]]:
-    """(snapshot id, data files) of the port's current version, once its grant and files check out."""
+def pin(domain: Domain, key: tuple[str, str], catalog: PortCatalog, last: tuple[int, int] | None = None) -> tuple[int, int, list[str]]:
+    """(snapshot id, sequence number, data files) of the port's current version, once its grant, its
+    history since `last` (the snapshot and sequence number the domain bound before) and its files
+    check out."""
     from platform_lib.ports.integrity import verify  # pyiceberg: imported by runs, not at location load
 
     name = ".".join(key)
@@ -70,7 +72,29 @@ def pin(domain: Domain, key: tuple[str, str], catalog: PortCatalog) -> tuple[int
             f"port {name}: domain {domain.name} is not granted role {role or '(none named)'} on {contract.id} as published "
             f"(snapshot {snapshot.snapshot_id}); request it from the {key[0]} domain"
         )
-    return snapshot.snapshot_id, verify(table, snapshot, catalog.storage)
+    require_forward(domain, key, table, snapshot, last)
+    return snapshot.snapshot_id, snapshot.sequence_number, verify(table, snapshot, catalog.storage)
+
+
+def require_forward(domain: Domain, key: tuple[str, str], table, snapshot, last: tuple[int, int] | None) -> None:
+    """A port's history only moves forward for its consumers: the version offered must be the one
+    the domain bound last or a later one descending from it. Anyone who can edit the catalog's row
+    could otherwise roll a port back to an older metadata file, and consumers would publish from
+    stale data. A producer's deliberate rollback (`mesh ports rollback`) is a new snapshot, so it passes."""
+    from pyiceberg.table.snapshots import ancestors_of
+
+    if last is None or last[0] == snapshot.snapshot_id:
+        return
+    bound, sequence = last
+    # A bound snapshot expired since by retention is no longer in the metadata: its sequence number decides.
+    descends = table.metadata.snapshot_by_id(bound) is None or bound in {s.snapshot_id for s in ancestors_of(snapshot, table.metadata)}
+    if snapshot.sequence_number > sequence and descends:
+        return
+    raise UnboundSource(
+        f"port {'.'.join(key)}: domain {domain.name} last bound snapshot {bound} (sequence {sequence}); the catalog now offers snapshot "
+        f"{snapshot.snapshot_id} (sequence {snapshot.sequence_number}), which does not descend from it: the port's history was moved back "
+        f"without a publication. The {key[0]} domain must publish again, or roll back on purpose with `mesh ports rollback`, which consumers accept"
+    )
 
 
 class Binding(dict):
@@ -86,7 +110,9 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
     """Create or replace the views behind every dbt source in the domain's warehouse, each input
     port pinned to its current version in `catalog`."""
     require_fence(domain)
-    bound, statements = Binding(), []
+    bound, statements, pinned = Binding(), [], {}
+    with warehouse.connect() as con:
+        last = last_bound(con)
     for source in domain_sources(domain, manifest):
         key = source_asset_key(source)
         where = f"{source['original_file_path']}: source {source['source_name']}.{source['name']}"
@@ -99,7 +125,8 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
                 raise UnboundSource(f"{where}: operational source {path} is missing; run `mesh seed` first")
             files, version = [str(path)], OPERATIONAL
         else:
-            snapshot, files = pin(domain, key, catalog)
+            snapshot, sequence, files = pin(domain, key, catalog, last.get(".".join(key)))
+            pinned[".".join(key)] = (snapshot, sequence)
             version = f"snapshot {snapshot}"
         schema, table = sql_identifier(source["schema"]), sql_identifier(source["identifier"])
         read = [engine_uri(f) for f in files]
@@ -110,7 +137,25 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
     with warehouse.connect() as con:
         for statement in statements:
             con.execute(statement)
+        record_bound(con, pinned)
     return bound
+
+
+# In the consumer's own warehouse: each port's snapshot it bound last, the floor of what it accepts next.
+BOUND = "_mesh.bound_snapshots"
+
+
+def last_bound(con) -> dict[str, tuple[int, int]]:
+    """Port -> (snapshot id, sequence number) the domain bound last."""
+    if not con.execute("select 1 from information_schema.tables where table_schema = '_mesh' and table_name = 'bound_snapshots'").fetchone():
+        return {}
+    return {port: (snapshot, sequence) for port, snapshot, sequence in con.execute(f"select port, snapshot_id, sequence_number from {BOUND}").fetchall()}
+
+
+def record_bound(con, pinned: dict[str, tuple[int, int]]) -> None:
+    con.execute(f"create schema if not exists _mesh; create table if not exists {BOUND} (port varchar primary key, snapshot_id bigint, sequence_number bigint)")
+    for port, (snapshot, sequence) in pinned.items():
+        con.execute(f"insert or replace into {BOUND} values (?, ?, ?)", [port, snapshot, sequence])
 
 
 def require_fence(domain: Domain) -> None:

@@ -54,15 +54,23 @@ def domain_actions(mesh: Mesh, domain: str) -> list[str]:
     ]
 
 
+def new_keys() -> dict[str, str]:
+    """An identity's secrets: its S3 key pair and its password as the port catalog's role (`mesh up`)."""
+    return {"access_key": secrets.token_hex(10), "secret_key": secrets.token_hex(20), "catalog_password": secrets.token_hex(20)}
+
+
+def catalog_passwords(folder: Path) -> dict[str, str]:
+    """Identity -> its catalog role's password, from the keys `write_identities` wrote."""
+    return {path.stem: json.loads(path.read_text())["catalog_password"] for path in folder.glob("*.json") if path.name != CONFIG_FILE}
+
+
 def render_identities(mesh: Mesh, credentials: dict[str, dict]) -> tuple[dict, dict[str, dict]]:
     """The SeaweedFS `-s3.config` document and the keys of each identity. Keys in `credentials`
     are kept, so re-rendering after a contract change does not invalidate running domains."""
     actions = {PLATFORM: ["Admin", "Read", "Write", "List", "Tagging"]}
     actions |= {d.name: domain_actions(mesh, d.name) for d in mesh.domains}
-    keys = {
-        name: credentials.get(name) or {"access_key": secrets.token_hex(10), "secret_key": secrets.token_hex(20)}
-        for name in actions
-    }
+    # Kept keys stay; a key kind added since (the catalog role's password) is made for old holders too.
+    keys = {name: {**new_keys(), **credentials.get(name, {})} for name in actions}
     config = {
         "identities": [
             {
