@@ -51,6 +51,11 @@ def input_roles(data):
     return next(c for c in data["customProperties"] if c["property"] == "inputRoles")["value"]
 
 
+def grantees(data, role):
+    entry = next(r for r in data["roles"] if r["role"] == role)
+    return next(c for c in entry["customProperties"] if c["property"] == "grantedTo")["value"]
+
+
 def add_cycle(root):
     """Sales starts reading a finance port that itself reads sales."""
     edit_yaml(product(root, "sales", "orders"), lambda d: d.update(
@@ -75,6 +80,8 @@ VIOLATIONS = {
     "classification-lineage": lambda r: edit_yaml(contract(r, "finance", "returned_item_report"), lambda d: column(d, "c_name").update(classification="internal")),
     "port-binding": lambda r: add_source(r, "finance", "sales_internal_orders", ["sales", "stg_orders"]),
     "port-access": lambda r: edit_yaml(product(r, "marketing", "customer_order_distribution"), lambda d: input_roles(d).update(customers_customer_profiles="customer_pii_reader")),
+    "known-grantees": lambda r: edit_yaml(contract(r, "customers", "customer_profiles", "customer_profiles_full"),
+                                          lambda d: grantees(d, "customer_pii_reader").append("ghost")),
     "acyclic-domains": add_cycle,
     "deprecation-window": lambda r: edit_yaml(contract(r, "customers", "geography", "geography.v1"), lambda d: d.pop("customProperties")),
     "lifecycle": lambda r: edit(contract(r, "supply", "suppliers"), "status: active", "status: draft"),
@@ -105,6 +112,20 @@ def test_the_repository_complies_with_every_policy():
 def test_one_violation_is_reported_once_with_its_policy(root, policy_id):
     VIOLATIONS[policy_id](root)
     assert [(p.policy, p.severity) for p in findings(root)] == [(policy_id, ERROR)], [str(p) for p in findings(root)]
+
+
+def test_a_grant_to_no_domain_names_its_line_and_the_domain_meant_and_is_not_rendered(root, tmp_path):
+    """Issue 19: a grant to `ghost` passed mesh check and was rendered into the storage's rules."""
+    path = contract(root, "customers", "customer_profiles", "customer_profiles_full")
+    edit(path, "    value:\n    - finance\n", "    value:\n    - finance\n    - financ\n")
+    (problem,) = findings(root)
+    lines = path.read_text().splitlines()
+    line = lines.index("    - financ", lines.index("- role: customer_pii_reader")) + 1
+    assert (problem.policy, problem.file, problem.line) == ("known-grantees", path, line), str(problem)
+    assert "role customer_pii_reader is granted to financ, which is no domain of the mesh: did you mean finance?" in problem.message
+    rendered = subprocess.run([str(BIN / "mesh"), "access", "render", "--out", str(tmp_path / "access")], capture_output=True, text=True,
+                              env={**os.environ, "MESH_ROOT": str(root)}, timeout=120)
+    assert rendered.returncode == 1 and "granted to financ" in rendered.stderr and not (tmp_path / "access").exists(), rendered.stderr
 
 
 def test_a_deprecated_port_nobody_reads_is_not_reported(root, tmp_path):

@@ -3,6 +3,7 @@ severity or add policies of its own (see `evaluate`), never lower or waive one o
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -10,7 +11,9 @@ from pathlib import Path
 
 from platform_lib.descriptors.contract import PUBLIC_ROLE, SENSITIVE
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
+from platform_lib.descriptors.fields import custom_property
 from platform_lib.descriptors.keys import contract_id, dbt_project, model_key, operational_source_key, port_key_of_contract, product_id
 from platform_lib.governance.policy import Subject, policy
 from platform_lib.lineage.classification import violations
@@ -184,6 +187,32 @@ def port_access(s: Subject) -> Iterator[Problem]:
                 f"request role {port.role} from {s.producers.whom_to_ask(producer)}", "name")
 
 
+@policy(
+    "known-grantees",
+    rationale="""A grant names a domain of the mesh. A name no domain holds is a typo (the consumer meant
+    is refused at run time, far from the cause), or a standing grant that whoever later creates a
+    domain of that name inherits, restricted data included. Judged over the whole mesh: its
+    workspace is the register of domains, which a domain checked alone cannot see.""",
+    whole_mesh=True,
+)
+def known_grantees(s: Subject) -> Iterator[Problem]:
+    """Every domain a contract grants a role to is a domain of the mesh."""
+    return unknown_grantees(s.domain, {d.name for d in s.mesh.domains})
+
+
+def unknown_grantees(domain: Domain, domains: set[str]) -> Iterator[Problem]:
+    """Grants of `domain`'s contracts to names not in `domains` (`mesh access render` refuses them too)."""
+    for port in domain.output_ports:
+        for i, role in enumerate(port.contract.roles):
+            where, grantees = custom_property(port.contract.place.doc, "roles", i, name="grantedTo", default=[])
+            for k, grantee in enumerate(grantees):
+                if grantee in domains:
+                    continue
+                close = difflib.get_close_matches(grantee, sorted(domains), n=1)
+                hint = f"did you mean {close[0]}?" if close else f"the mesh's domains are {', '.join(sorted(domains))}"
+                yield port.contract.problem(f"role {role} is granted to {grantee}, which is no domain of the mesh: {hint}", *where, k)
+
+
 # dbt code as DuckDB will run it: Jinja and quoted identifiers kept (Jinja may build SQL out of its
 # strings), SQL string literals emptied and comments dropped, each keeping its newlines.
 _LEXEMES = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", re.S)
@@ -347,6 +376,6 @@ def lifecycle(s: Subject) -> Iterator[Problem]:
 
 
 GLOBAL_POLICIES = (
-    product_ownership, port_promises, naming, pii_masking, classification_lineage, port_binding, port_access, dbt_file_access,
+    product_ownership, port_promises, naming, pii_masking, classification_lineage, port_binding, port_access, known_grantees, dbt_file_access,
     acyclic_domains, deprecation_window, deprecated_consumers, lifecycle,
 )
