@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +97,13 @@ def assume_identity(name: str) -> None:
 def staging_dir() -> Path:
     """Local scratch space for port versions being written and audited."""
     return mesh_home() / "staging"
+
+
+def orphan_grace() -> timedelta:
+    """How long a file in a port's data folder that no version uses is spared (MESH_ORPHAN_GRACE,
+    seconds; an hour by default): younger, it may be a running publication's upload, about to be
+    committed."""
+    return timedelta(seconds=float(os.environ.get("MESH_ORPHAN_GRACE") or 3600))
 
 
 # A deployment's shared secret for hashed columns, in place of the installation's key file.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ import duckdb
 import pytest
 
 from platform_lib.mesh import load_mesh
-from platform_lib.ports.binding import Binding, bind_sources
+from platform_lib.ports.binding import Binding, UnboundSource, bind_sources
 from platform_lib.ports.catalog import PortCatalog
 from platform_lib.ports.integrity import CorruptPort
 from platform_lib.ports.storage import PortStorage
@@ -193,6 +194,20 @@ def test_a_replaced_data_file_of_the_same_size_is_detected(env, orders_file):
         bind_finance(env)
 
 
+# One order's price set between the lowest and the highest: same rows, null counts and bounds.
+FORGED_PRICE = ("select * replace (cast(case when order_key = 1 then (select (min(total_price) + max(total_price)) / 2 from {src}) "
+                "else total_price end as decimal(15, 2)) as total_price) from {src}")
+
+
+def test_a_forged_data_file_of_the_same_size_and_statistics_is_refused(env, orders_file):
+    path, snapshot = orders_file
+    rewrite_to_size(path, FORGED_PRICE)
+    where = f"port sales.orders_v1 snapshot {snapshot}: data file {path.as_uri()}"
+    with pytest.raises(CorruptPort, match=f"^{re.escape(where)} differs from what the catalog recorded \\(content: SHA-256 [0-9a-f]{{64}}, "
+                                          "published [0-9a-f]{64}\\): replaced after publication"):
+        bind_finance(env)
+
+
 def test_retention_expires_old_snapshots_and_their_files(env):
     key = ("sales", "pricing_summary_v1")
     (port,) = [p for p in load_mesh().domain("sales").output_ports if p.asset_key == key]
@@ -219,3 +234,38 @@ def _manifest():
     from platform_lib.descriptors.dbt_manifest import load_manifest
 
     return load_manifest(FINANCE)
+
+
+def move_back(env, key: tuple[str, str]) -> None:
+    """The attack of issue 19: the catalog's row pointed at the table's previous metadata file, one
+    SQL UPDATE by anyone who can write the catalog's database."""
+    with sqlite3.connect(Path(env["MESH_HOME"]) / "ports" / "catalog.db") as con:
+        changed = con.execute("update iceberg_tables set metadata_location = previous_metadata_location "
+                              "where table_namespace = ? and table_name = ?", key).rowcount
+    assert changed == 1
+
+
+def test_a_consumer_refuses_history_moved_back_and_accepts_a_recorded_rollback(env, tmp_path):
+    full = ports.current(env, ORDERS)
+    publish_orders(env, 100, tmp_path)
+    bound = ports.current(env, ORDERS)
+    assert bind_finance(env)["sales/orders_v1"] == f"snapshot {bound.snapshot_id}"
+    move_back(env, ORDERS)
+    with pytest.raises(UnboundSource, match=f"^port sales.orders_v1: domain finance last bound snapshot {bound.snapshot_id} .*the catalog now offers "
+                                            f"snapshot {full.snapshot_id} .*which does not descend from it"):
+        bind_finance(env)
+    assert re.search(r"^WARNING sales.orders_v1: the catalog points at \S+, older than \S+ in the table's folder", mesh("ports", env=env).stdout, re.M)
+    refused = mesh("ports", "rollback", "sales.orders_v1", "--to", str(full.snapshot_id), "--reason", "x", env=env, check=False)
+    assert refused.returncode == 1 and "moved back without a publication" in refused.stderr
+    # The producer's next publication starts from its newest metadata again: consumers follow it.
+    publish_orders(env, 200, tmp_path)
+    assert "WARNING" not in mesh("ports", env=env).stdout
+    bind_finance(env)
+    assert finance_reads(env, "sales__orders_v1") == 200
+    # A deliberate rollback to the full version is a new version that says why; consumers accept it.
+    mesh("ports", "rollback", "sales.orders_v1", "--to", str(full.snapshot_id), "--reason", "the partial loads were a mistake", env=env)
+    with ports.port_catalog(env) as catalog:
+        summary = catalog.table(ORDERS).current_snapshot().summary
+    assert summary["mesh.rollback-reason"] == "the partial loads were a mistake" and summary["mesh.run-id"] == full.facts["run-id"]
+    bind_finance(env)
+    assert finance_reads(env, "sales__orders_v1") == full.facts["row-count"] == 15000

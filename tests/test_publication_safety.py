@@ -1,6 +1,7 @@
 """Publication on a real instance, where it can go wrong: a refused port holds back its product's
 other ports, a version committed by a run killed before Dagster recorded it is recorded by the next
-run, and a hashed column cannot be reversed without the installation's own key."""
+run, a failed or killed run leaves nothing behind (staged files, an upload never committed), and a
+hashed column cannot be reversed without the installation's own key."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from platform_lib.mesh import load_mesh
+from platform_lib.ports.publish import LOCK, clear_dead_staging, staging_folder
 from tests.conftest import mesh_env
 from tests.support import ports
 from tests.support.processes import REPO, mesh
@@ -154,3 +158,53 @@ def test_concurrent_first_uses_agree_on_one_key(tmp_path):
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
     assert keys == {masking_key(env).read_bytes().hex()}
+
+
+def staged_runs(env) -> list[Path]:
+    return sorted((Path(env["MESH_HOME"]) / "staging" / "customers").glob("*/*"))
+
+
+def test_a_failed_run_discards_what_it_staged(env):
+    # The audit cannot start (its memory limit is no size DuckDB reads): the run fails with the
+    # restricted port's unmasked personal data already staged.
+    result = mesh("run", "--domain", "customers", env=env | {"MESH_AUDIT_MEMORY_LIMIT": "plenty"}, check=False)
+    assert result.returncode == 1 and "Memory must have a number" in result.stderr, result.stderr[-3000:]
+    assert staged_runs(env) == []
+
+
+def test_a_killed_runs_leftovers_are_cleared_by_the_next_run(env):
+    stopped = killed_at(env, "customers", "before-commit")
+    assert stopped == FULL, "the first port in the run's order"
+    # Every port was audited before the first commit: each has a staged folder left behind.
+    assert {run.parent.name for run in staged_runs(env)} == {"customer_profiles_full_v1", "customer_profiles_v1", "geography_v1", "geography_v2"}
+    with ports.port_catalog(env) as catalog:
+        table = catalog.table(FULL)
+        used = {Path(f.removeprefix("file://")).name for s in table.snapshots() for f in catalog.data_files(table, s.snapshot_id)}
+    data = Path(table.location().removeprefix("file://")) / "data"
+    (orphan,) = [path for path in data.glob("*.parquet") if path.name not in used]
+    # Past a grace period of 10 minutes, the killed run's upload; a copy made now is within it, as
+    # a running commit's upload would be.
+    aged = time.time() - 3600
+    os.utime(orphan, (aged, aged))
+    young = orphan.with_name("young.parquet")
+    young.write_bytes(orphan.read_bytes())
+    mesh("run", "--product", "urn:mesh:product:customers:customer_profiles", env=env | {"MESH_ORPHAN_GRACE": "600"})
+    assert staged_runs(env) == [], "geography's folders too, though this run did not stage it"
+    assert not orphan.exists()
+    assert young.exists()
+    young.unlink()
+
+
+def test_dead_runs_staged_folders_are_cleared_personal_data_first(tmp_path):
+    supply = load_mesh().domain("supply")
+    with mock.patch.dict(os.environ, {"MESH_HOME": str(tmp_path)}):
+        for port in supply.output_ports:
+            folder = staging_folder(port, "killed")
+            folder.mkdir(parents=True)
+            (folder / LOCK).touch()
+            (folder / "data.parquet").touch()
+        cleared = clear_dead_staging(supply)
+    # suppliers_v1 carries personal data (the suppliers' names, addresses and phones), the others none.
+    assert [run.parent.name for run in cleared][0] == "suppliers_v1"
+    assert sorted(run.parent.name for run in cleared) == sorted(port.asset_key[1] for port in supply.output_ports)
+    assert not any(tmp_path.rglob("data.parquet"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +24,15 @@ import pytest
 from pyarrow import fs
 
 from platform_lib.mesh import load_mesh
+from platform_lib.ports.binding import pin
 from platform_lib.ports.catalog import PortCatalog
+from platform_lib.ports.integrity import CorruptPort
+from platform_lib.ports.storage import path_of
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.processes import mesh
 from tests.support.seaweed import create_bucket, s3_filesystem, seaweedfs
 from tests.support.tpch import TPCH_PRODUCTS, differences
+from tests.test_port_versions import FORGED_PRICE, rewrite_to_size
 
 MESH = load_mesh()
 POSTGRES = "postgres@127.0.0.1:5432"
@@ -161,6 +166,29 @@ def test_a_domain_cannot_write_under_another_domains_prefix(s3_mesh):
     with pytest.raises(OSError, match="ACCESS_DENIED"):
         pq.write_table(pa.table({"x": [1]}), path, filesystem=s3_filesystem(s3_mesh.endpoint, s3_mesh.keys["marketing"]))
     assert s3_filesystem(s3_mesh.endpoint, s3_mesh.keys["platform"]).get_file_info(path).type == fs.FileType.NotFound
+
+
+def test_a_forged_data_file_on_s3_is_refused_at_binding(s3_mesh, tmp_path):
+    key = ("sales", "orders_v1")
+    with port_catalog(s3_mesh) as catalog:
+        snapshot = catalog.table(key).current_snapshot()
+        (uri,) = catalog.data_files(catalog.table(key), snapshot.snapshot_id)
+        store, path = catalog.storage.filesystem(uri), path_of(uri)
+        # The store's own checksum is recorded: an untouched file is checked without being read.
+        recorded = json.loads(snapshot.summary.additional_properties["mesh.content"])[uri]
+        assert recorded["etag"] == store.open_input_file(path).metadata()["ETag"].decode()
+        good, forged = store.open_input_file(path).read(), tmp_path / "forged.parquet"
+    forged.write_bytes(good)
+    rewrite_to_size(forged, FORGED_PRICE)
+    try:
+        with store.open_output_stream(path) as out:
+            out.write(forged.read_bytes())
+        where = f"port sales.orders_v1 snapshot {snapshot.snapshot_id}: data file {uri}"
+        with port_catalog(s3_mesh, "finance") as catalog, pytest.raises(CorruptPort, match=f"^{re.escape(where)} differs from what the catalog recorded \\(content: "):
+            pin(MESH.domain("finance"), key, catalog)
+    finally:
+        with store.open_output_stream(path) as out:
+            out.write(good)
 
 
 def test_mesh_ports_lists_the_s3_tables_as_the_platform(s3_mesh):

@@ -96,7 +96,7 @@ def domain_dbt_assets(
 
         storage = ports.storage()
         database = warehouse.warehouse(storage)
-        hold_domain(context, domain.name, database.path)
+        hold_domain(context, domain, database.path)
         try:
             bound = bind_sources(domain, manifest, PortCatalog(storage), database)
         except (UnboundSource, CorruptPort) as exc:

@@ -216,7 +216,7 @@ def domain_port_assets(
         # pyiceberg and pyarrow are imported by runs only: they would add most of a second to every
         # location load.
         from platform_lib.ports.catalog import PortCatalog, PublishConflict
-        from platform_lib.ports.publish import begin, discard, publish, stage
+        from platform_lib.ports.publish import begin, discard_run, publish, stage
         from platform_lib.ports.published import PublishedPorts
         from platform_lib.quality.audit import audit
 
@@ -224,7 +224,7 @@ def domain_port_assets(
         inputs = input_ports(domain, PublishedPorts(catalog.storage).producer_of)
         classified = classify(domain, manifest, inputs)
         database, masking_key = warehouse.warehouse(catalog.storage), masking.key()
-        hold_domain(context, domain.name, database.path)  # held already when the run's dbt models ran first
+        hold_domain(context, domain, database.path)  # held already when the run's dbt models ran first
         selected = [by_key[key] for key in sorted(context.selected_asset_keys)]
         for port in selected:
             if note := reconcile(context.instance, port, catalog):
@@ -259,8 +259,8 @@ def domain_port_assets(
                     continue
                 yield published_result(version, published, classified[version.port.asset_key].lineage)
         finally:
-            for version in versions:
-                discard(version.staged)
+            # Whatever failed, and wherever: a version staged but not yet audited included.
+            discard_run(context.run_id)
         if not_published:
             raise Failure(
                 description="These port versions were not published; consumers keep the last good version:\n"

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, DagsterRunStatus, Failure
 
+from platform_lib.descriptors.domain import Domain
+
 # Domain -> the lock file's descriptor, open (so held) for the life of this process.
 _HELD: dict[str, int] = {}
 
@@ -38,16 +40,23 @@ class Holder:
         return f"run {self.run_id} (pid {self.pid}, started {since})"
 
 
-def hold_domain(context: AssetExecutionContext, domain: str, database: Path) -> None:
+def hold_domain(context: AssetExecutionContext, domain: Domain, database: Path) -> None:
     """Make this run the domain's only one before it writes anything to its database; raises Failure
-    naming the run in progress. A previous holder that died is marked failed here: nothing else
-    would, and a run left STARTED for ever counts against the domain's one-run-at-a-time queue."""
-    previous = _take(domain, database.with_suffix(".run.lock"), Holder(context.run_id, os.getpid(), datetime.now(UTC).isoformat()))
-    if previous is None or previous.run_id == context.run_id:
+    naming the run in progress. What killed runs of the domain left staged is cleared, and a previous
+    holder that died is marked failed here: nothing else would, and a run left STARTED for ever
+    counts against the domain's one-run-at-a-time queue."""
+    from platform_lib.ports.publish import clear_dead_staging  # pyarrow: imported by runs, not at location load
+
+    previous = _take(domain.name, database.with_suffix(".run.lock"), Holder(context.run_id, os.getpid(), datetime.now(UTC).isoformat()))
+    if previous is not None and previous.run_id == context.run_id:
+        return
+    for folder in clear_dead_staging(domain):
+        context.log.info(f"cleared {folder}, staged by a run that died")
+    if previous is None:
         return
     run = context.instance.get_run_by_id(previous.run_id)
     if run is not None and run.status in (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED):
-        message = (f"{previous} of domain {domain} held the domain's run lock until its process ended before "
+        message = (f"{previous} of domain {domain.name} held the domain's run lock until its process ended before "
                    f"the run did (killed?); marked failed by run {context.run_id}, the domain's next run")
         context.instance.report_run_failed(run, message)
         context.log.warning(message)

@@ -3,7 +3,7 @@ in pyiceberg's SQL catalog (a SQLite file by default, PostgreSQL in production),
 reads Iceberg (DuckDB, Spark, Trino, pyiceberg, Polars) reads a port by its catalog name.
 
 A version is one snapshot. Its summary carries the publication's facts (contract, run, checks,
-schema fingerprint, row count); the table's properties carry the contract and its grants as last
+schema fingerprint, row count, its file's content digest); the table's properties carry the contract and its grants as last
 published, which is all a consumer needs to bind to the port without the producer's files.
 """
 
@@ -174,6 +174,26 @@ class PortCatalog:
         for path in {f for s in expired for f in files[s.snapshot_id]} - kept:
             fs.delete_file(path_of(path))
         return [s.snapshot_id for s in expired]
+
+    def remove_orphans(self, key: tuple[str, str], older_than: timedelta) -> list[str]:
+        """Delete the files of the table's data folder that no retained snapshot uses (the upload of a
+        run killed before its commit, a delete that failed), as Iceberg's remove-orphan-files does:
+        one listing, and only files last modified before `older_than` ago, since a younger one may be
+        a running publication's upload that its commit is about to register."""
+        import pyarrow.fs as pafs
+
+        fs, cutoff = self.storage.filesystem(), datetime.now(UTC) - older_than
+        listed = fs.get_file_info(pafs.FileSelector(path_of(self.storage.data_location(key)), allow_not_found=True, recursive=True))
+        aged = {info.path for info in listed if info.type == pafs.FileType.File and info.mtime < cutoff}
+        # Loaded after the listing: a file listed was registered by then, or is older than the grace.
+        table = self.table(key) if aged else None
+        if table is None:
+            return []
+        used = {path_of(f) for s in table.snapshots() for f in self.data_files(table, s.snapshot_id)}
+        orphans = sorted(aged - used)
+        for path in orphans:
+            fs.delete_file(path)
+        return orphans
 
     @staticmethod
     def data_files(table: Table, snapshot_id: int) -> list[str]:

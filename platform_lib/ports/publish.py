@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -15,13 +16,17 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from platform_lib.descriptors.contract import SENSITIVE
+from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
+from platform_lib.ports.history import restore_newest
+from platform_lib.ports.integrity import CONTENT, content_fact, sha256
 from platform_lib.ports.masking import masked_select, masking_macro
 from platform_lib.ports.published import CONTRACT, PRODUCT
 from platform_lib.ports.storage import on_s3, path_of
 from platform_lib.ports.warehouse import Warehouse
-from platform_lib.settings import mesh_home, staging_dir
+from platform_lib.settings import mesh_home, orphan_grace, staging_dir
 from platform_lib.sql import sql_string
 
 # Staging folders this process is using, each locked until discarded: a lock that can be taken
@@ -35,8 +40,9 @@ FAULT = "MESH_FAULT"
 def fault(point: str, port: OutputPort) -> None:
     """With MESH_FAULT=<point>, the run stops at that point of a port's publication, names the port in
     $MESH_HOME/fault-<point> and waits to be killed: a test's crash at an exact point, such as
-    "after-commit" (the catalog holds the version, Dagster has not recorded it), which a kill from
-    outside would hit only by chance."""
+    "before-commit" (the data file is uploaded, the catalog does not know it) or "after-commit" (the
+    catalog holds the version, Dagster has not recorded it), which a kill from outside would hit only
+    by chance."""
     if os.environ.get(FAULT) != point:
         return
     marker = mesh_home() / f"fault-{point}"
@@ -52,7 +58,8 @@ def staging_folder(port: OutputPort, run_id: str) -> Path:
     return staging_dir().joinpath(*port.asset_key, run_id)
 
 
-def _clear_dead_runs(parent: Path) -> None:
+def _clear_dead_runs(parent: Path) -> list[Path]:
+    cleared = []
     for folder in parent.glob("*/"):
         try:
             fd = os.open(folder / LOCK, os.O_RDWR)
@@ -65,23 +72,44 @@ def _clear_dead_runs(parent: Path) -> None:
         finally:
             os.close(fd)
         shutil.rmtree(folder, ignore_errors=True)
+        cleared.append(folder)
+    return cleared
+
+
+def clear_dead_staging(domain: Domain) -> list[Path]:
+    """What runs of the domain that were killed left staged (no `finally` of theirs ran), for every
+    port of the domain, whether or not this run stages it again: cleared when a run of the domain
+    starts. The ports whose contracts carry personal or restricted columns go first, so that a
+    clearing cut short leaves the least sensitive files behind. Returns the run folders cleared."""
+    sensitive = {p.asset_key[1] for p in domain.output_ports if any(c.classification in SENSITIVE for c in p.contract.columns)}
+    ports = sorted((staging_dir() / domain.name).glob("*/"), key=lambda folder: folder.name not in sensitive)
+    return [run for folder in ports for run in _clear_dead_runs(folder)]
+
+
+def _drop(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    fd = _HELD.pop(folder, None)
+    if fd is not None:
+        os.close(fd)
 
 
 def discard(staged: Path) -> None:
     """Drop a staged version (published or refused) and release its folder."""
-    shutil.rmtree(staged.parent, ignore_errors=True)
-    fd = _HELD.pop(staged.parent, None)
-    if fd is not None:
-        os.close(fd)
+    _drop(staged.parent)
+
+
+def discard_run(run_id: str) -> None:
+    """Drop every version this process staged for the run, however far each got: a run's publication
+    step ends with this, whatever failed, so no staged file (unmasked, for a restricted port) outlives it."""
+    for folder in [f for f in _HELD if f.name == run_id]:
+        _drop(folder)
 
 
 def stage(port: OutputPort, relation: str, run_id: str, warehouse: Warehouse, masking_key: bytes) -> Path:
     """Export the port's dbt relation in the domain's warehouse, masked as its contract says (hashed
     under `masking_key`), to a staged Parquet file."""
     folder = staging_folder(port, run_id)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    _clear_dead_runs(folder.parent)
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     _HELD[folder] = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(_HELD[folder], fcntl.LOCK_EX)
     target = folder / "data.parquet"
@@ -107,20 +135,31 @@ def published_properties(port: OutputPort, product: Product) -> dict[str, str]:
 
 def begin(port: OutputPort, staged: Path, catalog: PortCatalog):
     """The port's table as this run finds it, before the audit: a publication that lands in
-    between makes this run's commit fail instead of silently replacing it."""
+    between makes this run's commit fail instead of silently replacing it. A table whose catalog row
+    was moved back is first pointed at its newest metadata again (ports.history)."""
+    moved = restore_newest(catalog, port.asset_key)
+    if moved is not None:
+        logging.getLogger(__name__).warning("port %s: %s; restored to %s before publishing", ".".join(port.asset_key), moved, moved.newest)
     return catalog.start(port.asset_key, pq.read_schema(staged), {})
 
 
 def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str, checks: list[dict], catalog: PortCatalog) -> PortVersion:
-    """Register an audited staged file as the port's next snapshot; expire versions past `retention`."""
+    """Register an audited staged file as the port's next snapshot, its content's digest recorded;
+    expire versions past `retention` and remove the files no version uses."""
     data_uri = f"{catalog.storage.data_location(port.asset_key)}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
     fingerprint = schema_fingerprint(pq.read_schema(staged))
+    # Hashed where it lies, just read by the audit (about 0.1 s for 142 MB): hashing while uploading
+    # it instead saves nothing measurable (bench/README.md).
+    digest = sha256(pafs.LocalFileSystem(), str(staged))
     fs = catalog.storage.filesystem(data_uri)
     if on_s3(data_uri):
         pafs.copy_files(str(staged), path_of(data_uri), pafs.LocalFileSystem(), fs)
     else:
         Path(path_of(data_uri)).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staged, path_of(data_uri))
+        # A rename keeps the time of staging; the orphan sweep's grace counts from the file's arrival.
+        os.utime(path_of(data_uri))
+    fault("before-commit", port)
     facts = {
         "contract-id": port.contract.id,
         "contract-version": port.contract.version,
@@ -128,6 +167,7 @@ def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str
         "schema-fingerprint": fingerprint,
         "published-at": datetime.now(UTC).isoformat(),
         "checks": json.dumps(checks),
+        CONTENT: content_fact(fs, data_uri, digest),
     }
     try:
         published = catalog.commit(table, data_uri, facts, published_properties(port, product))
@@ -140,4 +180,5 @@ def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str
     retention = port.contract.sla_duration("retention")
     if retention is not None:
         catalog.expire(port.asset_key, older_than=retention)
+    catalog.remove_orphans(port.asset_key, older_than=orphan_grace())
     return published
