@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import re
 import secrets
 import signal
+import stat
 import subprocess
+import sys
 import time
 import urllib.error
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg2
 import pytest
 
-from platform_lib.deploy.topology import Plan
+from platform_lib.deploy.catalog_authority import drop_roles
+from platform_lib.deploy.pairing import pair
+from platform_lib.deploy.separation import drop_users, unreachable, user_name
+from platform_lib.deploy.topology import Plan, identity_environment, service_ports, services
 from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.ports import port_catalog
-from tests.support.processes import graphql, mesh
+from tests.support.processes import graphql, mesh, other_server
 from tests.support.seaweed import free_ports
 from tests.support.tpch import TPCH_PRODUCTS, differences
 
@@ -44,9 +53,13 @@ class Deployment:
         self.url = plan.webserver_url
 
     def as_platform(self) -> dict:
-        """The settings a process of this deployment reads, with the platform's S3 keys."""
-        keys = json.loads((self.plan.access / "platform.json").read_text())
-        return {**self.plan.environment(), "MESH_S3_ACCESS_KEY_ID": keys["access_key"], "MESH_S3_SECRET_ACCESS_KEY": keys["secret_key"]}
+        """The settings a process of this deployment reads, with the platform's S3 keys and catalog role."""
+        return {**self.plan.environment(), **identity_environment(self.plan, "platform")}
+
+    def environ(self, service: str) -> dict[str, str]:
+        """What a running process holds in its environment, read as a shell on the machine would."""
+        raw = (Path("/proc") / str(self.pid(service)) / "environ").read_bytes()
+        return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
     def mesh(self, *command: str, check: bool = True):
         return mesh(*command, *self.args, env=self.env, check=check, timeout=600)
@@ -115,17 +128,46 @@ def deployment(tmp_path_factory):
     plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=free_ports(1)[0], base_port=_free_block(60))
     deployment = Deployment(root, env, plan)
     mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
+    with ExitStack() as stack:
+        # Each domain runs as its own OS user (the tests run as root), which must reach the interpreter and the code.
+        for needed in (Path(sys.executable), root):
+            stack.enter_context(entered_by_anyone(needed))
+        try:
+            deployment.mesh("up")
+            yield deployment
+        finally:
+            deployment.mesh("down", check=False)
+            _drop(plan)
+
+
+@contextmanager
+def entered_by_anyone(path: Path) -> Iterator[None]:
+    """The folders on the way to `path` that only their owner may enter are opened to others (to enter,
+    not to list) for the deployment's life, as an operator who installed Python under /root must."""
+    changed = []
+    while (blocked := unreachable(path)) is not None:
+        changed.append((blocked, blocked.stat().st_mode))
+        blocked.chmod(blocked.stat().st_mode | stat.S_IXOTH)
     try:
-        deployment.mesh("up")
-        yield deployment
+        yield
     finally:
-        deployment.mesh("down", check=False)
-        con = psycopg2.connect(f"postgresql://{POSTGRES}/postgres")
-        con.autocommit = True  # DROP DATABASE cannot run in a transaction
-        with con.cursor() as cur:
-            for database in (f"{name}_dagster", f"{name}_ports"):
-                cur.execute(f'drop database if exists "{database}" with (force)')
-        con.close()
+        for folder, mode in reversed(changed):
+            folder.chmod(mode)
+
+
+def _drop(plan: Plan) -> None:
+    """What a deployment keeps on the machine after `mesh down`: its databases, and its roles and OS
+    users (one per identity)."""
+    con = psycopg2.connect(f"postgresql://{POSTGRES}/postgres")
+    con.autocommit = True  # DROP DATABASE cannot run in a transaction
+    with con.cursor() as cur:
+        for database in (f"{plan.name}_dagster", f"{plan.name}_ports"):
+            cur.execute(f'drop database if exists "{database}" with (force)')
+    con.close()
+    identities = [path.stem for path in plan.access.glob("*.json") if path.name != "s3.json"]
+    # Roles outlive databases.
+    drop_roles(POSTGRES, plan.name, identities)
+    drop_users([user_name(plan.name, identity) for identity in identities])
 
 
 def _free_block(size: int) -> int:
@@ -163,6 +205,40 @@ def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployme
             assert differences(table.scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], f"{domain}.{product}"
 
 
+def test_marketing_cannot_repoint_sales_port_with_its_own_catalog_credentials(deployment):
+    """Issue 19's attack, with what marketing's code server holds: one SQL UPDATE to roll sales'
+    port back to an older metadata file. The catalog's database refuses it (no row changes)."""
+    uri = deployment.environ("code-server-marketing")["MESH_PORT_CATALOG"]
+    assert uri.startswith(f"postgresql+psycopg2://{deployment.plan.name}_marketing:")
+    con = psycopg2.connect(uri.replace("postgresql+psycopg2", "postgresql"))
+    try:
+        with con.cursor() as cur:
+            cur.execute("update iceberg_tables set metadata_location = previous_metadata_location where table_namespace = 'sales'")
+            assert cur.rowcount == 0, "marketing's role changed sales' rows of the port catalog"
+    finally:
+        con.rollback()
+        con.close()
+
+
+def test_one_domain_cannot_act_as_another(deployment):
+    """Issue 19: every code server ran as one OS user with one MESH_HOME, so marketing's could read
+    the platform's admin keys. Tried as a shell running as marketing's code server's user would."""
+    plan = deployment.plan
+    uid = Path(f"/proc/{deployment.pid('code-server-marketing')}").stat().st_uid
+    assert pwd.getpwuid(uid).pw_name == f"{plan.name}-marketing", "marketing's code server runs as a user others share"
+    finance = deployment.pid("code-server-finance")
+    for what in (plan.access / "platform.json", plan.access / "finance.json", Path(f"/proc/{finance}/environ"),
+                 plan.home / "deployment" / "homes" / "finance", plan.home / "sources" / "customers", plan.home / "deployment" / "s3"):
+        tried = subprocess.run(["ls", "-la", str(what)] if what.is_dir() else ["cat", str(what)], user=uid, extra_groups=[], capture_output=True, text=True)
+        assert tried.returncode != 0 and "Permission denied" in tried.stderr, (what, tried.stdout[:200])
+    # It holds its own keys, and no one else's.
+    held = deployment.environ("code-server-marketing")
+    own = json.loads((plan.access / "marketing.json").read_text())
+    assert held["MESH_S3_ACCESS_KEY_ID"] == own["access_key"] and own["catalog_password"] in held["MESH_PORT_CATALOG"]
+    others = [json.loads(p.read_text()) for p in plan.access.glob("*.json") if p.stem not in ("marketing", "s3")]
+    assert not [v for keys in others for v in keys.values() if any(v in value for value in held.values())]
+
+
 def test_two_launches_of_one_domain_queue_one_behind_the_other(deployment):
     first, second = deployment.launch("supply"), deployment.launch("supply")
     a, b = deployment.finished(first), deployment.finished(second)
@@ -197,10 +273,12 @@ def test_a_killed_code_server_fails_its_run_clearly_and_a_restart_recovers(deplo
 
 def test_a_killed_daemon_resumes_its_queue_without_duplicates(deployment):
     before = {r["runId"] for r in deployment.runs()}
-    first, second = deployment.launch("customers"), deployment.launch("customers")
+    # Killed first: a kill that lands while the daemon is handing a run to its code server leaves that
+    # run STARTING until run monitoring fails it (Dagster's start timeout), which is not this test's point.
     deployment.kill("daemon")
+    first, second = deployment.launch("customers"), deployment.launch("customers")
     time.sleep(5)
-    assert deployment.run(second)["status"] == "QUEUED"
+    assert deployment.run(first)["status"] == deployment.run(second)["status"] == "QUEUED"
     deployment.mesh("up")  # starts only what is not running: the daemon
     assert deployment.finished(first)["status"] == "SUCCESS" and deployment.finished(second)["status"] == "SUCCESS"
     new_customer_runs = [r for r in deployment.runs() if r["runId"] not in before and r["tags"].get("mesh/domain") == "customers"]
@@ -249,3 +327,108 @@ def test_mesh_up_without_postgres_says_so_and_starts_nothing(tmp_path):
     assert result.returncode == 1
     assert "PostgreSQL is not reachable at postgres@127.0.0.1:1" in result.stderr and "apt-get install postgresql" in result.stderr
     assert not (tmp_path / "home" / "run").exists() or not any((tmp_path / "home" / "run").iterdir())
+
+
+def test_mesh_up_again_reports_what_already_runs(deployment):
+    result = deployment.mesh("up")
+    for service in ["s3", *(f"code-server-{name}" for name in deployment.plan.code_servers), "daemon", "webserver"]:
+        assert re.search(rf"^{service} +already running \(pid {deployment.pid(service)}\)$", result.stdout, re.M), result.stdout
+
+
+def test_the_ports_checked_before_mesh_up_changes_anything_are_those_its_services_listen_on(deployment):
+    listen = {service.name: set(service.ports) for service in services(deployment.plan) if service.ports}
+    assert {name: set(ports) for name, ports in service_ports(deployment.plan).items()} == listen
+
+
+def test_mesh_up_refuses_a_port_another_server_holds_and_starts_nothing(tmp_path):
+    plan = Plan(home=tmp_path / "home", name=f"mesh_test_{secrets.token_hex(4)}", postgres=POSTGRES,
+                webserver_port=free_ports(1)[0], base_port=_free_block(60))
+    env = {**mesh_env(plan.home), "MESH_POSTGRES": POSTGRES}
+    args = ["--port", str(plan.webserver_port), "--base-port", str(plan.base_port), "--name", plan.name]
+    try:
+        with other_server(plan.webserver_port) as other:
+            result = mesh("up", *args, env=env, check=False)
+    finally:
+        mesh("down", *args, env=env, check=False)
+        _drop(plan)
+    assert result.returncode == 1, result.stdout
+    assert f"webserver: port {plan.webserver_port} is taken by pid {other.pid}" in result.stderr, result.stderr
+    assert "http.server" in result.stderr and "answering HTTP as 'SimpleHTTP/" in result.stderr
+    assert " up " not in result.stdout, "started services although a port was taken"
+
+
+def test_a_new_home_is_refused_the_catalog_of_a_deployment_whose_store_is_elsewhere(deployment, tmp_path):
+    """The catalog's ports point at the first home's store: served with a new one, every consumer
+    would load ports whose metadata is missing."""
+    home = tmp_path / "home"
+    args = ["--port", str(free_ports(1)[0]), "--base-port", str(_free_block(60)), "--name", deployment.plan.name]
+    env = {**deployment.env, "MESH_HOME": str(home)}
+    try:
+        result = mesh("up", *args, env=env, check=False)
+    finally:
+        mesh("down", *args, env=env, check=False)
+    assert result.returncode == 1, result.stdout
+    assert (f"the port catalog postgresql+psycopg2://{POSTGRES}/{deployment.plan.name}_ports and the object store in "
+            f"{home / 'deployment' / 's3'} (http://127.0.0.1:") in result.stderr, result.stderr
+    assert f"paired with the object store in {deployment.plan.store}" in result.stderr
+    assert f"Point MESH_HOME at {deployment.plan.home}" in result.stderr and "mesh up --name NEW" in result.stderr
+    assert not (home / "run").exists()
+
+
+def test_the_store_of_a_deployment_is_refused_another_catalog(deployment):
+    other = Plan(home=deployment.plan.home, name=f"{deployment.plan.name}_other", postgres=POSTGRES)
+    instance = (deployment.plan.dagster_home / "dagster.yaml").read_text()
+    try:
+        result = mesh("up", "--port", str(free_ports(1)[0]), "--base-port", str(_free_block(60)), "--name", other.name,
+                      env=deployment.env, check=False)
+    finally:
+        _drop(other)
+    assert result.returncode == 1, result.stdout
+    assert (f"this store was paired with the port catalog postgresql+psycopg2://{POSTGRES}/{deployment.plan.name}_ports"
+            in result.stderr), result.stderr
+    assert f"Run mesh up --name {deployment.plan.name}" in result.stderr
+    assert (deployment.plan.dagster_home / "dagster.yaml").read_text() == instance, "the running deployment's instance was rewritten"
+
+
+def test_pairing_a_catalog_and_a_store(tmp_path):
+    """Besides the two refusals above: a store pairs again with its catalog's database made anew
+    (empty, it points at nothing), two stores paired in turn with one catalog are both named, and a
+    catalog listing ports from before pairing was recorded is refused a new store."""
+    name = f"mesh_test_{secrets.token_hex(4)}"
+    first, second, third = (Plan(home=tmp_path / home, name=name, postgres=POSTGRES) for home in ("first", "second", "third"))
+
+    def new_catalog(*statements: str) -> None:
+        """The catalog's database dropped and made anew, with what `statements` put in it."""
+        _drop(first)
+        con = psycopg2.connect(f"postgresql://{POSTGRES}/postgres")
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute(f'create database "{first.port_catalog}"')
+        con.close()
+        con = psycopg2.connect(f"postgresql://{POSTGRES}/{first.port_catalog}")
+        with con, con.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+        con.close()
+
+    try:
+        new_catalog()
+        paired = pair(second)
+        assert pair(second) == paired
+        new_catalog()
+        assert pair(second) == paired
+        new_catalog()
+        pair(first)
+        with pytest.raises(RuntimeError) as refused:
+            pair(second)
+        assert (f"the catalog was paired with the object store in {first.store}" in str(refused.value)
+                and f"and this store with the port catalog postgresql+psycopg2://{POSTGRES}/{name}_ports (deployment {paired})"
+                in str(refused.value)), refused.value
+        new_catalog("create table iceberg_tables (catalog_name text, table_namespace text, table_name text, "
+                    "metadata_location text, previous_metadata_location text)",
+                    "insert into iceberg_tables values ('mesh', 'sales', 'orders_v1', 's3://ports/sales/orders_v1/metadata/1.metadata.json', null)")
+        with pytest.raises(RuntimeError) as refused:
+            pair(third)
+        assert "the catalog lists 1 published port(s), and this store is new" in str(refused.value), refused.value
+    finally:
+        _drop(first)

@@ -71,7 +71,8 @@ def seaweedfs(folder: Path, s3_config: Path, ports: dict[str, int], name: str = 
         # Offline machines: no usage report.
         "-master.telemetry=false",
     ]
-    return Service(name, argv, http_answers(f"http://127.0.0.1:{ports['s3']}"), cwd=folder, before_start=lambda: write_security(folder))
+    return Service(name, argv, http_answers(f"http://127.0.0.1:{ports['s3']}"), cwd=folder, before_start=lambda: write_security(folder),
+                   listens=tuple(ports.values()))
 
 
 def leftover_sockets(ports: dict[str, int]) -> list[Path]:

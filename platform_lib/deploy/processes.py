@@ -1,9 +1,15 @@
 """Long-running processes of a deployment: started in their own session with a log file and a pid
 file under $MESH_HOME, health-checked, and stopped as a whole process group (SIGKILL after a grace
-period: some servers ignore SIGTERM for a while)."""
+period: some servers ignore SIGTERM for a while).
+
+A port is anyone's: another server may hold one of ours, answer our health check and be taken for
+ours. So a service's ports must be free before it starts, and it is ready only once every listener on
+them belongs to its own session (the kernel's socket tables, /proc/net/tcp, against the sockets its
+processes hold, /proc/<pid>/fd); otherwise the error names the port and what holds it."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -11,9 +17,40 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Ready when something answers on a port of this machine: a connection accepted or, given a
+    URL, any HTTP response (an error page too). The port is the service's: see `Supervisor`."""
+
+    port: int
+    url: str | None = None
+
+    def __call__(self) -> bool:
+        if self.url is None:
+            with socket.socket() as s:
+                s.settimeout(1)
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        try:
+            urllib.request.urlopen(self.url, timeout=2)
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
+
+
+def port_open(port: int) -> Answers:
+    return Answers(port)
+
+
+def http_answers(url: str) -> Answers:
+    return Answers(urlparse(url).port, url)
 
 
 @dataclass(frozen=True)
@@ -26,28 +63,29 @@ class Service:
     cwd: Path | None = None
     # Run just before the process starts (not when it already runs): files it reads at start.
     before_start: Callable[[], object] | None = None
+    # The ports it listens on besides its ready check's.
+    listens: tuple[int, ...] = ()
+    # The OS user it runs as (this process's own if None; another needs root).
+    user: str | None = None
+
+    @property
+    def ports(self) -> list[int]:
+        own = (self.ready.port,) if isinstance(self.ready, Answers) else ()
+        return sorted({*own, *self.listens})
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
-    def check() -> bool:
-        with socket.socket() as s:
-            s.settimeout(1)
-            return s.connect_ex((host, port)) == 0
-
-    return check
+# Secrets the starting shell may hold (every identity's keys, an admin's catalog URI): a service gets
+# the ones its own `env` gives it, never these.
+SECRET_SETTINGS = ("MESH_S3_CREDENTIALS", "MESH_S3_ACCESS_KEY_ID", "MESH_S3_SECRET_ACCESS_KEY", "MESH_PORT_CATALOG", "MESH_MASKING_SALT", "PGPASSWORD")
 
 
-def http_answers(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-        except urllib.error.HTTPError:
-            return True  # an error page is an answer: the server is up
-        except OSError:
-            return False
-        return True
+def inherited(environ) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in SECRET_SETTINGS and not k.startswith("AWS_")}
 
-    return check
+
+class PortTaken(RuntimeError):
+    def __init__(self, service: str, port: int, holder: str):
+        super().__init__(f"{service}: port {port} is taken by {holder}; stop it, or choose other ports (mesh up --port, --base-port)")
 
 
 class Supervisor:
@@ -69,25 +107,39 @@ class Supervisor:
             return None
         return pid
 
+    def pid_of(self, service: Service) -> int | None:
+        """The service's pid if it runs: its pid file names a live process that runs its command."""
+        pid = self.pid(service.name)
+        if pid is not None and not _runs(pid, service.argv):
+            # A pid outlives its process: after a crash or a reboot the number may name another one.
+            (self.pids / f"{service.name}.pid").unlink(missing_ok=True)
+            return None
+        return pid
+
     def start(self, service: Service, timeout: float = 120) -> int:
-        """Start the service unless it runs already; return once it is ready."""
+        """Start the service unless it runs already; return once it is ready, its ports its own."""
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids.mkdir(parents=True, exist_ok=True)
-        pid = self.pid(service.name)
+        pid = self.pid_of(service)
         path = self.logs / f"{service.name}.log"
-        start = path.stat().st_size if path.exists() else 0
-        ready = service.ready if callable(service.ready) else lambda: service.ready in _read_from(path, start)
+        answers = service.ready if callable(service.ready) else lambda: True  # its start line was written when it started
         if pid is None:
+            refuse_taken(service.name, service.ports)
+            start = path.stat().st_size if path.exists() else 0
+            if not callable(service.ready):
+                answers = lambda: service.ready in _read_from(path, start)  # noqa: E731
             if service.before_start is not None:
                 service.before_start()
             log = open(path, "ab")
-            proc = subprocess.Popen(service.argv, env={**os.environ, **service.env}, cwd=service.cwd,
+            # Another user's files are created readable by it alone (umask), wherever it writes.
+            as_user = {"user": service.user, "group": service.user, "extra_groups": [], "umask": 0o077} if service.user else {}
+            proc = subprocess.Popen(service.argv, env={**inherited(os.environ), **service.env}, cwd=service.cwd, **as_user,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
             (self.pids / f"{service.name}.pid").write_text(str(proc.pid))
             pid = proc.pid
         deadline = time.monotonic() + timeout
-        while not ready():
+        while not (_listening(service, pid) and answers()):
             if self.pid(service.name) is None:
                 raise RuntimeError(f"{service.name} exited during start; see {self.logs / service.name}.log:\n{self.tail(service.name)}")
             if time.monotonic() > deadline:
@@ -118,6 +170,103 @@ class Supervisor:
     def tail(self, name: str, lines: int = 20) -> str:
         path = self.logs / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def refuse_taken(service: str, ports: Iterable[int]) -> None:
+    """Raises PortTaken when a process listens on one of the ports the service is to listen on."""
+    for port in ports:
+        if listeners(port):
+            raise PortTaken(service, port, holder(port))
+
+
+def listeners(port: int) -> set[int]:
+    """The socket inodes listening on `port` of this machine, any address, IPv4 or IPv6."""
+    found = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        # Fields: slot, local address:port (hex), remote, state (0A: LISTEN), ..., inode.
+        for fields in (line.split() for line in table.read_text().splitlines()[1:]) if table.exists() else ():
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(int(fields[9]))
+    return found
+
+
+def holder(port: int) -> str:
+    """Who listens on `port`, as far as this user can tell: its processes, and its HTTP Server header."""
+    inodes = listeners(port)
+    pids = [pid for pid in _pids() if _sockets(pid) & inodes]
+    who = ", ".join(f"pid {pid} ({_command(pid)})" for pid in pids[:3]) or "a process this user cannot see"
+    server = _server_header(port)
+    return f"{who}, answering HTTP as {server!r}" if server else who
+
+
+def _listening(service: Service, session: int) -> bool:
+    """Whether the service listens on each of its ports and nothing else does there; PortTaken when
+    another process does (it answers in our stead)."""
+    wanted = {port: listeners(port) for port in service.ports}
+    if not wanted:
+        return True
+    if not all(wanted.values()):
+        return False
+    ours = set().union(*(_sockets(pid) for pid in _pids() if _session(pid) == session))
+    for port, inodes in wanted.items():
+        if not inodes <= ours:
+            raise PortTaken(service.name, port, holder(port))
+    return True
+
+
+def _pids() -> list[int]:
+    return sorted(int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit())
+
+
+def _sockets(pid: int) -> set[int]:
+    """Inodes of the sockets the process holds; none if it is gone or not ours to see."""
+    found = set()
+    try:
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(fd.path)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                found.add(int(target[len("socket:["):-1]))
+    except OSError:
+        pass
+    return found
+
+
+def _session(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # After "(command)": state, ppid, pgrp, session...
+    return int(stat.rsplit(")", 1)[1].split()[3])
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").rstrip("\0").split("\0")
+    except OSError:
+        return []
+
+
+def _command(pid: int) -> str:
+    return " ".join(_argv(pid))[:160] or "?"
+
+
+def _runs(pid: int, argv: list[str]) -> bool:
+    """Whether the process runs `argv`; a script's interpreter may come first (its #! line)."""
+    return _argv(pid)[-len(argv):] == argv
+
+
+def _server_header(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return response.headers.get("Server")
+    except urllib.error.HTTPError as error:
+        return error.headers.get("Server")
+    except (OSError, http.client.HTTPException):
+        return None
 
 
 def _read_from(path: Path, offset: int) -> str:

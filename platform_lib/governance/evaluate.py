@@ -10,6 +10,8 @@ from typing import Any
 
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import ERROR, WARNING, DescriptorError, Problem
+from platform_lib.descriptors.keys import port_key_of_contract
+from platform_lib.descriptors.product import InputPort
 from platform_lib.governance.policies import GLOBAL_POLICIES
 from platform_lib.governance.policy import SEVERITIES, Policy, Subject
 from platform_lib.ports.published import PublishedPorts
@@ -74,9 +76,15 @@ def gate(domain: Domain, manifest: Mapping[str, Any], published: PublishedPorts)
     if errors(findings):
         raise DescriptorError(errors(findings))
     return findings + [
-        dataclasses.replace(
-            port.problem(f"{port.contract_id} v{port.major} is not published yet: runs cannot bind it until its producer publishes", "contractId"),
-            policy="port-binding", severity=WARNING,
-        )
+        dataclasses.replace(port.problem(_not_bound(port, published), "contractId"), policy="port-binding", severity=WARNING)
         for port in waiting
     ]
+
+
+def _not_bound(port: InputPort, published: PublishedPorts) -> str:
+    key = port_key_of_contract(port.contract_id, port.major)
+    unreadable = published.unreadable.get(key) if key else None
+    if unreadable:
+        return (f"{port.contract_id} v{port.major}: the port catalog lists {key[0]}.{key[1]}, but {unreadable}: "
+                "runs cannot bind it until its producer publishes it again")
+    return f"{port.contract_id} v{port.major} is not published yet: runs cannot bind it until its producer publishes"

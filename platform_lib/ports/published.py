@@ -9,6 +9,7 @@ pyiceberg is not imported here: it costs about half a second, and this runs at e
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -86,6 +87,9 @@ class PublishedPorts(ProducerIndex):
         self.storage = storage or PortStorage.from_settings()
         self._namespaces: dict[str, dict[str, str]] = {}
         self._ports: dict[tuple[str, str], PublishedPort | None] = {}
+        # Ports the catalog lists whose metadata cannot be read, and why: to a consumer they are not
+        # published (a warning at its load), not a reason for its location to fail.
+        self.unreadable: dict[tuple[str, str], str] = {}
 
     def _tables(self, namespace: str) -> dict[str, str]:
         """Table name -> current metadata location, for one producer domain."""
@@ -96,7 +100,12 @@ class PublishedPorts(ProducerIndex):
     def published(self, key: tuple[str, str]) -> PublishedPort | None:
         if key not in self._ports:
             location = self._tables(key[0]).get(key[1])
-            self._ports[key] = None if location is None else _read(key, location, self.storage)
+            try:
+                self._ports[key] = None if location is None else _read(key, location, self.storage)
+            except (OSError, json.JSONDecodeError) as exc:
+                reason = os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc).splitlines()[0]
+                self.unreadable[key] = f"its metadata {location} cannot be read ({reason})"
+                self._ports[key] = None
         return self._ports[key]
 
     def producer_of(self, port: InputPort) -> OutputPort | None:

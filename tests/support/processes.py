@@ -67,6 +67,26 @@ def webserver(env: dict, timeout: float = 180, root: Path = REPO):
         log.close()
 
 
+@contextmanager
+def other_server(port: int):
+    """Another program's server on `port`: Python's http.server, in its own process group, stopped
+    with it. Yields its process."""
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, f"http.server on port {port} did not start"
+            time.sleep(0.1)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def graphql(url: str, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"{url}/graphql",
