@@ -9,7 +9,6 @@ processes hold, /proc/<pid>/fd); otherwise the error names the port and what hol
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -21,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+
+from platform_lib.deploy import sockets
 
 
 @dataclass(frozen=True)
@@ -175,98 +176,28 @@ class Supervisor:
 def refuse_taken(service: str, ports: Iterable[int]) -> None:
     """Raises PortTaken when a process listens on one of the ports the service is to listen on."""
     for port in ports:
-        if listeners(port):
-            raise PortTaken(service, port, holder(port))
-
-
-def listeners(port: int) -> set[int]:
-    """The socket inodes listening on `port` of this machine, any address, IPv4 or IPv6."""
-    found = set()
-    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
-        # Fields: slot, local address:port (hex), remote, state (0A: LISTEN), ..., inode.
-        for fields in (line.split() for line in table.read_text().splitlines()[1:]) if table.exists() else ():
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                found.add(int(fields[9]))
-    return found
-
-
-def holder(port: int) -> str:
-    """Who listens on `port`, as far as this user can tell: its processes, and its HTTP Server header."""
-    inodes = listeners(port)
-    pids = [pid for pid in _pids() if _sockets(pid) & inodes]
-    who = ", ".join(f"pid {pid} ({_command(pid)})" for pid in pids[:3]) or "a process this user cannot see"
-    server = _server_header(port)
-    return f"{who}, answering HTTP as {server!r}" if server else who
+        if sockets.listeners(port):
+            raise PortTaken(service, port, sockets.holder(port))
 
 
 def _listening(service: Service, session: int) -> bool:
     """Whether the service listens on each of its ports and nothing else does there; PortTaken when
     another process does (it answers in our stead)."""
-    wanted = {port: listeners(port) for port in service.ports}
+    wanted = {port: sockets.listeners(port) for port in service.ports}
     if not wanted:
         return True
     if not all(wanted.values()):
         return False
-    ours = set().union(*(_sockets(pid) for pid in _pids() if _session(pid) == session))
+    ours = set().union(*(sockets.sockets_of(pid) for pid in sockets.pids() if sockets.session_of(pid) == session))
     for port, inodes in wanted.items():
         if not inodes <= ours:
-            raise PortTaken(service.name, port, holder(port))
+            raise PortTaken(service.name, port, sockets.holder(port))
     return True
-
-
-def _pids() -> list[int]:
-    return sorted(int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit())
-
-
-def _sockets(pid: int) -> set[int]:
-    """Inodes of the sockets the process holds; none if it is gone or not ours to see."""
-    found = set()
-    try:
-        for fd in os.scandir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(fd.path)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                found.add(int(target[len("socket:["):-1]))
-    except OSError:
-        pass
-    return found
-
-
-def _session(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # After "(command)": state, ppid, pgrp, session...
-    return int(stat.rsplit(")", 1)[1].split()[3])
-
-
-def _argv(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").rstrip("\0").split("\0")
-    except OSError:
-        return []
-
-
-def _command(pid: int) -> str:
-    return " ".join(_argv(pid))[:160] or "?"
 
 
 def _runs(pid: int, argv: list[str]) -> bool:
     """Whether the process runs `argv`; a script's interpreter may come first (its #! line)."""
-    return _argv(pid)[-len(argv):] == argv
-
-
-def _server_header(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-            return response.headers.get("Server")
-    except urllib.error.HTTPError as error:
-        return error.headers.get("Server")
-    except (OSError, http.client.HTTPException):
-        return None
+    return sockets.argv_of(pid)[-len(argv):] == argv
 
 
 def _read_from(path: Path, offset: int) -> str:
