@@ -52,11 +52,13 @@ def drop_users(names: list[str]) -> None:
 
 
 def unreachable(path: Path) -> Path | None:
-    """The first folder above `path` that users other than its owner cannot enter, if any: a domain's
-    user must reach the interpreter and the code."""
-    for folder in [*reversed(path.resolve().parents), path.resolve()]:
-        if folder.is_dir() and not folder.stat().st_mode & stat.S_IXOTH:
-            return folder
+    """The first folder on the way to `path` that users other than its owner cannot enter, if any: a
+    domain's user must reach the interpreter and the code. Both ways count: as written (a virtualenv's
+    bin/python) and where links lead (the interpreter it links to)."""
+    for way in (Path(os.path.abspath(path)), path.resolve()):
+        for folder in [*reversed(way.parents), way]:
+            if folder.is_dir() and not folder.stat().st_mode & stat.S_IXOTH:
+                return folder
     return None
 
 
