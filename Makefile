@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MESH_SF ?= 0.1
 CHROMIUM := /usr/bin/chromium
+JAVA := /usr/bin/java
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test bench clean
@@ -17,6 +18,15 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 	$(BIN)/mesh prepare
 
+# What the tests add: Spark (its Python packages, and Debian's Java for its JVMs).
+$(VENV)/.spark: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,spark]'
+	touch $@
+
+$(JAVA):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
+
 # Debian's Chromium for the browser test: Playwright's own browser download cannot be reached here.
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
@@ -27,7 +37,7 @@ demo: setup
 	$(BIN)/mesh run
 	$(BIN)/mesh ui
 
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(JAVA) $(VENV)/.spark
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
