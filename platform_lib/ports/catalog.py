@@ -66,6 +66,17 @@ class PortVersion:
         return datetime.fromisoformat(self.facts["published-at"])
 
 
+def overwrite(tx, table: Table, base: Snapshot | None, files: list, summary: dict[str, str]) -> None:
+    """In transaction `tx`: one snapshot whose content is `files` (Iceberg data files) instead of
+    `base`'s, its summary `summary`."""
+    with tx.update_snapshot(snapshot_properties=summary).overwrite() as snapshot:
+        if base is not None:
+            for task in table.scan(snapshot_id=base.snapshot_id).plan_files():
+                snapshot.delete_data_file(task.file)
+        for data_file in files:
+            snapshot.append_data_file(data_file)
+
+
 class PortCatalog:
     def __init__(self, storage: PortStorage | None = None):
         """The catalog of `storage`, by default the one the settings name, reached as this process."""
@@ -141,12 +152,7 @@ class PortCatalog:
                     with tx.update_schema() as update:
                         update.union_by_name(staged)
                 added = list(_parquet_files_to_data_files(tx.table_metadata, [data_uri], table.io))
-                with tx.update_snapshot(snapshot_properties={f"mesh.{k}": v for k, v in facts.items()}).overwrite() as snapshot:
-                    if base is not None:
-                        for task in table.scan(snapshot_id=base.snapshot_id).plan_files():
-                            snapshot.delete_data_file(task.file)
-                    for data_file in added:
-                        snapshot.append_data_file(data_file)
+                overwrite(tx, table, base, added, {f"mesh.{k}": v for k, v in facts.items()})
         except CommitFailedException:
             winner = self.current(key)
             raise PublishConflict(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pyarrow.fs import FileSelector
 
 from platform_lib.descriptors.keys import table_name
-from platform_lib.ports.catalog import PortCatalog, PortVersion
+from platform_lib.ports.catalog import PortCatalog, PortVersion, overwrite
 from platform_lib.ports.storage import path_of
 
 # Iceberg names a table's metadata files <number>-<uuid>.metadata.json, the number growing by one per commit.
@@ -50,11 +50,8 @@ def rollback(catalog: PortCatalog, key: tuple[str, str], snapshot_id: int, reaso
     facts = {k: v for k, v in summary.items() if k.startswith("mesh.")}
     facts |= {"mesh.published-at": datetime.now(UTC).isoformat(), ROLLBACK_OF: str(current.snapshot_id), REASON: reason.strip()}
     files = [task.file for task in table.scan(snapshot_id=snapshot_id).plan_files()]
-    with table.transaction() as tx, tx.update_snapshot(snapshot_properties=facts).overwrite() as snapshot:
-        for task in table.scan(snapshot_id=current.snapshot_id).plan_files():
-            snapshot.delete_data_file(task.file)
-        for data_file in files:
-            snapshot.append_data_file(data_file)
+    with table.transaction() as tx:
+        overwrite(tx, table, current, files, facts)
     return catalog.current(key)
 
 
