@@ -54,3 +54,13 @@ def location_graphs(tmp_path_factory) -> Mapping:
     from tests.support.locations import load_location_graphs
 
     return MappingProxyType(load_location_graphs(mesh_env(tmp_path_factory.mktemp("locations"))))
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """A Spark standalone cluster (a master, two one-core workers), started for the session's first
+    test that asks for it and stopped at its end."""
+    from tests.support.spark import spark_cluster
+
+    with spark_cluster(tmp_path_factory.mktemp("spark")) as plan:
+        yield plan

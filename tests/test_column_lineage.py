@@ -132,7 +132,7 @@ def _lineage_of(sql: str) -> dict[str, set[tuple[str, str]]]:
         "nodes": {"model.d.m": {"resource_type": "model", "name": "m", "package_name": "d", "relation_name": '"d"."main"."m"',
                                 "depends_on": {"nodes": ["source.d.raw.people"]}, "compiled_code": sql}},
     }
-    traced = domain_lineage(SimpleNamespace(name="d"), manifest, {("d", "operational", "people"): ["name", "city", "age"]})["m"]
+    traced = domain_lineage(SimpleNamespace(name="d", engine="duckdb"), manifest, {("d", "operational", "people"): ["name", "city", "age"]})["m"]
     assert traced.error is None, traced.error
     return {column: {(d.column, d.kind) for d in deps} for column, deps in traced.columns.items()}
 

@@ -62,7 +62,7 @@ PUBLISHER = textwrap.dedent("""
     from platform_lib.mesh import load_mesh
     from platform_lib.ports.catalog import PortCatalog, PublishConflict
     from platform_lib.ports.masking import masking_key
-    from platform_lib.ports.publish import begin, publish, stage
+    from platform_lib.ports.publish import Export, begin, publish, stage
     from platform_lib.ports.warehouse import Warehouse
     from platform_lib.quality.audit import audit
     from platform_lib.settings import duckdb_memory_limit, masking_key_file, warehouse_path
@@ -74,7 +74,7 @@ PUBLISHER = textwrap.dedent("""
     run_id = uuid.uuid4().hex
     catalog = PortCatalog()
     warehouse = Warehouse(warehouse_path("sales"), duckdb_memory_limit(), catalog.storage)
-    staged = stage(port, f"(select * from main.orders order by order_key limit {rows})", run_id, warehouse, masking_key(masking_key_file()))
+    staged = stage(port, Export(f"(select * from main.orders order by order_key limit {rows})"), run_id, warehouse, masking_key(masking_key_file()))
     table = begin(port, staged, catalog)
     outcomes = audit(staged, port.contract)
     assert all(o.passed for o in outcomes), outcomes

@@ -10,33 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-
-import pytest
-
-from platform_lib.deploy.processes import Supervisor
-from platform_lib.deploy.spark_cluster import ClusterPlan, alive_workers, services, status
-from tests.support.seaweed import free_ports
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("spark")
-    master, ui, *workers = free_ports(6)
-    plan = ClusterPlan(folder, master, ui, tuple(workers))
-    supervisor = Supervisor(folder)
-    try:
-        for service in services(plan):
-            supervisor.start(service, timeout=120)
-        deadline = time.monotonic() + 60
-        while alive_workers(plan) < plan.workers:
-            assert time.monotonic() < deadline, f"workers did not register with the master: {status(plan)}"
-            time.sleep(0.5)
-        yield plan
-    finally:
-        for service in reversed(services(plan)):
-            supervisor.stop(service.name, grace=5)
-
 
 # An application of its own process (as a run's would be), which reports the master's status while it runs.
 APPLICATION = """
@@ -52,8 +25,8 @@ spark.stop()
 """
 
 
-def test_an_application_gets_executors_on_both_workers(cluster):
-    proc = subprocess.Popen([sys.executable, "-c", APPLICATION, cluster.master_url, cluster.ui_url], stdout=subprocess.PIPE,
+def test_an_application_gets_executors_on_both_workers(spark):
+    proc = subprocess.Popen([sys.executable, "-c", APPLICATION, spark.master_url, spark.ui_url], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=180)

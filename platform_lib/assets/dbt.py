@@ -14,6 +14,7 @@ from platform_lib.assets.run_lock import hold_domain
 from platform_lib.descriptors.dbt_manifest import source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key
+from platform_lib.engines import SPARK
 from platform_lib.lineage.classification import input_ports, traced
 from platform_lib.lineage.columns import ModelLineage
 from platform_lib.ports.binding import UnboundSource, bind_sources
@@ -81,6 +82,26 @@ def with_column_lineage(context: AssetExecutionContext, event, lineage: dict[str
     return event if traced_model is None else event.with_metadata({**event.metadata, **column_lineage(traced_model)})
 
 
+def spark_build(context: AssetExecutionContext, domain: Domain, dbt: MeshDbtCliResource, manifest, translator, env, bound):
+    """dbt on Spark: the run's own application, its sources the views over what was bound; stopped
+    when dbt is done, so the cluster's executors are free for the next run (the export reads the
+    tables' files without Spark)."""
+    from platform_lib.engines import spark
+
+    try:
+        session = spark.session(domain.name, f"mesh-{domain.name}-{context.run_id}")
+    except spark.SparkUnavailable as exc:
+        raise Failure(description=str(exc)) from None
+    try:
+        context.log.info(f"Spark application {session.sparkContext.applicationId} on {session.sparkContext.master}")
+        for schema, table, files in bound.views:
+            for statement in spark.view_statements(schema, table, files):
+                session.sql(statement)
+        yield from dbt.build(context, manifest, translator, env, domain.engine)
+    finally:
+        session.stop()
+
+
 def domain_dbt_assets(
     domain: Domain, project: DbtProject, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
 ) -> AssetsDefinition:
@@ -102,9 +123,14 @@ def domain_dbt_assets(
         except (UnboundSource, CorruptPort) as exc:
             raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
-        # dbt reads the domain's file, as the domain's identity, fenced to what was bound.
         lineage = traced(domain, manifest, input_ports(domain, PublishedPorts(storage).producer_of))
-        for event in dbt.build(context, manifest, translator, dbt_environment(database.memory_limit, storage.s3, database.path) | fenced(bound.files)):
+        env = dbt_environment(database.memory_limit, storage.s3, database.path)
+        if domain.engine == SPARK:
+            events = spark_build(context, domain, dbt, manifest, translator, env, bound)
+        else:
+            # dbt reads the domain's file, as the domain's identity, fenced to what was bound.
+            events = dbt.build(context, manifest, translator, env | fenced(bound.files), domain.engine)
+        for event in events:
             yield with_column_lineage(context, event, lineage)
 
     return _models

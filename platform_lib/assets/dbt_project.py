@@ -35,9 +35,10 @@ class MeshDbtCliResource(DbtCliResource):
         # package index. The dbt executable is the one of this environment, so its package says it.
         return Version(version("dbt-core"))
 
-    def build(self, context, manifest: Mapping[str, Any], translator, env: Mapping[str, str]) -> Iterator:
+    def build(self, context, manifest: Mapping[str, Any], translator, env: Mapping[str, str], engine: str) -> Iterator:
         """`dbt build` of the run's selection in this process, as dagster-dbt's events; dbt runs
         with `env` in the process's environment, where its profile reads it, and only dbt.
+        `engine`: the domain's (platform_lib.engines), which decides how products are built.
 
         A dbt subprocess pays Python's start and dbt's imports (about 2 s of CPU) on every run; in
         the run's own process they are paid once, and `mesh run` forks its domain runs from a
@@ -59,7 +60,7 @@ class MeshDbtCliResource(DbtCliResource):
         parsed = Path(self.project_dir) / "target" / "partial_parse.msgpack"
         if parsed.exists():
             shutil.copy(parsed, target / parsed.name)
-        args = ["build", *mesh_vars(), "--project-dir", str(project_dir), "--profiles-dir", str(self.profiles_dir),
+        args = ["build", *mesh_vars(engine), "--project-dir", str(project_dir), "--profiles-dir", str(self.profiles_dir),
                 "--target-path", str(target), *params.selection_args]
         if params.indirect_selection:
             args += ["--indirect-selection", params.indirect_selection]

@@ -204,7 +204,9 @@ def domain_port_assets(
 ) -> AssetsDefinition:
     by_key = {AssetKey(list(p.asset_key)): p for p in domain.output_ports}
     products = {port.asset_key: product for product in domain.products for port in product.output_ports}
-    relations = {key: model_relation(port, manifest) for key, port in by_key.items()}
+    # Known at load: a contract naming no model fails the location's load, not its first run.
+    for port in by_key.values():
+        model_relation(port, manifest)
 
     @multi_asset(
         name=f"{domain.name}_ports",
@@ -216,7 +218,7 @@ def domain_port_assets(
         # pyiceberg and pyarrow are imported by runs only: they would add most of a second to every
         # location load.
         from platform_lib.ports.catalog import PortCatalog, PublishConflict
-        from platform_lib.ports.publish import begin, discard_run, publish, stage
+        from platform_lib.ports.publish import begin, discard_run, export_of, publish, stage
         from platform_lib.ports.published import PublishedPorts
         from platform_lib.quality.audit import audit
 
@@ -232,7 +234,7 @@ def domain_port_assets(
 
         def audited(port: OutputPort) -> Audited:
             key, clock = AssetKey(list(port.asset_key)), Stopwatch()
-            staged = clock.time("stage", stage, port, relations[key], context.run_id, database, masking_key)
+            staged = clock.time("stage", stage, port, export_of(domain, port, manifest), context.run_id, database, masking_key)
             table = begin(port, staged, catalog)
             outcomes = clock.time("audit", audit, staged, port.contract, memory_limit=warehouse.audit_memory_limit)
             outcomes.insert(1, classification_outcome(port, classified[port.asset_key], inputs))

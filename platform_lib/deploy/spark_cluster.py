@@ -10,12 +10,13 @@ beyond the Python packages, and only a domain whose `domain.yaml` names `engine:
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from platform_lib.deploy.processes import Service, http_answers
+from platform_lib.deploy.processes import Service, Supervisor, http_answers
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -38,6 +39,8 @@ class ClusterPlan:
     worker_ports: tuple[int, ...]
     cores: int = 1
     memory: str = "1g"
+    # Its services' names: `spark-<domain>` in a deployment, where each Spark domain has its own.
+    name: str = "spark"
 
     @property
     def workers(self) -> int:
@@ -59,20 +62,20 @@ def environment(plan: ClusterPlan) -> dict[str, str]:
     }
 
 
-def services(plan: ClusterPlan) -> list[Service]:
-    """The master, then its workers, in start order."""
+def services(plan: ClusterPlan, user: str | None = None) -> list[Service]:
+    """The master, then its workers, in start order; run by `user` when given (a domain's own cluster)."""
     spark_class = str(spark_home() / "bin" / "spark-class")
     env = environment(plan)
     master = Service(
-        "spark-master", [spark_class, MASTER_CLASS, "--host", "127.0.0.1", "--port", str(plan.master_port), "--webui-port", str(plan.master_ui_port)],
-        http_answers(f"{plan.ui_url}/json"), env, plan.folder, listens=(plan.master_port,),
+        f"{plan.name}-master", [spark_class, MASTER_CLASS, "--host", "127.0.0.1", "--port", str(plan.master_port), "--webui-port", str(plan.master_ui_port)],
+        http_answers(f"{plan.ui_url}/json"), env, plan.folder, listens=(plan.master_port,), user=user,
     )
     workers = []
     for i in range(plan.workers):
         port, ui = plan.worker_ports[2 * i], plan.worker_ports[2 * i + 1]
         argv = [spark_class, WORKER_CLASS, plan.master_url, "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(ui),
                 "--cores", str(plan.cores), "--memory", plan.memory, "--work-dir", str(plan.folder / "work" / f"worker-{i}")]
-        workers.append(Service(f"spark-worker-{i}", argv, http_answers(f"http://127.0.0.1:{ui}/json"), env, plan.folder, listens=(port,)))
+        workers.append(Service(f"{plan.name}-worker-{i}", argv, http_answers(f"http://127.0.0.1:{ui}/json"), env, plan.folder, listens=(port,), user=user))
     return [master, *workers]
 
 
@@ -88,3 +91,22 @@ def status(plan: ClusterPlan) -> dict | None:
 def alive_workers(plan: ClusterPlan) -> int:
     found = status(plan)
     return sum(worker["state"] == "ALIVE" for worker in found["workers"]) if found else 0
+
+
+def start(plan: ClusterPlan, supervisor: Supervisor, user: str | None = None, timeout: float = 120) -> float:
+    """Start the cluster (what of it is not running yet) and wait until every worker has registered
+    with the master; the seconds that took."""
+    started = time.monotonic()
+    for service in services(plan, user):
+        supervisor.start(service, timeout=timeout)
+    while alive_workers(plan) < plan.workers:
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"the Spark workers did not register with the master at {plan.master_url} within {timeout:.0f} s: "
+                               f"see {supervisor.logs}/{plan.name}-worker-*.log")
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+def stop(plan: ClusterPlan, supervisor: Supervisor) -> list[str]:
+    """Stop the workers, then the master (process groups); the names of those that were running."""
+    return [service.name for service in reversed(services(plan)) if supervisor.stop(service.name, grace=5)]

@@ -15,20 +15,22 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from platform_lib.descriptors.dbt_files import write_dbt_files
+from platform_lib.descriptors.dbt_files import project_domain, write_dbt_files
 from platform_lib.descriptors.dbt_manifest import MANIFEST, compiled_as_written
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.producers import ProducerIndex
+from platform_lib.engines import DUCKDB, SPARK
 from platform_lib.settings import S3, dbt_environment, duckdb_memory_limit, environment
 
-# What the platform's dbt invocations set: a product model is built as a view, and its port's
-# Parquet file, exported from that view, is the product's one write (a table would be a second).
-MESH_VARS = {"mesh_product_materialization": "view"}
+# How the platform's dbt invocations build a product model, per engine. On DuckDB a view: its port's
+# Parquet file, exported from that view, is the product's one write (a table would be a second). On
+# Spark a table: its Parquet files are what the platform's export reads.
+PRODUCT_MATERIALIZATION = {DUCKDB: "view", SPARK: "table"}
 
 
-def mesh_vars() -> list[str]:
+def mesh_vars(engine: str) -> list[str]:
     """dbt's --vars flag; parse and build pass the same, so partial parsing stays warm."""
-    return ["--vars", json.dumps(MESH_VARS)]
+    return ["--vars", json.dumps({"mesh_product_materialization": PRODUCT_MATERIALIZATION[engine]})]
 
 
 def _current_manifest(project: Path, producers: ProducerIndex | None) -> dict | None:
@@ -70,7 +72,8 @@ def compile_project(project: Path, target: Path, producers: ProducerIndex | None
     write_dbt_files(project, producers)
     # No adapter cache: compiling the models' Jinja needs no connection, and the domain's database
     # may be held by a run (or not exist yet).
-    args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(), "--project-dir", str(project),
+    engine = project_domain(project).engine
+    args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(engine), "--project-dir", str(project),
             "--profiles-dir", str(project), "--target-path", str(target)]
     # The profile reads MESH_HOME and the memory limit; compiling opens no connection, so it is
     # rendered without any S3 identity. Set for this invocation only.

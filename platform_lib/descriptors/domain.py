@@ -10,6 +10,7 @@ from platform_lib.descriptors.fields import field, name_field
 from platform_lib.descriptors.keys import dbt_project
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, Product, load_product
 from platform_lib.descriptors.yaml_file import Located, Place, load_yaml
+from platform_lib.engines import DUCKDB, ENGINES
 
 DOMAIN_FILE = "domain.yaml"
 
@@ -27,6 +28,8 @@ class Domain(Located):
     severities: dict[str, str]
     products: tuple[Product, ...]
     folder: Path
+    # What its dbt models run on (platform_lib.engines).
+    engine: str = DUCKDB
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -51,6 +54,9 @@ def load_domain(folder: Path) -> Domain:
     if name != folder.name:
         raise doc.fail(f"must equal the domain's folder name {folder.name!r}", "name")
     sources = field(doc, "operationalSources", kind=list, default=[])
+    engine = field(doc, "engine", default=DUCKDB)
+    if engine not in ENGINES:
+        raise doc.fail(f"must be one of {', '.join(ENGINES)}, not {engine!r}", "engine")
     product_dirs = sorted(p.parent for p in (folder / "products").glob(f"*/{DESCRIPTOR_FILE}"))
     products, problems = [], []
     for product_dir in product_dirs:
@@ -71,5 +77,6 @@ def load_domain(folder: Path) -> Domain:
         severities=field(doc, "governance", "severities", kind=dict, default={}),
         products=tuple(products),
         folder=folder,
+        engine=engine,
         place=Place(doc),
     )

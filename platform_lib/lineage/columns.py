@@ -26,8 +26,8 @@ from sqlglot.schema import MappingSchema
 from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key
+from platform_lib.engines import DIALECTS
 
-DIALECT = "duckdb"
 # How an output column is derived from an input column, from the most revealing to the least: the
 # value itself, a function of it, an aggregate of it (min, max, sum, string_agg...), or a count of
 # it, which publishes no value of the column at all. A column reached by several paths keeps the most
@@ -75,7 +75,7 @@ def _parts(relation: str | exp.Table) -> tuple[str, ...]:
     if isinstance(relation, exp.Table):
         names = [relation.catalog, relation.db, relation.name]
     else:
-        names = [p.strip('"') for p in relation.split(".")]
+        names = [p.strip('"`') for p in relation.split(".")]
     return tuple(n.lower() for n in names if n)
 
 
@@ -132,25 +132,25 @@ def _row_columns(scope: Scope) -> Iterator[tuple[exp.Column, str]]:
             yield from ((c, JOINED) for c in on.find_all(exp.Column))
 
 
-def _row_leaves(root: Scope, schema: MappingSchema) -> Iterator[tuple[exp.Table, str, str]]:
+def _row_leaves(root: Scope, schema: MappingSchema, dialect: str) -> Iterator[tuple[exp.Table, str, str]]:
     for scope in root.traverse():
         for column, kind in _row_columns(scope):
             source = scope.sources.get(column.table)
             if isinstance(source, exp.Table):
                 yield source, column.name, kind
             elif isinstance(source, Scope) and any(s.alias_or_name == column.name for s in source.expression.selects):
-                node = to_node(column.name, source, DIALECT, schema)
+                node = to_node(column.name, source, dialect, schema)
                 yield from ((table, name, kind) for table, name, _ in _leaves(node))
 
 
-def _model_lineage(sql: str, schema: MappingSchema, keys: Mapping[tuple[str, ...], Key]) -> tuple[ModelLineage, list[str]]:
+def _model_lineage(sql: str, schema: MappingSchema, keys: Mapping[tuple[str, ...], Key], dialect: str) -> tuple[ModelLineage, list[str]]:
     """The model's lineage and its output column names; `keys`: relation parts -> asset key."""
     try:
         # Qualified once: the lineage of every column and of the rows is walked in the one scope tree.
-        qualified = qualify(parse_one(sql, dialect=DIALECT), dialect=DIALECT, schema=schema, validate_qualify_columns=False, identify=False)
+        qualified = qualify(parse_one(sql, dialect=dialect), dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False)
         root = build_scope(qualified)
         # Untrimmed: each node's projection is read as it is, and not copied once per column.
-        nodes = lineage(None, qualified, schema=schema, dialect=DIALECT, scope=root, copy=False, trim_selects=False)
+        nodes = lineage(None, qualified, schema=schema, dialect=dialect, scope=root, copy=False, trim_selects=False)
     except SqlglotError as exc:
         return ModelLineage(error=f"sqlglot cannot trace it: {str(exc).splitlines()[0]}"), []
     if "*" in nodes:
@@ -166,7 +166,7 @@ def _model_lineage(sql: str, schema: MappingSchema, keys: Mapping[tuple[str, ...
         return tuple(sorted(Dep(k, c, kind) for (k, c), kind in found.items()))
 
     columns = {name: deps(_leaves(node)) for name, node in nodes.items()}
-    return ModelLineage(columns=columns, rows=deps(_row_leaves(root, schema))), list(nodes)
+    return ModelLineage(columns=columns, rows=deps(_row_leaves(root, schema, dialect))), list(nodes)
 
 
 def _key_of(keys: Mapping[tuple[str, ...], Key], parts: tuple[str, ...]) -> Key | None:
@@ -178,9 +178,9 @@ def _key_of(keys: Mapping[tuple[str, ...], Key], parts: tuple[str, ...]) -> Key 
     return found
 
 
-def _add(schema: MappingSchema, parts: tuple[str, ...], columns: Sequence[str]) -> None:
+def _add(schema: MappingSchema, parts: tuple[str, ...], columns: Sequence[str], dialect: str) -> None:
     schema.add_table(exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None, catalog=parts[-3] if len(parts) > 2 else None),
-                     dict.fromkeys(columns, "UNKNOWN"), dialect=DIALECT)
+                     dict.fromkeys(columns, "UNKNOWN"), dialect=dialect)
 
 
 def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: Mapping[Key, Sequence[str]],
@@ -190,7 +190,9 @@ def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: M
     producer's port asset key (its contract); operational sources are typed by their dbt source's
     columns."""
     # One schema, grown model by model: sqlglot normalizes a plain dict again at every call.
-    schema = MappingSchema(dialect=DIALECT)
+    # The SQL of the domain's engine: dbt compiled the models for it.
+    dialect = DIALECTS[domain.engine]
+    schema = MappingSchema(dialect=dialect)
     keys: dict[tuple[str, ...], Key] = {}
     for source in domain_sources(domain, manifest):
         key = source_asset_key(source)
@@ -200,7 +202,7 @@ def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: M
         keys[parts] = key
         columns = input_columns.get(key) or list(source.get("columns") or {})
         if columns:
-            _add(schema, parts, columns)
+            _add(schema, parts, columns, dialect)
     models = {uid: n for uid, n in manifest["nodes"].items()
               if n["resource_type"] == "model" and n.get("relation_name") and n["package_name"] == domain.name}
     if only is not None:
@@ -215,9 +217,9 @@ def domain_lineage(domain: Domain, manifest: Mapping[str, Any], input_columns: M
         if node.get("compiled_code") is None:
             found[node["name"]] = ModelLineage(error="it is not compiled: run `mesh prepare`")
             continue
-        found[node["name"]], columns = _model_lineage(node["compiled_code"], schema, keys)
+        found[node["name"]], columns = _model_lineage(node["compiled_code"], schema, keys, dialect)
         if columns:
-            _add(schema, _parts(node["relation_name"]), columns)
+            _add(schema, _parts(node["relation_name"]), columns, dialect)
     return found
 
 

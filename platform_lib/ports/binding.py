@@ -1,4 +1,5 @@
-"""Input binding: before a domain's dbt run, every dbt source becomes a view in the domain's own DuckDB.
+"""Input binding: before a domain's dbt run, every dbt source becomes a view in the domain's own DuckDB
+(or, for a domain on Spark, in the run's Spark session: engines.spark).
 
 Operational sources bind to the domain's landed files. An input port binds to one snapshot of the
 producer's Iceberg table, the current one when the run starts: the view lists that snapshot's data
@@ -7,10 +8,14 @@ Before binding, the grant is checked against the contract as published and every
 what the catalog recorded for it, so a truncated or replaced file stops the run with the port's name.
 
 The files bound are all the run's dbt may read: its DuckDB sessions are fenced to them (ports.dbt_fence).
+Spark has no such fence: a Spark domain is held to its files by its OS user and its S3 identity
+(docs/deployment.md). Spark reads local files only (hadoop-aws is not among pyspark's jars), so a
+port on S3 is copied into the domain's own Spark folder, after its grant and its files checked out.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +28,10 @@ from platform_lib.descriptors.keys import (
     port_key_of_contract,
 )
 from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.engines import DUCKDB, SPARK
+from platform_lib.engines.spark import warehouse_folder
 from platform_lib.ports.published import published_port
-from platform_lib.ports.storage import engine_uri
+from platform_lib.ports.storage import PortStorage, engine_uri, on_s3, path_of
 from platform_lib.ports.warehouse import Warehouse
 from platform_lib.settings import operational_source_file
 from platform_lib.sql import sql_identifier, sql_string
@@ -98,19 +105,48 @@ def require_forward(domain: Domain, key: tuple[str, str], table, snapshot, last:
 
 
 class Binding(dict):
-    """Asset key -> what it bound (a snapshot, or the operational source), and `files`: every file
-    the views read, which is all the run's dbt may read."""
+    """Asset key -> what it bound (a snapshot, or the operational source), `files`: every file
+    the views read, which is all the run's dbt may read, and `views`: (schema, table, files) of
+    each dbt source."""
 
     def __init__(self) -> None:
         super().__init__()
         self.files: list[str] = []
+        self.views: list[tuple[str, str, list[str]]] = []
+
+
+def spark_inputs(domain: Domain, key: tuple[str, ...], snapshot: int, files: list[str], storage: PortStorage) -> list[str]:
+    """What Spark reads for a pinned port version: the files themselves on a local disk; copies in the
+    domain's own Spark folder when they are on S3, kept per snapshot (its files never change) and
+    dropped once another snapshot of the port is bound."""
+    if not any(on_s3(f) for f in files):
+        return files
+    port = warehouse_folder(domain.name) / "inputs" / "/".join(key)
+    here = port / str(snapshot)
+    here.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for uri in files:
+        copy = here / uri.rsplit("/", 1)[-1]
+        if not copy.exists():
+            partial = copy.with_name(f".{copy.name}.partial")
+            with storage.filesystem(uri).open_input_stream(path_of(uri)) as source, partial.open("wb") as target:
+                while chunk := source.read(1 << 22):
+                    target.write(chunk)
+            partial.replace(copy)
+        copies.append(str(copy))
+    for older in port.iterdir():
+        if older != here:
+            shutil.rmtree(older, ignore_errors=True)
+    return copies
 
 
 def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatalog, warehouse: Warehouse) -> Binding:
-    """Create or replace the views behind every dbt source in the domain's warehouse, each input
-    port pinned to its current version in `catalog`."""
-    require_fence(domain)
-    bound, statements, pinned = Binding(), [], {}
+    """Create or replace the views behind every dbt source in the domain's warehouse (a Spark
+    domain's run creates them in its session from `views`), each input port pinned to its current
+    version in `catalog`."""
+    if domain.engine == DUCKDB:
+        require_fence(domain)
+    bound, pinned = Binding(), {}
     with warehouse.connect() as con:
         last = last_bound(con)
     for source in domain_sources(domain, manifest):
@@ -128,15 +164,18 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
             snapshot, sequence, files = pin(domain, key, catalog, last.get(".".join(key)))
             pinned[".".join(key)] = (snapshot, sequence)
             version = f"snapshot {snapshot}"
-        schema, table = sql_identifier(source["schema"]), sql_identifier(source["identifier"])
         read = [engine_uri(f) for f in files]
-        statements.append(f"create schema if not exists {schema}")
-        statements.append(f"create or replace view {schema}.{table} as select * from read_parquet([{', '.join(map(sql_string, read))}])")
+        if domain.engine == SPARK and version != OPERATIONAL:
+            read = spark_inputs(domain, key, snapshot, read, catalog.storage)
         bound["/".join(key)] = version
         bound.files += read
+        bound.views.append((source["schema"], source["identifier"], read))
     with warehouse.connect() as con:
-        for statement in statements:
-            con.execute(statement)
+        if domain.engine == DUCKDB:
+            for schema, table, read in bound.views:
+                con.execute(f"create schema if not exists {sql_identifier(schema)}")
+                con.execute(f"create or replace view {sql_identifier(schema)}.{sql_identifier(table)} as "
+                            f"select * from read_parquet([{', '.join(map(sql_string, read))}])")
         record_bound(con, pinned)
     return bound
 

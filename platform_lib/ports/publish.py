@@ -10,15 +10,21 @@ import os
 import shutil
 import signal
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from platform_lib.descriptors.contract import SENSITIVE
+from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import OutputPort, Product
+from platform_lib.engines import SPARK
+from platform_lib.engines.spark import table_relation
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
 from platform_lib.ports.history import restore_newest
 from platform_lib.ports.integrity import CONTENT, content_fact, sha256
@@ -105,9 +111,28 @@ def discard_run(run_id: str) -> None:
         _drop(folder)
 
 
-def stage(port: OutputPort, relation: str, run_id: str, warehouse: Warehouse, masking_key: bytes) -> Path:
-    """Export the port's dbt relation in the domain's warehouse, masked as its contract says (hashed
-    under `masking_key`), to a staged Parquet file."""
+@dataclass(frozen=True)
+class Export:
+    """What a port's export reads: its model's relation in the domain's DuckDB file, or the Parquet
+    files of its model's table in the domain's Spark warehouse (engines.spark). A model's ORDER BY
+    survives in a view's query, and in a table's files only in the order they are read."""
+
+    relation: str
+    in_file_order: bool = False
+
+
+def export_of(domain: Domain, port: OutputPort, manifest: Mapping[str, Any]) -> Export:
+    relation = model_relation(port, manifest)
+    if domain.engine != SPARK:
+        return Export(relation)
+    node = manifest["nodes"][f"model.{domain.name}.{port.contract.model}"]
+    return Export(table_relation(domain.name, node["schema"], node["alias"]), in_file_order=True)
+
+
+def stage(port: OutputPort, export: Export, run_id: str, warehouse: Warehouse, masking_key: bytes) -> Path:
+    """Export the port's dbt model (export_of), masked as its contract says (hashed under
+    `masking_key`), to a staged Parquet file. DuckDB masks for every engine: a value hashed by a
+    Spark domain equals the same value hashed by a DuckDB domain."""
     folder = staging_folder(port, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     _HELD[folder] = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
@@ -116,9 +141,9 @@ def stage(port: OutputPort, relation: str, run_id: str, warehouse: Warehouse, ma
     with warehouse.connect(read_only=True) as con:
         # A port promises no row order beyond its model's own ORDER BY (which DuckDB keeps); not
         # preserving the scan's order halves the export's memory (6 M line items: 421 -> 206 MB).
-        con.execute("set preserve_insertion_order = false")
+        con.execute(f"set preserve_insertion_order = {str(export.in_file_order).lower()}")
         con.execute(masking_macro(masking_key))
-        con.execute(f"COPY ({masked_select(port.contract, relation)}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({masked_select(port.contract, export.relation)}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
     return target
 
 

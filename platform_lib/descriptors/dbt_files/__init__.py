@@ -3,7 +3,7 @@ every dbt compile it runs (descriptors.dbt_compile: `mesh prepare`, `mesh check`
 location's first load), so they exist before dbt parses the project and never drift from the
 descriptors. A team edits the descriptors, never these files (git ignores them):
 
-- `profiles.yml`: the domain's own DuckDB file and the platform's fence (profile.py);
+- `profiles.yml`: the domain's own DuckDB file and the platform's fence, or its Spark session (profile.py);
 - `models/_ports.yml`: each input port as a dbt source bound to its producer's port asset, with the
   producer's contract columns when the caller knows the producer (sources.py);
 - `models/_contracts.yml`: each output port's columns and types as an enforced dbt model contract on
@@ -34,14 +34,18 @@ def dbt_files(domain: Domain, producers: ProducerIndex | None = None) -> dict[st
     return {PROFILE: profile(domain), SOURCES: sources(domain, producers), MODEL_CONTRACTS: model_contracts(domain)}
 
 
+def project_domain(project: Path) -> Domain:
+    """The domain of a dbt project: the twin folders of keys.dbt_project, dbt_projects/<domain> and domains/<domain>."""
+    return load_domain(project.parent.parent / "domains" / project.name)
+
+
 def write_dbt_files(project: Path, producers: ProducerIndex | None = None) -> list[Path]:
     """Write the dbt project's files from its domain's descriptors (and its producers' contracts);
     the paths that changed. A file already as it should be is left alone: its modification time is
     how `compiled_manifest` and dbt's partial parse tell that nothing changed (a producer's contract
     changed since rewrites its consumers' sources: their manifests are stale)."""
-    # The twin folders of keys.dbt_project: dbt_projects/<domain> and domains/<domain>.
-    domain = load_domain(project.parent.parent / "domains" / project.name)
+    domain = project_domain(project)
     return [project / name for name, text in dbt_files(domain, producers).items() if write_if_changed(project / name, text)]
 
 
-__all__ = ["MODEL_CONTRACTS", "PROFILE", "SOURCES", "SourceTable", "dbt_files", "source_tables", "table_names", "write_dbt_files"]
+__all__ = ["MODEL_CONTRACTS", "PROFILE", "SOURCES", "SourceTable", "dbt_files", "project_domain", "source_tables", "table_names", "write_dbt_files"]

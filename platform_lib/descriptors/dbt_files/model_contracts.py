@@ -15,6 +15,8 @@ from platform_lib.descriptors.dbt_files.generated import dump, generated
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.engines import SPARK
+from platform_lib.engines.spark import spark_type
 
 BODY = """# Each output port's contract, as the dbt model contract of the model behind the port: dbt refuses
 # to build a model whose columns or types are not the contract's. `mesh contract sync` writes a
@@ -44,6 +46,16 @@ def _promised_columns(model: str, ports: list[OutputPort]) -> dict[str, Column |
     return {name: None if found is None else found[1] for name, found in columns.items()}
 
 
+def _engine_type(domain: Domain, column: Column) -> str:
+    """The column's type as the domain's engine names it: dbt compares the model's types in the engine's own words."""
+    if domain.engine != SPARK:
+        return column.physical_type
+    try:
+        return spark_type(column.physical_type)
+    except ValueError as exc:
+        raise DescriptorError([column.problem(f"{exc} (domain {domain.name} runs on Spark)", "physicalType")]) from None
+
+
 def model_contracts(domain: Domain) -> str | None:
     """models/_contracts.yml, or None for a domain without output ports."""
     backing: dict[str, list[OutputPort]] = {}
@@ -60,6 +72,6 @@ def model_contracts(domain: Domain) -> str | None:
                               "of the model: no contract says the model's own type)\n")
             continue
         models.append({"name": model, "config": {"contract": {"enforced": True}},
-                       "columns": [{"name": name, "data_type": column.physical_type} for name, column in columns.items()]})
+                       "columns": [{"name": name, "data_type": _engine_type(domain, column)} for name, column in columns.items()]})
     made_from = [port.contract.file for port in domain.output_ports]
     return generated(domain, made_from, BODY + "".join(unenforced) + dump({"version": 2, "models": models}))

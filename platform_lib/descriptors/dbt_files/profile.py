@@ -1,9 +1,11 @@
-"""The domain's dbt profile: its own DuckDB file, and the platform's fence."""
+"""The domain's dbt profile: its own DuckDB file and the platform's fence, or its Spark session."""
 
 from __future__ import annotations
 
-from platform_lib.descriptors.dbt_files.generated import generated
+from platform_lib.descriptors.dbt_files.generated import dump, generated
 from platform_lib.descriptors.domain import DOMAIN_FILE, Domain
+from platform_lib.engines import SPARK
+from platform_lib.engines.spark import profile_parameters
 
 PROFILE = """# The platform sets MESH_HOME; each domain writes only its own DuckDB file, and reads other domains'
 # ports (Iceberg data files) with its own S3 identity when the port warehouse is on S3.
@@ -37,5 +39,16 @@ PROFILE = """# The platform sets MESH_HOME; each domain writes only its own Duck
 """
 
 
+SPARK_PROFILE = """# engine: spark. The platform runs the domain's dbt in its own run process as a Spark application
+# (dbt-spark's session method) on the cluster MESH_SPARK_MASTER names, local mode without one; the
+# models' tables are Parquet files in the domain's own warehouse folder, where the platform exports
+# its ports from.
+"""
+
+
 def profile(domain: Domain) -> str:
+    if domain.engine == SPARK:
+        outputs = {"mesh": {"type": "spark", "method": "session", "host": "127.0.0.1", "schema": domain.name, "threads": 2,
+                            "server_side_parameters": profile_parameters(domain.name)}}
+        return generated(domain, [domain.folder / DOMAIN_FILE], SPARK_PROFILE + dump({domain.name: {"target": "mesh", "outputs": outputs}}))
     return generated(domain, [domain.folder / DOMAIN_FILE], PROFILE.format(name=domain.name))
