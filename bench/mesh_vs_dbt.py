@@ -59,8 +59,9 @@ def tree_memory_bytes(pid: int) -> int:
     return total
 
 
-def sampled(cmd: list[str], env: dict, cwd: Path = REPO, every: float = 0.1) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall seconds and peak tree memory of a command, sampled every `every` seconds, and its result."""
+def sampled(cmd: list[str], env: dict, cwd: Path = REPO, every: float = 0.1, also: tuple[int, ...] = ()) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall seconds and peak tree memory of a command, sampled every `every` seconds, and its result;
+    `also`: processes outside its tree whose trees count with it (a Spark cluster's JVMs)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, done = 0, threading.Event()
@@ -68,7 +69,7 @@ def sampled(cmd: list[str], env: dict, cwd: Path = REPO, every: float = 0.1) -> 
     def sample():
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_memory_bytes(proc.pid))
+            peak = max(peak, sum(tree_memory_bytes(pid) for pid in (proc.pid, *also)))
             time.sleep(every)
 
     sampler = threading.Thread(target=sample)

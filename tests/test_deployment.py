@@ -1,6 +1,7 @@
 """The production topology, really run (`mesh up`): PostgreSQL instance and port catalog, SeaweedFS,
-a code server per location, the daemon and the webserver. A sales publication launched through
-GraphQL makes the daemon run finance and marketing by itself; one domain's runs queue one at a time;
+a code server per location, the daemon and the webserver, and a Spark cluster for marketing, which
+runs on Spark here. A sales publication launched through GraphQL makes the daemon run finance and
+marketing by itself; one domain's runs queue one at a time;
 a schedule fires; a killed code server, a killed daemon and a restarted PostgreSQL lose nothing and
 publish nothing half-done."""
 
@@ -27,6 +28,7 @@ import pytest
 from platform_lib.deploy.catalog_authority import drop_roles
 from platform_lib.deploy.pairing import pair
 from platform_lib.deploy.separation import drop_users, unreachable, user_name
+from platform_lib.deploy.sockets import listeners
 from platform_lib.deploy.topology import Plan, identity_environment, service_ports, services
 from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
@@ -123,9 +125,11 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     root = mesh_copy(tmp_path_factory.mktemp("deployment"))
+    # A consumer on Spark: its inputs are other domains' ports on S3, which Spark reads from its own copies.
+    edit(root / "domains" / "marketing" / "domain.yaml", "name: marketing\n", "name: marketing\nengine: spark\n")
     env = {**mesh_env(root / ".mesh"), "MESH_ROOT": str(root), "MESH_POSTGRES": POSTGRES}
     name = f"mesh_test_{secrets.token_hex(4)}"
-    plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=free_ports(1)[0], base_port=_free_block(60))
+    plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=free_ports(1)[0], base_port=_free_block(66))
     deployment = Deployment(root, env, plan)
     mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
     with ExitStack() as stack:
@@ -138,6 +142,17 @@ def deployment(tmp_path_factory):
         finally:
             deployment.mesh("down", check=False)
             _drop(plan)
+            cluster = marketing_cluster(plan)
+            assert not [port for port in (cluster.master_port, *cluster.worker_ports) if listeners(port)], "mesh down left the Spark cluster running"
+
+
+def marketing_cluster(plan: Plan):
+    """Marketing's cluster where Plan puts the first Spark domain's: base + 60 on (the test's own
+    process reads the repository's workspace, where no domain is on Spark)."""
+    from platform_lib.deploy.spark_cluster import ClusterPlan
+
+    base = plan.base_port + 60
+    return ClusterPlan(plan.home / "deployment" / "homes" / "marketing" / "spark-cluster", base, base + 1, tuple(range(base + 2, base + 6)), name="spark-marketing")
 
 
 @contextmanager
@@ -203,6 +218,25 @@ def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployme
             table = catalog.table((domain, f"{product}_v1"))
             assert table.metadata_location.startswith(f"s3://ports/{domain}/")
             assert differences(table.scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], f"{domain}.{product}"
+
+
+def test_a_spark_domain_has_its_own_cluster_run_as_itself(deployment):
+    """mesh up starts marketing's cluster (a master, two workers) as marketing's own OS user, and its
+    code server names that master; marketing's run read other domains' ports from its own copies."""
+    from platform_lib.deploy.spark_cluster import status
+
+    cluster = marketing_cluster(deployment.plan)
+    found = status(cluster)
+    assert found is not None and [w["state"] for w in found["workers"]] == ["ALIVE", "ALIVE"], found
+    for service in ("spark-marketing-master", "spark-marketing-worker-0", "spark-marketing-worker-1"):
+        assert pwd.getpwuid(Path(f"/proc/{deployment.pid(service)}").stat().st_uid).pw_name == f"{deployment.plan.name}-marketing"
+    assert deployment.environ("code-server-marketing")["MESH_SPARK_MASTER"] == cluster.master_url
+    assert "MESH_SPARK_MASTER" not in deployment.environ("code-server-finance")
+    # After the automation run of marketing (the test before): its application ran on the cluster, and
+    # its Spark folder holds copies of the ports it is granted (sales' orders, customers' profiles) only.
+    assert [a["name"] for a in found["completedapps"] if a["name"].startswith("mesh-marketing-")], found["completedapps"]
+    inputs = deployment.plan.home / "deployment" / "homes" / "marketing" / "warehouse" / "marketing.spark" / "inputs"
+    assert sorted(str(p.relative_to(inputs)) for p in inputs.glob("*/*")) == ["customers/customer_profiles_v1", "sales/orders_v1"]
 
 
 def test_marketing_cannot_repoint_sales_port_with_its_own_catalog_credentials(deployment):
@@ -342,7 +376,7 @@ def test_the_ports_checked_before_mesh_up_changes_anything_are_those_its_service
 
 def test_mesh_up_refuses_a_port_another_server_holds_and_starts_nothing(tmp_path):
     plan = Plan(home=tmp_path / "home", name=f"mesh_test_{secrets.token_hex(4)}", postgres=POSTGRES,
-                webserver_port=free_ports(1)[0], base_port=_free_block(60))
+                webserver_port=free_ports(1)[0], base_port=_free_block(66))
     env = {**mesh_env(plan.home), "MESH_POSTGRES": POSTGRES}
     args = ["--port", str(plan.webserver_port), "--base-port", str(plan.base_port), "--name", plan.name]
     try:

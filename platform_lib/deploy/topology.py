@@ -2,6 +2,7 @@
 
     PostgreSQL  <name>_dagster (runs, events, schedules)   <name>_ports (the port catalog)
     SeaweedFS   s3://ports, one identity per domain, rendered from the contracts' grants
+    Spark       a standalone cluster (master, two workers) per domain on `engine: spark`, run as that domain
     a code server per location (gRPC), each with its own S3 identity; runs launch inside it
     dagster-daemon (queued runs one per domain, schedules, automation sensors)
     dagster-webserver on 127.0.0.1:<port>
@@ -14,6 +15,7 @@ import json
 import sys
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from platform_lib.deploy.catalog_authority import catalog_uri, grant_authority
@@ -22,6 +24,9 @@ from platform_lib.deploy.object_store import BUCKET, PORTS, create_bucket, lefto
 from platform_lib.deploy.pairing import pair
 from platform_lib.deploy.processes import Service, Supervisor, http_answers, port_open, refuse_taken
 from platform_lib.deploy.separation import HOMES, ensure_user, hand_over, let_through, own_home, separates_users, unreachable, user_name
+from platform_lib.deploy.spark_cluster import ClusterPlan
+from platform_lib.deploy.spark_cluster import services as spark_services
+from platform_lib.engines.spark import MASTER, require_java
 from platform_lib.ports.identities import PLATFORM, catalog_passwords, write_identities
 from platform_lib.settings import MESH_ROOT, WORKSPACE_FILE, masking_key_file, mesh_home
 
@@ -36,7 +41,7 @@ class Plan:
     name: str = "mesh"
     postgres: str = "postgres@127.0.0.1:5432"
     webserver_port: int = 3000
-    # Code servers take base, base+1, ...; SeaweedFS base+50 ... base+57.
+    # Code servers take base, base+1, ...; SeaweedFS base+50 ... base+57; Spark clusters base+60 on, six ports each.
     base_port: int = 4100
 
     @property
@@ -63,6 +68,19 @@ class Plan:
     @property
     def weed_ports(self) -> dict[str, int]:
         return {key: self.base_port + 50 + i for i, key in enumerate(PORTS)}
+
+    @cached_property
+    def spark_clusters(self) -> dict[str, ClusterPlan]:
+        """Domain -> its own Spark cluster, for each domain whose engine is Spark, in its own home."""
+        from platform_lib.engines import SPARK
+        from platform_lib.mesh import load_mesh
+
+        spark = [domain.name for domain in load_mesh(WORKSPACE_FILE).domains if domain.engine == SPARK]
+        clusters = {}
+        for i, name in enumerate(spark):
+            master, ui, *workers = range(self.base_port + 60 + 6 * i, self.base_port + 66 + 6 * i)
+            clusters[name] = ClusterPlan(self.home / "deployment" / HOMES / name / "spark-cluster", master, ui, tuple(workers), name=f"spark-{name}")
+        return clusters
 
     @property
     def s3_endpoint(self) -> str:
@@ -108,6 +126,9 @@ def code_server(plan: Plan, name: str) -> Service:
     argv = [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port), *target, "--location-name", name]
     home = plan.home / "deployment" / HOMES / identity
     env = {**plan.environment(), "MESH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "HOME": str(home), **identity_environment(plan, identity)}
+    cluster = plan.spark_clusters.get(name)
+    if cluster is not None:
+        env[MASTER] = cluster.master_url
     return Service(f"code-server-{name}", argv, port_open(port), env, MESH_ROOT, user=user_name(plan.name, identity) if separates_users() else None)
 
 
@@ -128,6 +149,8 @@ def prepare_homes(plan: Plan, mesh, say) -> None:
                                    f"let other users through it (chmod o+x {blocked}), or install Python and the repository where they can")
     for identity in [PLATFORM, *projects]:
         home = own_home(plan.home / "deployment", identity, key, plan.home)
+        if identity in plan.spark_clusters:
+            plan.spark_clusters[identity].folder.mkdir(exist_ok=True)
         write_instance(home / "dagster", plan.postgres, f"{plan.name}_dagster")
         if separates_users():
             dbt = projects.get(identity)
@@ -147,12 +170,20 @@ def prepare_homes(plan: Plan, mesh, say) -> None:
             "can read another's files and secrets (docs/deployment.md, One domain cannot act as another)")
 
 
+def clusters(plan: Plan) -> list[Service]:
+    """Each Spark domain's cluster, run by the domain's own user: its executors read the inputs the
+    domain's runs staged and write its tables, in its home, and no other domain's."""
+    user = (lambda name: user_name(plan.name, name)) if separates_users() else (lambda name: None)
+    return [service for name, cluster in plan.spark_clusters.items() for service in spark_services(cluster, user(name))]
+
+
 def services(plan: Plan) -> list[Service]:
     """In start order; `down` stops them in reverse."""
     env = plan.environment()
     workspace = ["-w", str(plan.workspace)]
     return [
         seaweedfs(plan.store, plan.access / "s3.json", plan.weed_ports),
+        *clusters(plan),
         *(code_server(plan, name) for name in plan.code_servers),
         Service("daemon", [str(BIN / "dagster-daemon"), "run", *workspace], "Instance is configured with the following daemons", env, MESH_ROOT),
         Service("webserver", [str(BIN / "dagster-webserver"), *workspace, "-h", "127.0.0.1", "-p", str(plan.webserver_port)],
@@ -162,7 +193,9 @@ def services(plan: Plan) -> list[Service]:
 
 def service_ports(plan: Plan) -> dict[str, list[int]]:
     """The ports each service of `services` listens on, known before its settings are written."""
-    return {"s3": list(plan.weed_ports.values()), **{f"code-server-{name}": [port] for name, port in plan.code_servers.items()},
+    spark = {f"{c.name}-{part}": ports for c in plan.spark_clusters.values()
+             for part, ports in [("master", [c.master_port, c.master_ui_port]), *((f"worker-{i}", list(c.worker_ports[2 * i:2 * i + 2])) for i in range(c.workers))]}
+    return {"s3": list(plan.weed_ports.values()), **spark, **{f"code-server-{name}": [port] for name, port in plan.code_servers.items()},
             "webserver": [plan.webserver_port]}
 
 
@@ -174,6 +207,8 @@ def up(plan: Plan, say=print) -> None:
     for name, ports in service_ports(plan).items():
         if supervisor.pid(name) is None:
             refuse_taken(name, ports)
+    for domain in plan.spark_clusters:
+        require_java(f"domain {domain}")
     ensure_databases(plan.postgres, [f"{plan.name}_dagster", plan.port_catalog])
     # Before anything is written into the home: it may be another deployment's.
     pair(plan)

@@ -80,13 +80,17 @@ def session(domain: str, application: str):
     except ImportError:
         raise SparkUnavailable(f"domain {domain} runs on Spark (domain.yaml: engine: spark): install the platform's spark extra "
                                "(pip install -e '.[spark]', which `make test` does)") from None
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        raise SparkUnavailable(f"domain {domain} runs on Spark (domain.yaml: engine: spark), which needs Java 17: "
-                               "install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+    require_java(f"domain {domain}")
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in {**session_config(domain), "spark.app.name": application}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def require_java(who: str) -> None:
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise SparkUnavailable(f"{who} runs on Spark (domain.yaml: engine: spark), which needs Java 17: "
+                               "install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
 
 
 def identifier(name: str) -> str:
