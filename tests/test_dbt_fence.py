@@ -15,7 +15,7 @@ import pytest
 
 from platform_lib.descriptors.dbt_files import write_dbt_files
 from platform_lib.descriptors.domain import load_domain
-from platform_lib.ports.binding import FENCE_PLUGIN, UnboundSource, require_fence
+from platform_lib.ports.binding import FENCE_PLUGIN, UnboundSource, require_profile
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import mesh
@@ -132,5 +132,5 @@ def test_a_run_refuses_a_profile_without_the_fence(tmp_path):
     write_dbt_files(marketing(root))
     without_the_fence(profile)
     with pytest.raises(UnboundSource) as refused:
-        require_fence(load_domain(root / "domains" / "marketing"))
+        require_profile(load_domain(root / "domains" / "marketing"))
     assert str(refused.value).startswith(f"{profile}:") and "marketing.outputs.mesh.plugins: the platform's fence is missing" in str(refused.value)

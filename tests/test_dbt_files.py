@@ -16,7 +16,7 @@ from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.keys import port_key_of_contract, port_source_identifier, table_name
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.mesh import load_mesh
-from platform_lib.ports.binding import require_fence
+from platform_lib.ports.binding import require_profile
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import REPO
 
@@ -63,7 +63,7 @@ def test_the_profile_is_the_domains_own_and_keeps_the_fence(domain, tmp_path):
     root = mesh_copy(tmp_path)
     copy = load_domain(root / "domains" / domain.name)
     write_dbt_files(copy.dbt_project_dir)
-    require_fence(copy)  # the run's binding accepts the generated profile
+    require_profile(copy)  # the run's binding accepts the generated profile
 
 
 @pytest.mark.parametrize("domain", MESH.domains, ids=lambda d: d.name)
@@ -199,3 +199,49 @@ def test_a_dbt_project_without_its_domain_is_refused_naming_it(tmp_path):
     with pytest.raises(DescriptorError) as refused:
         write_dbt_files(project)
     assert refused.value.problems[0].file == tmp_path / "domains" / "lonely" / "domain.yaml"
+
+
+def test_a_spark_domain_gets_dbt_sparks_session_and_its_contracts_in_sparks_types(tmp_path):
+    """One line of domain.yaml moves a domain to Spark: the profile is dbt-spark's session (the
+    domain's own warehouse folder and metastore, the cluster MESH_SPARK_MASTER names), and the
+    model contracts say each contract type as Spark names it."""
+    root = mesh_copy(tmp_path)
+    edit(root / "domains" / "sales" / "domain.yaml", "name: sales\n", "name: sales\nengine: spark\n")
+    sales = load_domain(root / "domains" / "sales")
+    files = generated(sales)
+    output = files[PROFILE]["sales"]["outputs"]["mesh"]
+    assert (output["type"], output["method"], output["schema"]) == ("spark", "session", "sales")
+    parameters = output["server_side_parameters"]
+    assert parameters["spark.master"] == "{{ env_var('MESH_SPARK_MASTER', 'local[2]') }}"
+    assert parameters["spark.sql.warehouse.dir"] == "{{ env_var('MESH_HOME') }}/warehouse/sales.spark"
+    (pricing,) = [m for m in files[MODEL_CONTRACTS]["models"] if m["name"] == "pricing_summary"]
+    assert {c["name"]: c["data_type"] for c in pricing["columns"]} == {
+        "l_returnflag": "string", "l_linestatus": "string", "sum_qty": "decimal(38,2)", "sum_base_price": "decimal(38,2)",
+        "sum_disc_price": "decimal(38,4)", "sum_charge": "decimal(38,6)", "avg_qty": "double", "avg_price": "double",
+        "avg_disc": "double", "count_order": "bigint"}
+    write_dbt_files(sales.dbt_project_dir)
+    require_profile(sales)
+
+
+def test_a_profile_left_from_another_engine_stops_the_run(tmp_path):
+    """domain.yaml moved to Spark, the DuckDB profile still in place (no `mesh prepare` since): the
+    run's binding refuses it, naming the profile's field and the fix, before dbt runs anywhere."""
+    from platform_lib.ports.binding import UnboundSource
+
+    root = mesh_copy(tmp_path)
+    write_dbt_files(root / "dbt_projects" / "marketing")
+    edit(root / "domains" / "marketing" / "domain.yaml", "name: marketing\n", "name: marketing\nengine: spark\n")
+    with pytest.raises(UnboundSource) as refused:
+        require_profile(load_domain(root / "domains" / "marketing"))
+    profile = root / "dbt_projects" / "marketing" / "profiles.yml"
+    assert str(refused.value).startswith(f"{profile}:") and "marketing.outputs.mesh.type: the profile runs dbt on 'duckdb', " \
+        "and domain.yaml says engine: spark" in str(refused.value) and "`mesh prepare`" in str(refused.value)
+
+
+def test_an_unknown_engine_names_the_file_and_the_field(tmp_path):
+    root = mesh_copy(tmp_path)
+    edit(root / "domains" / "sales" / "domain.yaml", "name: sales\n", "name: sales\nengine: sparc\n")
+    with pytest.raises(DescriptorError) as refused:
+        load_domain(root / "domains" / "sales")
+    assert f"{root / 'domains' / 'sales' / 'domain.yaml'}:2" in str(refused.value)
+    assert "engine: must be one of duckdb, spark, not 'sparc'" in str(refused.value)

@@ -132,6 +132,8 @@ def deployment(tmp_path_factory):
     plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=free_ports(1)[0], base_port=_free_block(66))
     deployment = Deployment(root, env, plan)
     mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
+    # As a domain's image build does: marketing's profile and manifest are now Spark's.
+    mesh("prepare", env=env)
     with ExitStack() as stack:
         # Each domain runs as its own OS user (the tests run as root), which must reach the interpreter and the code.
         for needed in (Path(sys.executable), root):

@@ -168,7 +168,10 @@ def test_a_domain_cannot_write_under_another_domains_prefix(s3_mesh):
     assert s3_filesystem(s3_mesh.endpoint, s3_mesh.keys["platform"]).get_file_info(path).type == fs.FileType.NotFound
 
 
-def test_a_forged_data_file_on_s3_is_refused_at_binding(s3_mesh, tmp_path):
+@contextmanager
+def forged_orders(s3_mesh, tmp_path: Path) -> Iterator[tuple[int, str]]:
+    """Sales' orders' current data file on S3 replaced by a forgery of the same size, counts and
+    bounds while the block runs: (snapshot id, data file URI)."""
     key = ("sales", "orders_v1")
     with port_catalog(s3_mesh) as catalog:
         snapshot = catalog.table(key).current_snapshot()
@@ -183,15 +186,54 @@ def test_a_forged_data_file_on_s3_is_refused_at_binding(s3_mesh, tmp_path):
     try:
         with store.open_output_stream(path) as out:
             out.write(forged.read_bytes())
-        where = f"port sales.orders_v1 snapshot {snapshot.snapshot_id}: data file {uri}"
-        with port_catalog(s3_mesh, "finance") as catalog, pytest.raises(CorruptPort, match=f"^{re.escape(where)} differs from what the catalog recorded \\(content: "):
-            pin(MESH.domain("finance"), key, catalog)
+        yield snapshot.snapshot_id, uri
     finally:
         with store.open_output_stream(path) as out:
             out.write(good)
+
+
+def test_a_forged_data_file_on_s3_is_refused_at_binding(s3_mesh, tmp_path):
+    with forged_orders(s3_mesh, tmp_path) as (snapshot_id, uri):
+        where = f"port sales.orders_v1 snapshot {snapshot_id}: data file {uri}"
+        with port_catalog(s3_mesh, "finance") as catalog, pytest.raises(CorruptPort, match=f"^{re.escape(where)} differs from what the catalog recorded \\(content: "):
+            pin(MESH.domain("finance"), ("sales", "orders_v1"), catalog)
 
 
 def test_mesh_ports_lists_the_s3_tables_as_the_platform(s3_mesh):
     listed = json.loads(mesh("ports", "--json", env=s3_mesh.env).stdout)
     assert sorted(tuple(p["asset_key"].split("/")) for p in listed) == sorted(p.asset_key for d in MESH.domains for p in d.output_ports)
     assert all(p["metadata_location"].startswith("s3://ports/") for p in listed)
+
+
+def test_a_spark_domain_binds_its_own_copies_of_what_it_may_read_and_nothing_forged(s3_mesh, tmp_path):
+    """Spark reads no S3 here (hadoop-aws is not among pyspark's jars): a Spark domain's binding checks
+    each port as any domain's does, with its own identity, then copies the files into its own Spark
+    folder, where its views read them. A forged file is refused before anything of that port is copied."""
+    from dataclasses import replace
+
+    from platform_lib.descriptors.dbt_manifest import load_manifest
+    from platform_lib.ports.binding import bind_sources
+    from platform_lib.ports.warehouse import Warehouse
+
+    marketing = replace(MESH.domain("marketing"), engine="spark")
+    manifest = load_manifest(marketing)
+
+    def bind(home: Path):
+        with port_catalog(s3_mesh, "marketing") as catalog, mock.patch.dict(os.environ, {"MESH_HOME": str(home)}):
+            return catalog, bind_sources(marketing, manifest, catalog, Warehouse(home / "marketing.duckdb", "256MB", catalog.storage))
+
+    catalog, bound = bind(tmp_path / "first")
+    inputs = tmp_path / "first" / "warehouse" / "marketing.spark" / "inputs"
+    assert sorted(str(p.relative_to(inputs)) for p in inputs.glob("*/*")) == ["customers/customer_profiles_v1", "sales/orders_v1"]
+    for _, _, files in bound.views:
+        for copy in map(Path, files):
+            assert copy.is_relative_to(inputs)
+            (uri,) = [u for u in catalog.data_files(catalog.table(tuple(copy.relative_to(inputs).parts[:2])), int(copy.parent.name))
+                      if u.endswith(copy.name)]
+            with catalog.storage.filesystem(uri).open_input_file(path_of(uri)) as original:
+                assert copy.read_bytes() == original.read()
+
+    with forged_orders(s3_mesh, tmp_path):
+        with pytest.raises(CorruptPort, match="^port sales.orders_v1 snapshot "):
+            bind(tmp_path / "second")
+        assert not (tmp_path / "second" / "warehouse" / "marketing.spark" / "inputs" / "sales").exists()

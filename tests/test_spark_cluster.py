@@ -11,6 +11,9 @@ import signal
 import subprocess
 import sys
 
+from platform_lib.deploy.processes import Supervisor
+from platform_lib.deploy.spark_cluster import services, start
+
 # An application of its own process (as a run's would be), which reports the master's status while it runs.
 APPLICATION = """
 import json, sys, urllib.request
@@ -39,3 +42,13 @@ def test_an_application_gets_executors_on_both_workers(spark):
     (app,) = [a for a in report["status"]["activeapps"] if a["name"] == "mesh-cluster-test"]
     assert app["cores"] == 2
     assert [w["coresused"] for w in report["status"]["workers"]] == [1, 1], report["status"]["workers"]
+
+
+def test_starting_the_cluster_again_finds_it_running(spark):
+    """`mesh up` again starts only what is not running: spark-class execs java, and the running JVM
+    is still known as the service it started (else the second start fails on its own port)."""
+    supervisor = Supervisor(spark.folder)
+    before = {service.name: supervisor.pid_of(service) for service in services(spark)}
+    assert None not in before.values(), before
+    start(spark, supervisor)
+    assert {service.name: supervisor.pid_of(service) for service in services(spark)} == before

@@ -68,6 +68,9 @@ class Service:
     listens: tuple[int, ...] = ()
     # The OS user it runs as (this process's own if None; another needs root).
     user: str | None = None
+    # Its first word is a launcher that execs the program that runs (Spark's spark-class execs java):
+    # the running process shows the arguments after it, not the launcher.
+    launcher: bool = False
 
     @property
     def ports(self) -> list[int]:
@@ -111,7 +114,7 @@ class Supervisor:
     def pid_of(self, service: Service) -> int | None:
         """The service's pid if it runs: its pid file names a live process that runs its command."""
         pid = self.pid(service.name)
-        if pid is not None and not _runs(pid, service.argv):
+        if pid is not None and not _runs(pid, service.argv[1:] if service.launcher else service.argv):
             # A pid outlives its process: after a crash or a reboot the number may name another one.
             (self.pids / f"{service.name}.pid").unlink(missing_ok=True)
             return None
@@ -196,7 +199,8 @@ def _listening(service: Service, session: int) -> bool:
 
 
 def _runs(pid: int, argv: list[str]) -> bool:
-    """Whether the process runs `argv`; a script's interpreter may come first (its #! line)."""
+    """Whether the process runs `argv`; a script's interpreter (its #! line), or what a launcher
+    exec'd, may come first."""
     return sockets.argv_of(pid)[-len(argv):] == argv
 
 

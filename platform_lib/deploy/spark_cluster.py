@@ -68,14 +68,14 @@ def services(plan: ClusterPlan, user: str | None = None) -> list[Service]:
     env = environment(plan)
     master = Service(
         f"{plan.name}-master", [spark_class, MASTER_CLASS, "--host", "127.0.0.1", "--port", str(plan.master_port), "--webui-port", str(plan.master_ui_port)],
-        http_answers(f"{plan.ui_url}/json"), env, plan.folder, listens=(plan.master_port,), user=user,
+        http_answers(f"{plan.ui_url}/json"), env, plan.folder, listens=(plan.master_port,), user=user, launcher=True,
     )
     workers = []
     for i in range(plan.workers):
         port, ui = plan.worker_ports[2 * i], plan.worker_ports[2 * i + 1]
         argv = [spark_class, WORKER_CLASS, plan.master_url, "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(ui),
                 "--cores", str(plan.cores), "--memory", plan.memory, "--work-dir", str(plan.folder / "work" / f"worker-{i}")]
-        workers.append(Service(f"{plan.name}-worker-{i}", argv, http_answers(f"http://127.0.0.1:{ui}/json"), env, plan.folder, listens=(port,), user=user))
+        workers.append(Service(f"{plan.name}-worker-{i}", argv, http_answers(f"http://127.0.0.1:{ui}/json"), env, plan.folder, listens=(port,), user=user, launcher=True))
     return [master, *workers]
 
 

@@ -144,8 +144,7 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
     """Create or replace the views behind every dbt source in the domain's warehouse (a Spark
     domain's run creates them in its session from `views`), each input port pinned to its current
     version in `catalog`."""
-    if domain.engine == DUCKDB:
-        require_fence(domain)
+    require_profile(domain)
     bound, pinned = Binding(), {}
     with warehouse.connect() as con:
         last = last_bound(con)
@@ -197,15 +196,21 @@ def record_bound(con, pinned: dict[str, tuple[int, int]]) -> None:
         con.execute(f"insert or replace into {BOUND} values (?, ?, ?)", [port, snapshot, sequence])
 
 
-def require_fence(domain: Domain) -> None:
-    """The fence is the plugin the domain's dbt profile declares (`mesh prepare` writes the profile
-    from the descriptors, and `mesh run` again when it changed): a profile edited since without it
-    would let the run read any file, so the run does not start."""
+def require_profile(domain: Domain) -> None:
+    """The domain's dbt profile is the one `mesh prepare` writes from its descriptors (and `mesh run`
+    again when they changed): for the engine `domain.yaml` names, and on DuckDB with the platform's
+    fence, the plugin that closes dbt's session to what was bound. A profile edited since, or left
+    from another engine, would run dbt elsewhere or let it read any file, so the run does not start."""
     doc = load_yaml(domain.dbt_project_dir / "profiles.yml")
     profile = doc.data.get(domain.name) or {}
     target = profile.get("target")
-    plugins = ((profile.get("outputs") or {}).get(target) or {}).get("plugins") or []
-    if FENCE_PLUGIN not in [p.get("module") for p in plugins if isinstance(p, dict)]:
+    output = (profile.get("outputs") or {}).get(target) or {}
+    if output.get("type") != domain.engine:
+        problem = doc.problem(f"the profile runs dbt on {output.get('type')!r}, and domain.yaml says engine: {domain.engine}: the profile "
+                              "is generated, and `mesh prepare` writes it again with the manifest", domain.name, "outputs", target, "type")
+        raise UnboundSource(str(problem))
+    plugins = output.get("plugins") or []
+    if domain.engine == DUCKDB and FENCE_PLUGIN not in [p.get("module") for p in plugins if isinstance(p, dict)]:
         problem = doc.problem(f"the platform's fence is missing: the profile is generated, and `mesh prepare` writes it again "
                               f"with the plugin `- module: {FENCE_PLUGIN}`", domain.name, "outputs", target, "plugins")
         raise UnboundSource(str(problem))

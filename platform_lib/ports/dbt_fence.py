@@ -1,7 +1,7 @@
 """dbt-duckdb's hook into a domain's dbt sessions: in a platform run, each session dbt opens reaches
 only the files the run bound (its operational sources, the port versions it pinned), before dbt
 runs anything in it. Every domain's profile names this module under `plugins:` (`mesh new domain`
-writes it; a run refuses a profile without it, ports.binding.require_fence).
+writes it; a run refuses a profile without it, ports.binding.require_profile).
 
 A plugin, not the profile's `settings:`: dbt-duckdb runs those on every cursor it opens, and the
 second cursor's `SET allowed_paths` is refused once the fence is closed. A dbt run outside the

@@ -1,4 +1,5 @@
 -- TPC-H Q22: customers in selected countries with an above-average balance who never ordered.
+-- The sum is cast to its contract's type: Spark would make it DECIMAL(25,2), DuckDB DECIMAL(38,2).
 with candidates as (
     select
         customer_key,
@@ -11,7 +12,7 @@ with candidates as (
 select
     cntrycode,
     count(*) as numcust,
-    sum(account_balance) as totacctbal
+    cast(sum(account_balance) as decimal(38, 2)) as totacctbal
 from candidates
 where account_balance > (select avg(account_balance) from candidates where account_balance > 0.00)
     and not exists (
