@@ -5,14 +5,14 @@
 For each scale factor, one seeded MESH_HOME's operational sources, and a mesh copy whose sales
 domain names `engine: spark` (its SQL and contracts unchanged). The cluster (a master and two
 one-core workers, 1 GB each, as the tests start it) is started once and its start-up timed, until
-both workers have registered. Then `mesh run --domain sales`, twice per engine, each on a fresh
-MESH_HOME with the same sources: the first run of a home pays the Spark metastore's creation, the
-second is what a daily run costs. Wall time, and peak memory as PSS summed over the run's process
+both workers have registered. Then `mesh run --domain sales`, `--runs` times per engine (2 by
+default) on a fresh MESH_HOME per engine with the same sources: the first run of a home pays the
+Spark metastore's creation, a second is what a daily run costs. Wall time, and peak memory as PSS summed over the run's process
 tree and, for Spark, the cluster's JVMs (master, workers, and the executors they start).
 
 The ports each engine published are compared: equal row counts, equal content digests of the
 exported columns where the export is deterministic, Q1 equal to tpch_answers() where it exists.
-Nothing here asserts a time. Writes bench/spark_domain.json.
+Nothing here asserts a time. Writes bench/spark_domain-sf<N>....json.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ sys.path.insert(0, str(REPO))
 from platform_lib.deploy.processes import Supervisor  # noqa: E402
 from platform_lib.deploy.spark_cluster import ClusterPlan, services, start, stop  # noqa: E402
 from tests.support.seaweed import free_ports  # noqa: E402
-
-RUNS = 2
 
 
 def base_env() -> dict:
@@ -89,7 +87,7 @@ def same(a: dict, b: dict) -> bool:
     return rows and len(left) == len(right) and all(close(x, y) for r, s in zip(left, right) for x, y in zip(r, s))
 
 
-def measure(scale_factor: float, folder: Path, cluster: ClusterPlan, supervisor: Supervisor) -> dict:
+def measure(scale_factor: float, folder: Path, cluster: ClusterPlan, supervisor: Supervisor, repeats: int) -> dict:
     seeded = folder / "seeded"
     env = {**base_env(), "MESH_HOME": str(seeded), "MESH_ROOT": str(REPO)}
     timed([str(BIN / "mesh"), "seed", "--sf", str(scale_factor)], env)
@@ -102,7 +100,7 @@ def measure(scale_factor: float, folder: Path, cluster: ClusterPlan, supervisor:
         shutil.copytree(seeded / "sources", home / "sources")
         run_env = {**base_env(), "MESH_HOME": str(home), "MESH_ROOT": str(root), "MESH_SPARK_MASTER": cluster.master_url, "MESH_SF": str(scale_factor)}
         timed([str(BIN / "mesh"), "prepare"], run_env, cwd=root)
-        for _ in range(RUNS):
+        for _ in range(repeats):
             seconds, peak, done = sampled([str(BIN / "mesh"), "run", "--domain", "sales"], run_env, cwd=root,
                                           also=jvms if engine == "spark" else ())
             if done.returncode != 0:
@@ -120,6 +118,7 @@ def measure(scale_factor: float, folder: Path, cluster: ClusterPlan, supervisor:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sf", type=float, nargs="+", default=[1.0, 3.0])
+    parser.add_argument("--runs", type=int, default=2, help="runs per engine, each after the one before on the same home")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     master, ui, *workers = free_ports(6)
@@ -133,12 +132,12 @@ def main() -> None:
         for sf in args.sf:
             sf_folder = folder / f"sf{sf:g}"
             sf_folder.mkdir()
-            results[f"sf{sf:g}"] = measure(sf, sf_folder, cluster, supervisor)
+            results[f"sf{sf:g}"] = measure(sf, sf_folder, cluster, supervisor, args.runs)
             print(json.dumps(results[f"sf{sf:g}"], default=str)[:2000], flush=True)
     finally:
         stop(cluster, supervisor)
         shutil.rmtree(folder, ignore_errors=True)
-    (REPO / "bench" / "spark_domain.json").write_text(json.dumps(results, indent=2) + "\n")
+    (REPO / "bench" / f"spark_domain{'_'.join(f'-sf{sf:g}' for sf in args.sf)}.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

@@ -1,6 +1,6 @@
 """The production topology, really run (`mesh up`): PostgreSQL instance and port catalog, SeaweedFS,
-a code server per location, the daemon and the webserver, and a Spark cluster for marketing, which
-runs on Spark here. A sales publication launched through GraphQL makes the daemon run finance and
+a code server per location, the daemon and the webserver, and at the end a Spark cluster for
+marketing, moved to Spark. A sales publication launched through GraphQL makes the daemon run finance and
 marketing by itself; one domain's runs queue one at a time;
 a schedule fires; a killed code server, a killed daemon and a restarted PostgreSQL lose nothing and
 publish nothing half-done."""
@@ -125,15 +125,11 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     root = mesh_copy(tmp_path_factory.mktemp("deployment"))
-    # A consumer on Spark: its inputs are other domains' ports on S3, which Spark reads from its own copies.
-    edit(root / "domains" / "marketing" / "domain.yaml", "name: marketing\n", "name: marketing\nengine: spark\n")
     env = {**mesh_env(root / ".mesh"), "MESH_ROOT": str(root), "MESH_POSTGRES": POSTGRES}
     name = f"mesh_test_{secrets.token_hex(4)}"
     plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=free_ports(1)[0], base_port=_free_block(66))
     deployment = Deployment(root, env, plan)
     mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
-    # As a domain's image build does: marketing's profile and manifest are now Spark's.
-    mesh("prepare", env=env)
     with ExitStack() as stack:
         # Each domain runs as its own OS user (the tests run as root), which must reach the interpreter and the code.
         for needed in (Path(sys.executable), root):
@@ -220,25 +216,6 @@ def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployme
             table = catalog.table((domain, f"{product}_v1"))
             assert table.metadata_location.startswith(f"s3://ports/{domain}/")
             assert differences(table.scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], f"{domain}.{product}"
-
-
-def test_a_spark_domain_has_its_own_cluster_run_as_itself(deployment):
-    """mesh up starts marketing's cluster (a master, two workers) as marketing's own OS user, and its
-    code server names that master; marketing's run read other domains' ports from its own copies."""
-    from platform_lib.deploy.spark_cluster import status
-
-    cluster = marketing_cluster(deployment.plan)
-    found = status(cluster)
-    assert found is not None and [w["state"] for w in found["workers"]] == ["ALIVE", "ALIVE"], found
-    for service in ("spark-marketing-master", "spark-marketing-worker-0", "spark-marketing-worker-1"):
-        assert pwd.getpwuid(Path(f"/proc/{deployment.pid(service)}").stat().st_uid).pw_name == f"{deployment.plan.name}-marketing"
-    assert deployment.environ("code-server-marketing")["MESH_SPARK_MASTER"] == cluster.master_url
-    assert "MESH_SPARK_MASTER" not in deployment.environ("code-server-finance")
-    # After the automation run of marketing (the test before): its application ran on the cluster, and
-    # its Spark folder holds copies of the ports it is granted (sales' orders, customers' profiles) only.
-    assert [a["name"] for a in found["completedapps"] if a["name"].startswith("mesh-marketing-")], found["completedapps"]
-    inputs = deployment.plan.home / "deployment" / "homes" / "marketing" / "warehouse" / "marketing.spark" / "inputs"
-    assert sorted(str(p.relative_to(inputs)) for p in inputs.glob("*/*")) == ["customers/customer_profiles_v1", "sales/orders_v1"]
 
 
 def test_marketing_cannot_repoint_sales_port_with_its_own_catalog_credentials(deployment):
@@ -468,3 +445,32 @@ def test_pairing_a_catalog_and_a_store(tmp_path):
         assert "the catalog lists 1 published port(s), and this store is new" in str(refused.value), refused.value
     finally:
         _drop(first)
+
+
+def test_a_domain_moved_to_spark_gets_its_own_cluster_run_as_itself(deployment):
+    """Last, as it changes the deployment: marketing moves to Spark (one line of domain.yaml, then
+    `mesh prepare` as its image build would); `mesh up` starts its cluster (a master, two workers) as
+    marketing's own OS user, its restarted code server names that master, and its run reads the
+    other domains' ports on S3 from its own copies and publishes the official answers."""
+    from platform_lib.deploy.spark_cluster import status
+
+    edit(deployment.root / "domains" / "marketing" / "domain.yaml", "name: marketing\n", "name: marketing\nengine: spark\n")
+    mesh("prepare", env=deployment.env)
+    deployment.mesh("up")
+    deployment.mesh("restart", "marketing")
+    cluster = marketing_cluster(deployment.plan)
+    for service in ("spark-marketing-master", "spark-marketing-worker-0", "spark-marketing-worker-1"):
+        assert pwd.getpwuid(Path(f"/proc/{deployment.pid(service)}").stat().st_uid).pw_name == f"{deployment.plan.name}-marketing"
+    assert deployment.environ("code-server-marketing")["MESH_SPARK_MASTER"] == cluster.master_url
+    assert "MESH_SPARK_MASTER" not in deployment.environ("code-server-finance")
+    assert deployment.finished(deployment.launch("marketing"), 400)["status"] == "SUCCESS"
+    found = status(cluster)
+    assert [w["state"] for w in found["workers"]] == ["ALIVE", "ALIVE"], found
+    assert [a for a in found["completedapps"] if a["name"].startswith("mesh-marketing-") and a["cores"] == 2], found["completedapps"]
+    # Copies of the ports it is granted (sales' orders, customers' profiles), and of nothing else.
+    inputs = deployment.plan.home / "deployment" / "homes" / "marketing" / "warehouse" / "marketing.spark" / "inputs"
+    assert sorted(str(p.relative_to(inputs)) for p in inputs.glob("*/*")) == ["customers/customer_profiles_v1", "sales/orders_v1"]
+    with port_catalog(deployment.as_platform()) as catalog:
+        for (domain, product), query in TPCH_PRODUCTS.items():
+            if domain == "marketing":
+                assert differences(catalog.table((domain, f"{product}_v1")).scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], product
