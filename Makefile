@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 MESH_SF ?= 0.1
 CHROMIUM := /usr/bin/chromium
 JAVA := /usr/bin/java
+# Two workers, a test module each at a time (pytest-xdist): a test waits on its subprocesses (dbt,
+# Dagster, JVMs, servers) about a third of its time, so two share the machines' two cores well.
+# The slowest modules go first (tests/conftest.py), beside the rest rather than after them.
+PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test bench clean
@@ -40,7 +44,7 @@ demo: setup
 test: setup $(CHROMIUM) $(JAVA) $(VENV)/.spark
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 # Every figure of bench/README.md, in one run (about 30 minutes): SF 0.1, 1 and 3, the audit against
 # datacontract-cli (its own virtualenv under bench/), the generated 500-port mesh.

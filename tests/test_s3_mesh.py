@@ -211,12 +211,16 @@ def test_a_spark_domain_binds_its_own_copies_of_what_it_may_read_and_nothing_for
     folder, where its views read them. A forged file is refused before anything of that port is copied."""
     from dataclasses import replace
 
+    from platform_lib.descriptors.dbt_files.profile import profile
     from platform_lib.descriptors.dbt_manifest import load_manifest
     from platform_lib.ports.binding import bind_sources
     from platform_lib.ports.warehouse import Warehouse
 
-    marketing = replace(MESH.domain("marketing"), engine="spark")
-    manifest = load_manifest(marketing)
+    manifest = load_manifest(MESH.domain("marketing"))
+    # The domain as `mesh prepare` leaves it after its move to Spark: its own generated profile.
+    marketing = replace(MESH.domain("marketing"), engine="spark", folder=tmp_path / "mesh" / "domains" / "marketing")
+    marketing.dbt_project_dir.mkdir(parents=True)
+    (marketing.dbt_project_dir / "profiles.yml").write_text(profile(marketing))
 
     def bind(home: Path):
         with port_catalog(s3_mesh, "marketing") as catalog, mock.patch.dict(os.environ, {"MESH_HOME": str(home)}):

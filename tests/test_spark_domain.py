@@ -1,6 +1,8 @@
 """A domain on Spark (issue 20): a mesh copy where sales runs on a Spark standalone cluster and every
 other domain on DuckDB. The same descriptors, contracts and SQL; the same ports, audit, masking and
-publication; the master's own status shows the run's application with an executor on each worker."""
+publication; the master's own status shows the run's application with an executor on each worker.
+The cluster (a master and two workers, each its own JVM) is started and stopped as the deployment's
+other servers are (deploy.spark_cluster)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from platform_lib.deploy.processes import Supervisor
+from platform_lib.deploy.spark_cluster import services, start
 from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR
 from tests.support.mesh_copy import edit, mesh_copy
@@ -106,3 +110,13 @@ def test_a_model_drifting_from_its_contract_is_refused_by_dbt_on_spark(spark_mes
     assert re.search(r"\| count_order +\| string +\| bigint +\| data type mismatch \|", output), output[-5000:]
     assert ports(block(result.stderr, "sales"))["pricing_summary_v1"][1] == "not run"
     assert current(env, ("sales", "pricing_summary_v1")).snapshot_id == before
+
+
+def test_starting_the_cluster_again_finds_it_running(spark):
+    """`mesh up` again starts only what is not running: spark-class execs java, and the running JVM
+    is still known as the service it started (else the second start fails on its own port)."""
+    supervisor = Supervisor(spark.folder)
+    before = {service.name: supervisor.pid_of(service) for service in services(spark)}
+    assert None not in before.values(), before
+    start(spark, supervisor)
+    assert {service.name: supervisor.pid_of(service) for service in services(spark)} == before

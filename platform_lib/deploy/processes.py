@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -153,20 +154,25 @@ class Supervisor:
 
     def stop(self, name: str, grace: float = 10) -> bool:
         """Stop the service's whole process group; False if it was not running."""
-        pid = self.pid(name)
-        if pid is None:
-            return False
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.2)
+        return bool(self.stop_all([name], grace))
+
+    def stop_all(self, names: Iterable[str], grace: float = 10) -> list[str]:
+        """Stop the services' process groups together, then the names of those that were running.
+        One grace period for all: a deployment's dozen services would otherwise wait out their
+        shutdowns one after another."""
+        running = {name: pid for name in names if (pid := self.pid(name)) is not None}
+        for pid in running.values():
+            with suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(map(_alive, running.values())):
+            time.sleep(0.2)
+        for name, pid in running.items():
             if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        (self.pids / f"{name}.pid").unlink(missing_ok=True)
-        return True
+                with suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            (self.pids / f"{name}.pid").unlink(missing_ok=True)
+        return list(running)
 
     def running(self) -> list[str]:
         return sorted(p.stem for p in self.pids.glob("*.pid") if self.pid(p.stem) is not None) if self.pids.exists() else []

@@ -108,5 +108,5 @@ def start(plan: ClusterPlan, supervisor: Supervisor, user: str | None = None, ti
 
 
 def stop(plan: ClusterPlan, supervisor: Supervisor) -> list[str]:
-    """Stop the workers, then the master (process groups); the names of those that were running."""
-    return [service.name for service in reversed(services(plan)) if supervisor.stop(service.name, grace=5)]
+    """Stop the master and workers (process groups); the names of those that were running."""
+    return supervisor.stop_all([service.name for service in reversed(services(plan))], grace=5)

@@ -232,9 +232,8 @@ def up(plan: Plan, say=print) -> None:
 
 def down(plan: Plan, say=print) -> None:
     supervisor = Supervisor(plan.home)
-    for service in reversed(services(plan)):
-        if supervisor.stop(service.name):
-            say(f"{service.name:<26} stopped")
+    for name in supervisor.stop_all([service.name for service in reversed(services(plan))]):
+        say(f"{name:<26} stopped")
     for path in leftover_sockets(plan.weed_ports):
         path.unlink(missing_ok=True)
 
