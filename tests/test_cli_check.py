@@ -15,6 +15,7 @@ from tests.support.processes import REPO, mesh
 
 SALES = REPO / "domains" / "sales"
 ORDERS = SALES / "products" / "orders"
+EXAMPLES = REPO / "tests" / "fixtures" / "odcs_examples"
 
 
 def check(*args):
@@ -32,7 +33,9 @@ def alone(tmp_path):
 @pytest.mark.parametrize("path", [ORDERS / "orders.odcs.yaml", ORDERS / "product.odps.yaml", SALES / "domain.yaml"])
 def test_a_sound_file_has_no_problems(path):
     result = check(path)
-    assert (result.returncode, result.stdout.strip()) == (0, "mesh check: no problems"), result.stdout + result.stderr
+    # A contract is told valid ODCS first, then judged by the mesh's profile (test_odcs_standard).
+    verdict = [f"{path}: valid ODCS (the standard's schema v3.1.0), and meets the mesh's profile"] if path.name.endswith(".odcs.yaml") else []
+    assert (result.returncode, result.stdout.strip().splitlines()) == (0, [*verdict, "mesh check: no problems"]), result.stdout + result.stderr
 
 
 def test_a_contract_is_linted_alone_with_file_line_and_field(alone):
@@ -42,7 +45,8 @@ def test_a_contract_is_linted_alone_with_file_line_and_field(alone):
     result = check(contract)
     assert result.returncode == 1
     assert result.stdout.strip().splitlines() == [
-        f"{contract}:{line}: schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3): check its spelling",
+        f"{contract}: not valid ODCS",
+        f"{contract}:{line}: schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3.1.0): check its spelling",
         "mesh check: 1 violation, 0 warnings",
     ]
 
@@ -134,3 +138,14 @@ def test_junit_of_a_broken_mesh_fails_the_cases_that_found_the_problems(tmp_path
     assert "malformed YAML" in failed["marketing", "descriptors"].get("message")
     # Each failure's text is the lines `mesh check` prints.
     assert all(line in result.stdout.splitlines() for failure in failed.values() for line in failure.text.strip().splitlines())
+
+
+def test_a_contract_from_elsewhere_is_valid_odcs_and_told_what_the_profile_needs(tmp_path):
+    """One of the standard's own examples: valid ODCS, and the mesh's profile's finding tagged apart."""
+    example = shutil.copy(EXAMPLES / "full-example.odcs.yaml", tmp_path / "full-example.odcs.yaml")
+    result = check(example)
+    assert result.returncode == 1
+    verdict, finding, summary = result.stdout.strip().splitlines()
+    assert verdict == f"{example}: valid ODCS (the standard's schema v3.1.0), and the mesh's profile needs what is below"
+    assert finding.startswith(f"{example}:") and ": schema: [mesh profile] an output port contract describes exactly one schema object" in finding
+    assert summary == "mesh check: 1 violation, 0 warnings"

@@ -67,7 +67,7 @@ def test_misspelled_nested_contract_field_is_an_error(sales_copy):
     edit(contract, "    physicalType: BIGINT\n", "    physicalTyp: BIGINT\n")
     message = error_of(sales_copy)
     line = line_of(contract, "    physicalTyp: BIGINT")
-    assert message == f"{contract}:{line}: schema[0].properties[0].physicalTyp: unknown field 'physicalTyp' (not in ODCS v3): check its spelling"
+    assert message == f"{contract}:{line}: schema[0].properties[0].physicalTyp: unknown field 'physicalTyp' (not in ODCS v3.1.0): check its spelling"
 
 
 def test_misspelled_descriptor_field_is_an_error(sales_copy):
@@ -118,8 +118,9 @@ def _contract_variants():
 def test_the_fast_odcs_validator_agrees_with_jsonschema():
     """jsonschema_rs decides whether a contract is valid; jsonschema reports why not. Both must
     give every document the same verdict, on valid contracts and on broken ones."""
-    from platform_lib.descriptors.standards import _odcs_fast_validator, _odcs_validator
+    from platform_lib.descriptors.standards import _odcs_fast_validator, _odcs_validator, odcs_schema_for
 
-    verdicts = {name: (_odcs_fast_validator().is_valid(data), _odcs_validator().is_valid(data)) for name, data in _contract_variants()}
+    verdicts = {name: (_odcs_fast_validator(odcs_schema_for(data)).is_valid(data), _odcs_validator(odcs_schema_for(data)).is_valid(data))
+                for name, data in _contract_variants()}
     assert {name: v for name, v in verdicts.items() if v[0] != v[1]} == {}
     assert sum(fast for fast, _ in verdicts.values()) == len(list(DOMAINS_DIR.glob("*/products/*/*.odcs.yaml")))

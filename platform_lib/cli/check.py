@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from platform_lib.cli.junit import write_junit
@@ -17,6 +17,7 @@ from platform_lib.descriptors.domain import DOMAIN_FILE, Domain, load_domain
 from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.fields import field
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, load_product
+from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.engines import DUCKDB
 from platform_lib.governance.against import POLICY, against
@@ -31,6 +32,10 @@ CONTRACT_SUFFIX = ".odcs.yaml"
 # one per policy it is held to.
 DESCRIPTORS = "descriptors"
 DBT_MODELS = "dbt models"
+# A contract file on its own is judged twice: by the standard's JSON schema alone, then by what the
+# mesh needs of a port's contract on top (its profile).
+ODCS = "ODCS"
+PROFILE = "mesh profile"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Case:
     problems: tuple[Problem, ...] = ()
     # Set when the case is one file's.
     file: Path | None = None
+    # What a reader is told first, beside the problems: "valid ODCS (...)".
+    verdict: str = ""
 
 
 def _model_problems(port, made: list[tuple[str, str]] | str) -> list[Problem]:
@@ -141,13 +148,31 @@ def linter(path: Path) -> Callable[[Path], object] | None:
     return {DESCRIPTOR_FILE: _load_product, DOMAIN_FILE: _load_domain}.get(path.name)
 
 
-def lint(path: Path) -> Case:
+def lint(path: Path) -> list[Case]:
     """One descriptor file as its loader reads it: the standard's schema (ODCS, ODPS) and the
     platform's rules. A product descriptor is read with the contracts it names, a domain.yaml with
     its products and governance settings; no workspace, dbt project or other domain is needed."""
+    if path.name.endswith(CONTRACT_SUFFIX):
+        return _lint_contract(path)
     problems: list[Problem] = []
     collect(problems, linter(path), path)
-    return Case("mesh check", str(path), tuple(problems), path)
+    return [Case("mesh check", str(path), tuple(problems), path)]
+
+
+def _lint_contract(path: Path) -> list[Case]:
+    """Whether the file is valid ODCS (the standard's own schema, nothing more: a contract written by
+    other tools is judged as they would be) and, if it is, what the mesh's profile still needs."""
+    standard: list[Problem] = []
+    doc = collect(standard, load_yaml, path)
+    version = collect(standard, validate_odcs, doc) if doc is not None else None
+    if version is None:
+        return [Case(ODCS, str(path), tuple(standard), path, verdict=f"{path}: not valid ODCS")]
+    profile: list[Problem] = []
+    collect(profile, load_contract, path)
+    # The profile's loader stops at its first finding: what it needs is "below", not counted.
+    needs = "and the mesh's profile needs what is below" if profile else "and meets the mesh's profile"
+    return [Case(ODCS, str(path), (), path, verdict=f"{path}: valid ODCS (the standard's schema {version}), {needs}"),
+            Case(PROFILE, str(path), tuple(replace(p, policy=PROFILE) for p in profile), path)]
 
 
 def exit_code(problems: list[Problem]) -> int:
@@ -178,7 +203,7 @@ def _refusal(path: Path, against_ref: str | None) -> str | None:
 
 def _judge(path: Path, against_ref: str | None) -> list[Case]:
     if path.is_file():
-        return [lint(path)]
+        return lint(path)
     found = cases(path)
     if against_ref:
         found.append(Case(f"against {against_ref}", POLICY, tuple(against(path, against_ref, survey(path / "workspace.yaml").mesh))))
@@ -193,6 +218,9 @@ def run(args) -> int:
         return 2
     found = _judge(path, args.against)
     problems = problems_of(found)
+    for case in found:
+        if case.verdict and not args.json:
+            print(case.verdict)
     print(render(problems, args.json))
     if args.junit:
         write_junit(found, Path(args.junit))

@@ -1,23 +1,32 @@
 """Strict validation against the two standards, before any field is read.
 
-ODCS v3 contracts are validated with the JSON schema bundled in `open-data-contract-standard`
-(its Pydantic model silently drops misspelled nested fields). ODPS v1.0.0 has no Python package,
-so its descriptor is checked against strict models below, written from the standard's JSON schema:
-every object forbids unknown fields, so a typo is an error, never a silently ignored key.
+ODCS contracts are validated with the standard's own JSON schema, as Bitol publishes it
+(`odcs_schemas/`, copied unchanged from the release's tag, with its licence). Not the schema the
+`open-data-contract-standard` package derives from its Pydantic model: that one accepts a contract
+without `status`, which the standard requires, and knows none of the per-server-type fields the
+standard defines through `allOf`. What the standard leaves open stays open here: the mesh's own
+needs on top are its profile (descriptors.contract), reported apart.
+
+ODPS v1.0.0 has no Python package, so its descriptor is checked against strict models below, written
+from the standard's JSON schema: every object forbids unknown fields, so a typo is an error, never a
+silently ignored key.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
-from open_data_contract_standard.model import OpenDataContractStandard
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.versions import parse_version
 from platform_lib.descriptors.yaml_file import YamlDocument
+
+ODCS_SCHEMAS = Path(__file__).parent / "odcs_schemas"
 
 
 class _Strict(BaseModel):
@@ -147,29 +156,47 @@ def _pydantic_problem(doc: YamlDocument, error: dict) -> Problem:
 
 
 @cache
-def _odcs_validator() -> jsonschema.Validator:
-    schema = json.loads(OpenDataContractStandard.json_schema())
-    return jsonschema.Draft201909Validator(schema)
+def odcs_schemas() -> dict[str, dict]:
+    """The vendored ODCS schemas by version (`v3.1.0`), the newest first."""
+    found = {path.stem.removeprefix("odcs-json-schema-"): json.loads(path.read_text()) for path in ODCS_SCHEMAS.glob("odcs-json-schema-v*.json")}
+    return dict(sorted(found.items(), key=lambda item: parse_version(item[0].removeprefix("v")), reverse=True))
+
+
+def odcs_schema_for(data: Any) -> str:
+    """The schema that judges a contract: the newest whose `apiVersion` list names the contract's, as
+    the standard's own CI judges its examples (some declare v3.0.2 and use fields of v3.1.0). A
+    contract naming no version the schemas know is judged by the newest, which says so."""
+    declared = data.get("apiVersion") if isinstance(data, dict) else None
+    schemas = odcs_schemas()
+    return next((version for version, schema in schemas.items() if declared in schema["properties"]["apiVersion"]["enum"]), next(iter(schemas)))
 
 
 @cache
-def _odcs_fast_validator():
+def _odcs_validator(version: str) -> jsonschema.Validator:
+    return jsonschema.Draft201909Validator(odcs_schemas()[version])
+
+
+@cache
+def _odcs_fast_validator(version: str):
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(json.loads(OpenDataContractStandard.json_schema()))
+    return jsonschema_rs.validator_for(odcs_schemas()[version])
 
 
-def validate_odcs(doc: YamlDocument) -> None:
-    """The JSON schema's verdict. jsonschema_rs decides; only a contract it rejects is walked by
-    jsonschema, whose errors name each place and cause (tests hold the two to the same verdicts).
-    In pure Python every contract cost 15-50 ms (draft 2019-09's unevaluatedProperties), paid by
-    `mesh check` for each of a mesh's contracts and by a code location for each input port's."""
+def validate_odcs(doc: YamlDocument) -> str:
+    """The standard's verdict; the version of the schema that gave it. jsonschema_rs decides; only
+    a contract it rejects is walked by jsonschema, whose errors name each place and cause (tests
+    hold the two to the same verdicts). In pure Python every contract cost 15-50 ms (draft 2019-09's
+    unevaluatedProperties), paid by `mesh check` for each of a mesh's contracts and by a code
+    location for each input port's."""
     data = _jsonable(doc.data)
-    if _odcs_fast_validator().is_valid(data):
-        return
-    errors = sorted(_odcs_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    version = odcs_schema_for(data)
+    if _odcs_fast_validator(version).is_valid(data):
+        return version
+    errors = sorted(_odcs_validator(version).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        raise DescriptorError([doc.problem(_odcs_message(e), *_odcs_place(e)) for e in _most_specific(errors)])
+        raise DescriptorError([doc.problem(_odcs_message(e, version), *_odcs_place(e)) for e in _most_specific(errors)])
+    return version
 
 
 def _most_specific(errors: list[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
@@ -210,9 +237,9 @@ _HINTS = {
 }
 
 
-def _odcs_message(error: jsonschema.ValidationError) -> str:
+def _odcs_message(error: jsonschema.ValidationError, version: str) -> str:
     if error.validator in UNKNOWN_FIELD:
-        return f"unknown field {', '.join(map(repr, _unknown_names(error)))} (not in ODCS v3): check its spelling"
+        return f"unknown field {', '.join(map(repr, _unknown_names(error)))} (not in ODCS {version}): check its spelling"
     hint = _HINTS.get(error.validator)
     return f"{error.message}: {hint}" if hint else error.message
 
