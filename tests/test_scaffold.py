@@ -12,7 +12,7 @@ import yaml
 from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.mesh_copy import mesh_copy
-from tests.support.processes import graphql, mesh, webserver
+from tests.support.processes import REPO, graphql, mesh, webserver
 
 UPSTREAM = ["urn:mesh:contract:sales:orders", "urn:mesh:contract:customers:customer_profiles"]
 
@@ -114,3 +114,28 @@ def test_a_mistyped_contract_id_points_at_a_list_of_contract_ids(copy_env):
     listed = mesh(*command.split(), env=env).stdout
     contracts = {p.contract.id for d in load_mesh(root / "workspace.yaml").domains for p in d.output_ports}
     assert {c for c in contracts if c not in listed} == set()
+
+
+def test_a_product_starts_from_a_contract_written_elsewhere(copy_env, tmp_path):
+    """`--from-contract`: an ODCS contract from other tooling becomes the product's, with the mesh's ids;
+    `mesh new` says it is valid ODCS and what the mesh's profile still needs, and the model makes its
+    columns from the ports that bring them. A file that is not valid ODCS is refused, writing nothing."""
+    root, env = copy_env
+    brought = yaml.safe_load((REPO / "tests" / "fixtures" / "odcs_examples" / "table-column-description.odcs.yaml").read_text())
+    brought["schema"][0]["properties"].append({"name": "order_key", "logicalType": "integer", "physicalType": "BIGINT", "description": "The order."})
+    (tmp_path / "invalid.odcs.yaml").write_text(yaml.safe_dump({k: v for k, v in brought.items() if k != "status"}, sort_keys=False))
+    refused = new(env, "product", "marketing", "payments", "--from-port", UPSTREAM[0], "--from-contract", str(tmp_path / "invalid.odcs.yaml"), check=False)
+    assert refused.returncode == 1 and "is not valid ODCS" in refused.stderr and "'status' is a required property" in refused.stderr
+    assert not (root / "domains" / "marketing" / "products" / "payments").exists()
+
+    (tmp_path / "payments.odcs.yaml").write_text(yaml.safe_dump(brought, sort_keys=False))
+    result = new(env, "product", "marketing", "payments", "--from-port", UPSTREAM[0], "--from-contract", str(tmp_path / "payments.odcs.yaml"))
+    contract = root / "domains" / "marketing" / "products" / "payments" / "payments.odcs.yaml"
+    assert f"{contract}: valid ODCS (the standard's schema v3.1.0), and the mesh's profile needs what is below" in result.stdout
+    assert f"{contract}:1: description: [mesh profile] required field is missing" in result.stdout, result.stdout
+    written = yaml.safe_load(contract.read_text())
+    assert (written["id"], written["domain"], written["dataProduct"], written["schema"][0]["physicalName"]) == (
+        "urn:mesh:contract:marketing:payments", "marketing", "payments", "payments")
+    assert written["schema"][0]["properties"] == brought["schema"][0]["properties"]
+    sql = (root / "dbt_projects" / "marketing" / "models" / "payments.sql").read_text()
+    assert "cast(null as date) as txn_ref_dt  -- no port brings it: make it" in sql and "sales_orders.order_key" in sql

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from platform_lib.descriptors.errors import DescriptorError
 
@@ -46,8 +47,6 @@ def _ports(args) -> int:
 
 
 def _access(args) -> int:
-    from pathlib import Path
-
     from platform_lib.cli.access import render
 
     return render(Path(args.out))
@@ -78,8 +77,6 @@ def _check(args) -> int:
 
 
 def _diff(args) -> int:
-    from pathlib import Path
-
     from platform_lib.cli.diff import diff, render
 
     changes, violations = diff(args.old, args.new, Path.cwd())
@@ -102,9 +99,18 @@ def _new(args) -> int:
         folders = domain_folders(WORKSPACE_FILE)
         if args.domain not in folders:
             raise KeyError(f"no domain {args.domain!r} in {WORKSPACE_FILE}; create it with `mesh new domain {args.domain}`")
-        written = new_product(load_mesh(WORKSPACE_FILE), load_domain(folders[args.domain]), args.name, args.from_port or [], args.force)
+        written = new_product(load_mesh(WORKSPACE_FILE), load_domain(folders[args.domain]), args.name, args.from_port or [], args.force,
+                              args.from_contract)
         contract = next(path for path in written if path.name.endswith(".odcs.yaml"))
         print("\n".join(f"wrote {path}" for path in written))
+        if args.from_contract:
+            from platform_lib.cli.check import lint
+
+            # What the brought contract still needs before the mesh can publish it.
+            found = lint(contract)
+            print("\n".join(line for case in found for line in [case.verdict, *map(str, case.problems)] if line))
+            print(f"next: give {contract.name} what the mesh's profile needs (above), `mesh prepare`, make the SQL's columns, then `mesh check`")
+            return 0
         print(f"next: edit the SQL, `mesh contract sync {contract}` to take its columns and types, describe them, then `mesh check`")
         return 0
     print("\n".join(f"wrote {path}" for path in written))
@@ -195,6 +201,8 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("domain")
     pr.add_argument("name")
     pr.add_argument("--from-port", action="append", metavar="URN", help="contract id of an upstream port, optionally @MAJOR (repeatable)")
+    pr.add_argument("--from-contract", type=Path, metavar="FILE",
+                    help="an ODCS contract the team already has (datacontract-cli, another tool): the product's, with the mesh's ids filled in")
     pr.add_argument("--force", action="store_true", help="overwrite existing files")
     pr.set_defaults(func=_new)
     s = sub.add_parser("catalog", help="find products: list, search TEXT, show URN, build OUT/ (a static site)")

@@ -1,4 +1,5 @@
-"""`mesh new product DOMAIN NAME --from-port URN ...`: a product reading other domains' ports.
+"""`mesh new product DOMAIN NAME --from-port URN ... [--from-contract FILE]`: a product reading other
+domains' ports.
 
 The contract skeleton is derived from the upstream contracts: the first port's columns, then each
 further port's columns, left-joined on the columns of its primary key that the ports before it
@@ -6,7 +7,11 @@ already bring. The product's key follows the joins: a port joined on its whole k
 row to each, a port joined on part of it (orders to their line items) fans out, and the rest of its
 key joins the product's. Columns that arrive masked are left out (a hash or a null is no use
 downstream); personal columns that arrive unmasked (from a port granted to this domain) are
-published hashed."""
+published hashed.
+
+With `--from-contract`, the contract is one the team already has (from datacontract-cli, another
+team's tooling): valid ODCS is required, the mesh's ids are filled in, and the model selects its
+columns from the ports that bring them, a typed null for each the ports do not."""
 
 from __future__ import annotations
 
@@ -18,9 +23,12 @@ from platform_lib.assets.dbt_project import prepare
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Column
 from platform_lib.descriptors.dbt_files import table_names
 from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.keys import contract_id as contract_urn
 from platform_lib.descriptors.keys import product_id
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
+from platform_lib.descriptors.standards import validate_odcs
+from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.mesh import Mesh
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
 
@@ -135,14 +143,21 @@ def _source(up: Upstream) -> str:
     return f"{{{{ source('{up.source}', '{up.table}') }}}}"
 
 
-def model_sql(upstream: list[Upstream], plan: Plan) -> str:
+def model_sql(upstream: list[Upstream], plan: Plan, wanted: list[tuple[str, str]] | None = None) -> str:
+    """The model's SQL: the plan's columns, or the `wanted` ones (name, physical type) of a contract
+    the team brought, each from the port that brings it or, where none does, a typed null to replace."""
     first = upstream[0]
     lines = ["-- Scaffolded by `mesh new product`: edit freely; the contract next to the descriptor must follow."]
     if plan.unjoined:
         lines.append("-- These ports share no key with the ones before them: join them yourself, or drop their input ports.")
         lines.append("with " + ",\n".join(f"{u.alias} as (select * from {_source(u)})" for u in plan.unjoined))
     lines.append("select")
-    lines.append(",\n".join(f"    {u.alias}.{c.name}" for u, c in plan.columns))
+    if wanted is None:
+        lines.append(",\n".join(f"    {u.alias}.{c.name}" for u, c in plan.columns))
+    else:
+        brought = {c.name: u for u, c in plan.columns}
+        lines.append(",\n".join(f"    {brought[name].alias}.{name}" if name in brought else f"    cast(null as {kind}) as {name}  -- no port brings it: make it"
+                                for name, kind in wanted))
     lines.append(f"from {_source(first)} as {first.alias}")
     for join in plan.joins:
         on = " and ".join(f"{join.port.alias}.{name} = {by.alias}.{name}" for name, by in join.on)
@@ -157,7 +172,27 @@ def _table_name(domain: Domain, port: OutputPort) -> str:
     return table_names(reads)[port.contract.id, port.contract.major].name
 
 
-def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], force: bool) -> list[Path]:
+def brought_contract(path: Path, domain: Domain, name: str) -> dict:
+    """A contract written elsewhere, as the new product's: it must be valid ODCS; the mesh's ids
+    (contract id, domain, product, the model behind its one schema object) are set, the rest kept."""
+    doc = load_yaml(path)
+    try:
+        validate_odcs(doc)
+    except DescriptorError as exc:
+        raise ScaffoldError(f"--from-contract {path} is not valid ODCS:\n{exc}") from None
+    contract = {**doc.data, "id": contract_urn(domain.name, name), "domain": domain.name, "dataProduct": name}
+    if len(contract.get("schema") or []) == 1:
+        contract["schema"] = [{**contract["schema"][0], "physicalName": name}]
+    return contract
+
+
+def _wanted(contract: dict) -> list[tuple[str, str]]:
+    """The columns (name, physical type) of the contract's first schema object."""
+    properties = (contract.get("schema") or [{}])[0].get("properties") or []
+    return [(p["name"], p.get("physicalType") or "VARCHAR") for p in properties]
+
+
+def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], force: bool, from_contract: Path | None = None) -> list[Path]:
     check_name("product", name)
     if not from_ports:
         raise ScaffoldError("give at least one --from-port URN: a product is built from other domains' ports")
@@ -174,7 +209,8 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
     contract_id, email = contract_urn(domain.name, name), domain.email
     support = [{"channel": "email", "tool": "email", "url": f"mailto:{email}"}]
     sources = ", ".join(f"{u.port.domain}.{u.port.name} v{u.port.contract.major}" for u in upstream)
-    contract = {
+    brought = brought_contract(from_contract, domain, name) if from_contract else None
+    contract = brought or {
         "apiVersion": "v3.1.0", "kind": "DataContract", "id": contract_id, "name": name, "version": "1.0.0",
         "status": "draft", "domain": domain.name, "dataProduct": name,
         "description": {"purpose": f"{name}, built from {sources}. Describe what it is for."},
@@ -200,13 +236,19 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
         "inputPorts": [{"name": u.input_name, "version": u.port.contract.version, "contractId": u.port.contract.id} for u in upstream],
         "customProperties": [{"property": "inputRoles", "value": {u.input_name: u.role for u in upstream}}],
         "outputPorts": [{"name": name, "description": f"{name} as an Iceberg table in the port catalog.", "type": "iceberg",
-                         "version": "1.0.0", "contractId": contract_id}],
+                         "version": str(contract["version"]), "contractId": contract_id}],
     }
     written = [
         write(folder / DESCRIPTOR_FILE, dump(descriptor)),
         write(folder / f"{name}.odcs.yaml", dump(contract)),
-        write(model, model_sql(upstream, planned)),
+        write(model, model_sql(upstream, planned, _wanted(brought) if brought else None)),
     ]
     # prepare writes the domain's dbt sources from the descriptors, the new product's input ports included.
-    prepare(domain.dbt_project_dir, mesh)
+    try:
+        prepare(domain.dbt_project_dir, mesh)
+    except DescriptorError:
+        # A brought contract may not meet the mesh's profile yet: `mesh new` says what it needs,
+        # and `mesh prepare` follows once it does.
+        if brought is None:
+            raise
     return written
