@@ -56,3 +56,14 @@ def test_every_contract_of_the_mesh_is_valid_odcs_and_meets_the_profile():
         standard, profile = lint(contract)
         assert standard.verdict == f"{contract}: valid ODCS (the standard's schema v3.1.0), and meets the mesh's profile"
         assert profile.problems == ()
+
+
+def test_the_profile_tells_everything_it_needs_at_once():
+    """A contract from elsewhere is told all the profile needs in one pass, each on its own line:
+    one finding (the contract's description) hides no other (the model, a column's name)."""
+    _, profile = lint(EXAMPLES / "column-completeness.odcs.yaml")
+    assert [(p.line, p.field, p.message) for p in profile.problems] == [
+        (1, "description", "required field is missing"),
+        (8, "schema[0].physicalName", "required field is missing"),
+        (17, "schema[0].properties[0].name", "'UniqueID' is not a safe name: use lowercase letters, digits and _ (start with a letter)"),
+    ]

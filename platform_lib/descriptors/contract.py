@@ -14,7 +14,7 @@ from typing import Any
 
 from platform_lib.descriptors.contract_sql import ALLOWED, UnsafeQuery, query_columns
 from platform_lib.descriptors.durations import DurationError, is_duration, sla_duration
-from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.errors import DescriptorError, Problem, collect
 from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
 from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import Located, Place, YamlDocument, load_yaml
@@ -141,45 +141,66 @@ class Contract(Located):
 
 
 def load_contract(path: Path, text: str | None = None) -> Contract:
+    """The contract, typed; or every finding of the mesh's profile at once (each column, SLA and
+    top-level field read on its own), so that a contract from elsewhere is told all it needs."""
     doc = load_yaml(path, text)
     validate_odcs(doc)
-    schema = field(doc, "schema", kind=list)
-    if len(schema) != 1:
-        raise doc.fail("an output port contract describes exactly one schema object (the published table)", "schema")
-    properties = field(doc, "schema", 0, "properties", kind=list)
-    if not properties:
-        raise doc.fail("a port publishes at least one column: describe each under properties", "schema", 0, "properties")
-    columns = _each(doc, "schema", 0, "properties", read=_column)
-    _refuse_duplicate_columns(columns)
-    slas = _each(doc, "slaProperties", read=_sla)
-    quality = _each(doc, "schema", 0, "quality", read=_quality_rule)
-    _judge_sql_rules(quality, columns)
+    problems: list[Problem] = []
+
+    def read(fn: Callable, *args: Any) -> Any:
+        return collect(problems, fn, *args)
+
+    columns = read(_columns, doc, problems) or ()
+    # SQL rules are judged against every column, or not at all: a column not read is no rule's fault.
+    sound = not problems
+    slas = _each(doc, "slaProperties", read=_sla, problems=problems)
+    quality = _each(doc, "schema", 0, "quality", read=_quality_rule, problems=problems)
+    if sound:
+        read(_judge_sql_rules, quality, columns)
+    found = dict(
+        id=read(field, doc, "id"),
+        version=read(lambda: str(field(doc, "version"))),
+        major=read(major_of, doc, "version"),
+        status=read(field, doc, "status"),
+        description=read(field, doc, "description", "purpose"),
+        model=read(name_field, doc, "schema", 0, "physicalName"),
+        roles=read(lambda: {name_field(doc, "roles", i, "role"): _granted_to(doc, i) for i in range(len(field(doc, "roles", kind=list, default=[])))}),
+        end_of_support=read(_end_of_support, doc),
+    )
+    if problems:
+        raise DescriptorError(sorted(problems, key=lambda p: p.line or 0))
     return Contract(
-        id=field(doc, "id"),
-        version=str(field(doc, "version")),
-        major=major_of(doc, "version"),
-        status=field(doc, "status"),
-        description=field(doc, "description", "purpose"),
+        **found,
         name=field(doc, "name", default=None),
         domain=field(doc, "domain", default=None),
         data_product=field(doc, "dataProduct", default=None),
-        model=name_field(doc, "schema", 0, "physicalName"),
         columns=columns,
         quality=quality,
         slas=slas,
         file=path,
-        roles={
-            name_field(doc, "roles", i, "role"): _granted_to(doc, i)
-            for i in range(len(field(doc, "roles", kind=list, default=[])))
-        },
-        end_of_support=_end_of_support(doc),
         place=Place(doc),
     )
 
 
-def _each(doc: YamlDocument, *path: str | int, read: Callable[[Place], Any]) -> tuple:
-    """What `read` makes of each item of the list at `path` (nothing when the list is not written)."""
-    return tuple(read(Place(doc, (*path, i))) for i in range(len(field(doc, *path, kind=list, default=[]))))
+def _columns(doc: YamlDocument, problems: list[Problem]) -> tuple[Column, ...]:
+    """The one schema object's columns, each read on its own: one broken column hides no other."""
+    schema = field(doc, "schema", kind=list)
+    if len(schema) != 1:
+        raise doc.fail("an output port contract describes exactly one schema object (the published table)", "schema")
+    if not field(doc, "schema", 0, "properties", kind=list):
+        raise doc.fail("a port publishes at least one column: describe each under properties", "schema", 0, "properties")
+    columns = _each(doc, "schema", 0, "properties", read=_column, problems=problems)
+    _refuse_duplicate_columns(columns)
+    return columns
+
+
+def _each(doc: YamlDocument, *path: str | int, read: Callable[[Place], Any], problems: list[Problem] | None = None) -> tuple:
+    """What `read` makes of each item of the list at `path` (nothing when the list is not written);
+    with `problems`, each item's are collected there and the others still read."""
+    places = [Place(doc, (*path, i)) for i in range(len(field(doc, *path, kind=list, default=[])))]
+    if problems is None:
+        return tuple(map(read, places))
+    return tuple(item for item in (collect(problems, read, place) for place in places) if item is not None)
 
 
 def _column(place: Place) -> Column:
