@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ import yaml
 from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.mesh_copy import mesh_copy
-from tests.support.processes import REPO, graphql, mesh, webserver
+from tests.support.processes import BIN, REPO, graphql, mesh, webserver
 
 UPSTREAM = ["urn:mesh:contract:sales:orders", "urn:mesh:contract:customers:customer_profiles"]
 
@@ -59,6 +60,11 @@ def test_a_scaffolded_domain_loads_checks_materializes_and_shows_its_edges(copy_
     assert {m["name"]: m["config"]["contract"]["enforced"] for m in contracted} == {"customer_orders": True, "order_lines": True}
     locations = [e["python_file"]["location_name"] for e in yaml.safe_load((root / "workspace.yaml").read_text())["load_from"] if "python_file" in e]
     assert locations[-1] == "loyalty"
+    # A dg project too: Dagster's own CLI lists what the location defines.
+    listed = subprocess.run([str(BIN / "dg"), "list", "defs", "--json"], cwd=root / "domains" / "loyalty", env={**env, "DAGSTER_HOME": str(root / ".dg")},
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert {a["asset_key"] for a in json.loads(listed.stdout)["assets"]} >= {"loyalty/customer_orders_v1", "loyalty/order_lines_v1"}
 
     mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
     mesh("run", "--domain", "sales", "--domain", "customers", "--domain", "loyalty", env=env)

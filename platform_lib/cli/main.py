@@ -135,9 +135,10 @@ def _ui(args) -> int:
     from platform_lib.settings import MESH_ROOT, WORKSPACE_FILE, export_environment
 
     export_environment()
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    # dg's dev, on workspace.yaml (the governance location with the domains): `dagster dev` is superseded.
+    dg = os.path.join(os.path.dirname(sys.executable), "dg")
     os.chdir(MESH_ROOT)
-    os.execv(dagster, [dagster, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
+    os.execv(dg, [dg, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
 """`mesh new domain NAME`: a code location, its dbt project, its descriptor folder, and its entry in
-workspace.yaml. The project's profile is the platform's, written from domain.yaml (dbt_files)."""
+workspace.yaml; its dg.toml makes the folder a project of Dagster's `dg` CLI. The project's profile
+is the platform's, written from domain.yaml (dbt_files)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ from platform_lib.mesh import domain_folders
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
 
 DEFINITIONS = "from platform_lib import domain_definitions\n\ndefs = domain_definitions(__file__)\n"
+
+DG_PROJECT = """# dg (dagster-dg-cli) reads the domain as a project: `dg list defs`, `dg check defs` in this folder.
+# Its one module is definitions.py, the code location workspace.yaml loads.
+directory_type = "project"
+
+[project]
+root_module = "definitions"
+code_location_target_module = "definitions"
+defs_module = "definitions"
+"""
 
 PROJECT = """name: {name}
 version: "1.0.0"
@@ -47,7 +58,7 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
     workspace = root / "workspace.yaml"
     registered = name in domain_folders(workspace)
     folder, project = root / "domains" / name, root / "dbt_projects" / name
-    files = [folder / DOMAIN_FILE, folder / "definitions.py", project / "dbt_project.yml"]
+    files = [folder / DOMAIN_FILE, folder / "definitions.py", folder / "dg.toml", project / "dbt_project.yml"]
     refuse_existing(files, force)
     if registered and not force:
         raise ScaffoldError(f"{workspace} already has a code location {name!r}: pass --force to rewrite the domain")
@@ -61,6 +72,7 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
     written = [
         write(folder / DOMAIN_FILE, dump(domain)),
         write(folder / "definitions.py", DEFINITIONS),
+        write(folder / "dg.toml", DG_PROJECT),
         write(project / "dbt_project.yml", PROJECT.format(name=name)),
     ]
     (folder / "products").mkdir(exist_ok=True)

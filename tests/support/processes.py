@@ -31,18 +31,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def webserver(env: dict, timeout: float = 180, root: Path = REPO):
-    """dagster-webserver on the workspace.yaml of `root`, on a free loopback port; yields its base URL."""
+def webserver(env: dict, timeout: float = 180, root: Path = REPO, mesh_ui: bool = False):
+    """dagster-webserver on the workspace.yaml of `root`, on a free loopback port; yields its base URL.
+    `mesh_ui`: started as a user does, with `mesh ui` (dg dev: the webserver and a daemon). Its
+    output is MESH_HOME/webserver-<port>.log."""
     port = free_port()
     log = open(Path(env["MESH_HOME"]) / f"webserver-{port}.log", "w")
     # The mesh's instance, as `mesh ui` serves it: runs and materializations of `mesh run` show.
     # Made here if no command made it yet, as `mesh ui` does: loading a location writes nothing.
     env = {"DAGSTER_HOME": str(Path(env["MESH_HOME"]) / "dagster"), **env}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    argv = ([str(BIN / "mesh"), "ui", "--host", "127.0.0.1", "--port", str(port)] if mesh_ui else
+            [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)])
+    proc = subprocess.Popen(argv, cwd=root, env={**env, "MESH_ROOT": str(root)}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -58,7 +59,12 @@ def webserver(env: dict, timeout: float = 180, root: Path = REPO):
                 time.sleep(0.5)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        # dg dev stops what it started (code servers in sessions of their own) on an interrupt to
+        # itself; an interrupt to its whole group leaves them to their heartbeat's timeout.
+        if mesh_ui:
+            os.kill(proc.pid, signal.SIGINT)
+        else:
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
