@@ -169,7 +169,7 @@ def _lint_contract(path: Path) -> list[Case]:
         return [Case(ODCS, str(path), tuple(standard), path, verdict=f"{path}: not valid ODCS")]
     profile: list[Problem] = []
     collect(profile, load_contract, path)
-    # The profile's loader stops at its first finding: what it needs is "below", not counted.
+    # Not counted: within one column the profile reports its first finding only.
     needs = "and the mesh's profile needs what is below" if profile else "and meets the mesh's profile"
     return [Case(ODCS, str(path), (), path, verdict=f"{path}: valid ODCS (the standard's schema {version}), {needs}"),
             Case(PROFILE, str(path), tuple(replace(p, policy=PROFILE) for p in profile), path)]
