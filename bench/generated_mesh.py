@@ -41,6 +41,8 @@ from pathlib import Path
 import yaml
 
 from platform_lib.descriptors.dbt_files import MODEL_CONTRACTS, PROFILE, SOURCES, write_dbt_files
+from platform_lib.descriptors.keys import COMPONENT_FILE, DEFS_PACKAGE
+from platform_lib.scaffold.domain import COMPONENT, DEFINITIONS
 
 REPO = Path(__file__).resolve().parents[1]
 # The files the platform writes from a domain's descriptors: a copy gets its own.
@@ -423,7 +425,9 @@ def _write_domain_folder(root: Path, d: int, ports: list[PlannedPort]) -> None:
     if d == 0:
         doc["operationalSources"] = list(SOURCE_TABLES)
     _write(folder / "domain.yaml", _dump(doc))
-    _write(folder / "definitions.py", "from platform_lib import domain_definitions\n\ndefs = domain_definitions(__file__)\n")
+    _write(folder / "definitions.py", DEFINITIONS)
+    _write(folder / COMPONENT_FILE, COMPONENT)
+    _write(folder / DEFS_PACKAGE / "__init__.py", "")
     if d % 5 == 4:
         # Finance's own policy, under this domain's name: domain policies load with the location.
         text = (REPO / "domains" / TEMPLATE / "policies.py").read_text()

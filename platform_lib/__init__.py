@@ -1,13 +1,22 @@
-"""The self-serve data platform: domains call `domain_definitions(__file__)` and write only YAML and SQL."""
+"""The self-serve data platform: a domain folder declares one `DataMeshDomain` component (its
+defs/defs.yaml), its definitions.py calls `domain_definitions(__file__)`, and its team writes only
+YAML and SQL."""
+
+_DEFINITIONS = ("DataMeshDomain", "domain_definitions")
 
 
 def __getattr__(name: str):
     # Imported lazily: the `mesh` CLI uses this package too, and most commands need no Dagster.
-    if name == "domain_definitions":
-        from platform_lib.definitions import domain_definitions
+    if name in _DEFINITIONS:
+        from platform_lib import definitions
 
-        return domain_definitions
+        return getattr(definitions, name)
     raise AttributeError(name)
 
 
-__all__ = ["domain_definitions"]
+def __dir__() -> list[str]:
+    # What dg's registry of component types lists (`dg check yaml`, `dg list components`).
+    return sorted([*globals(), *_DEFINITIONS])
+
+
+__all__ = list(_DEFINITIONS)

@@ -1,15 +1,18 @@
-"""Each domain folder is a project Dagster's `dg` CLI reads (its dg.toml): `dg list defs` lists the
-asset keys and checks of the committed snapshot (test_asset_keys), and `dg check defs` validates it.
-`mesh ui` is dg dev."""
+"""Each domain folder is a project Dagster's `dg` CLI reads (its dg.toml), whose one component is the
+domain (platform_lib.DataMeshDomain): `dg list defs` lists the asset keys and checks of the committed
+snapshot (test_asset_keys), `dg check yaml` and `dg check defs` validate it, naming the file and line
+of a mistake, the platform's descriptors' included. `mesh ui` is dg dev."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from platform_lib.descriptors.keys import COMPONENT_FILE
 from platform_lib.mesh import load_mesh
 from tests.conftest import mesh_env
 from tests.support.processes import BIN, REPO, graphql, webserver
@@ -18,8 +21,8 @@ from tests.test_asset_keys import SNAPSHOT
 DOMAINS = [domain.name for domain in load_mesh().domains]
 
 
-def dg(*args: str, domain: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "dg"), *args], cwd=REPO / "domains" / domain, env=env, capture_output=True, text=True, timeout=300)
+def dg(*args: str, domain: str, env: dict, root: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "dg"), *args], cwd=root / "domains" / domain, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +63,32 @@ def test_dg_lists_each_domains_job_schedule_and_sensor(domain, listed):
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_dg_check_defs_validates_the_domain(domain, env):
-    checked = dg("check", "defs", domain=domain, env=env)
-    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
-    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+def test_dg_check_yaml_and_defs_validate_the_domain(domain, env):
+    for command, verdict in (("yaml", "All component YAML validated successfully"), ("defs", "All definitions loaded successfully")):
+        checked = dg("check", command, domain=domain, env=env)
+        assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+        assert verdict in checked.stdout + checked.stderr
+
+
+def test_dg_names_the_file_and_line_of_a_mistake_in_the_component_or_a_contract(env, tmp_path):
+    for part in ("domains", "dbt_projects"):
+        shutil.copytree(REPO / part / "sales", tmp_path / part / "sales", ignore=shutil.ignore_patterns("logs"))
+    component = tmp_path / "domains" / "sales" / COMPONENT_FILE
+    written = component.read_text()
+    component.write_text(written.replace("type: platform_lib.DataMeshDomain", "type: platform_lib.DataMeshDomain\nattributes:\n  folder: sales"))
+    line = component.read_text().splitlines().index("  folder: sales") + 1
+    checked = dg("check", "yaml", domain="sales", env=env, root=tmp_path)
+    assert checked.returncode != 0
+    assert f"{component}:{line} - platform_lib.DataMeshDomain attributes.folder Additional properties are not allowed" in checked.stdout, checked.stdout
+    component.write_text(written)
+
+    contract = tmp_path / "domains" / "sales" / "products" / "orders" / "orders.odcs.yaml"
+    text = contract.read_text()
+    contract.write_text(text.replace("logicalType: integer", "logicalType: intger", 1))
+    line = text[:text.index("logicalType: integer")].count("\n") + 1
+    checked = dg("check", "defs", domain="sales", env=env, root=tmp_path)
+    assert checked.returncode != 0
+    assert f"{contract}:{line}: schema[0].properties[0].logicalType: 'intger' is not one of" in checked.stdout + checked.stderr, checked.stdout[-3000:]
 
 
 def test_mesh_ui_serves_the_workspace_with_dg_dev(env):

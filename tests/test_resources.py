@@ -60,11 +60,11 @@ RUN = """
 import json, sys
 from pathlib import Path
 from dagster import DagsterInstance
-from platform_lib import domain_definitions
+from platform_lib.definitions import build_domain
 from platform_lib.assets.resources import PortsResource, WarehouseResource
 
 folder, catalog_uri, warehouse_uri, database = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-defs = domain_definitions(folder / "definitions.py", resources={
+defs = build_domain(folder, resources={
     "ports": PortsResource(catalog_uri=catalog_uri, warehouse_uri=warehouse_uri),
     "warehouse": WarehouseResource(path=database, memory_limit="1GB", audit_memory_limit="256MB"),
 })

@@ -5,9 +5,7 @@ it has."""
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import (
@@ -15,7 +13,6 @@ from dagster import (
     AssetsDefinition,
     AssetSelection,
     AssetSpec,
-    BetaWarning,
     DataVersion,
     Failure,
     MetadataValue,
@@ -25,6 +22,7 @@ from dagster import (
     multi_observable_source_asset,
 )
 
+from platform_lib.assets.beta import beta_accepted
 from platform_lib.assets.metadata import domain_tags
 from platform_lib.descriptors.dbt_manifest import source_asset_key
 from platform_lib.descriptors.domain import Domain
@@ -44,7 +42,7 @@ def operational_source_specs(domain: Domain, manifest: Mapping[str, Any]) -> lis
     specs = [_spec(domain, source) for source in manifest["sources"].values() if source_asset_key(source) in owned]
     if not specs:
         return []
-    with _beta_accepted():
+    with beta_accepted():
         @multi_observable_source_asset(specs=specs, name=f"{domain.name}_operational_sources", can_subset=True)
         def observe_sources(context):
             for key in sorted(context.selected_asset_keys):
@@ -55,7 +53,7 @@ def operational_source_specs(domain: Domain, manifest: Mapping[str, Any]) -> lis
 
 def observed_first(domain: Domain) -> AssetSelection:
     """The domain's operational sources, for its job: a run observes them before its models read them."""
-    with _beta_accepted():
+    with beta_accepted():
         return AssetSelection.groups(operational_group(domain.name), include_sources=True)
 
 
@@ -99,12 +97,3 @@ def _spec(domain: Domain, source: Mapping[str, Any]) -> AssetSpec:
             )
         },
     )
-
-
-@contextmanager
-def _beta_accepted() -> Iterator[None]:
-    """Observable sources are beta in Dagster 1.13: accepted here once, not warned of at every
-    location load and run."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BetaWarning)
-        yield

@@ -58,3 +58,9 @@ def operational_table(domain: str, key: tuple[str, ...]) -> str | None:
 def dbt_project(domain: str) -> Path:
     """A domain's dbt project, from the mesh's root: `dbt_projects/<domain>`, the twin of `domains/<domain>`."""
     return Path("dbt_projects", domain)
+
+
+# A domain folder's component (platform_lib.definitions.DataMeshDomain), in its defs package, which
+# `dg` calls its defs module: in a folder of the package, as `dg check yaml` reads those, not its root.
+COMPONENT_FILE = Path("defs", "domain", "defs.yaml")
+DEFS_PACKAGE = COMPONENT_FILE.parts[0]

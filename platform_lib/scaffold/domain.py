@@ -1,6 +1,6 @@
 """`mesh new domain NAME`: a code location, its dbt project, its descriptor folder, and its entry in
-workspace.yaml; its dg.toml makes the folder a project of Dagster's `dg` CLI. The project's profile
-is the platform's, written from domain.yaml (dbt_files)."""
+workspace.yaml. Its defs/domain/defs.yaml declares the domain's component, and its dg.toml makes the folder a
+project of Dagster's `dg` CLI. The project's profile is the platform's, written from domain.yaml (dbt_files)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,26 @@ from pathlib import Path
 
 from platform_lib.descriptors.dbt_files import write_dbt_files
 from platform_lib.descriptors.domain import DOMAIN_FILE
+from platform_lib.descriptors.keys import COMPONENT_FILE, DEFS_PACKAGE
 from platform_lib.mesh import domain_folders
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
 
 DEFINITIONS = "from platform_lib import domain_definitions\n\ndefs = domain_definitions(__file__)\n"
 
-DG_PROJECT = """# dg (dagster-dg-cli) reads the domain as a project: `dg list defs`, `dg check defs` in this folder.
-# Its one module is definitions.py, the code location workspace.yaml loads.
+DG_PROJECT = """# dg (dagster-dg-cli) reads the domain as a project: `dg list defs`, `dg check defs`, `dg check yaml`
+# in this folder. Its defs package declares the domain's component (defs/domain/defs.yaml); definitions.py,
+# the code location workspace.yaml loads, builds the same component tree.
 directory_type = "project"
 
 [project]
-root_module = "definitions"
+root_module = "defs"
+defs_module = "defs"
 code_location_target_module = "definitions"
-defs_module = "definitions"
+"""
+
+COMPONENT = """# This folder is one domain of the mesh, as a Dagster component: its products, ports and checks,
+# its job, schedule and automation sensor, all built from domain.yaml, products/ and its dbt project.
+type: platform_lib.DataMeshDomain
 """
 
 PROJECT = """name: {name}
@@ -58,7 +65,7 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
     workspace = root / "workspace.yaml"
     registered = name in domain_folders(workspace)
     folder, project = root / "domains" / name, root / "dbt_projects" / name
-    files = [folder / DOMAIN_FILE, folder / "definitions.py", folder / "dg.toml", project / "dbt_project.yml"]
+    files = [folder / DOMAIN_FILE, folder / "definitions.py", folder / "dg.toml", folder / COMPONENT_FILE, project / "dbt_project.yml"]
     refuse_existing(files, force)
     if registered and not force:
         raise ScaffoldError(f"{workspace} already has a code location {name!r}: pass --force to rewrite the domain")
@@ -73,6 +80,8 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
         write(folder / DOMAIN_FILE, dump(domain)),
         write(folder / "definitions.py", DEFINITIONS),
         write(folder / "dg.toml", DG_PROJECT),
+        write(folder / COMPONENT_FILE, COMPONENT),
+        write(folder / DEFS_PACKAGE / "__init__.py", ""),
         write(project / "dbt_project.yml", PROJECT.format(name=name)),
     ]
     (folder / "products").mkdir(exist_ok=True)
