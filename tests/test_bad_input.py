@@ -117,7 +117,7 @@ HOSTILE = {
                                "customProperties[0].value", "'2027-02-30' is not a valid timestamp", "value: 2027-02-30"),
     "unreadable number": Hostile(CONTRACT, sub("  value: 30\n", "  value: " + "9" * 5000 + "\n"), "slaProperties[2].value", "is not a valid int", "9999"),
     # Wrong types and missing fields.
-    "missing required field": Hostile(CONTRACT, sub("kind: DataContract\n", ""), "", "'kind' is a required property", 1),
+    "missing required field": Hostile(CONTRACT, sub("status: active\n", ""), "", "'status' is a required property", 1),
     "schema is a mapping": Hostile(CONTRACT, sub("schema:\n- name: orders\n", "schema:\n  name: orders\n"), "schema", "is not of type 'array'", "schema:"),
     "column name is a number": Hostile(CONTRACT, sub("- name: order_key\n", "- name: 42\n"), "schema[0].properties[0].name", "42 is not of type 'string'", "- name: 42"),
     "flag is a string": Hostile(CONTRACT, sub("    required: true\n", "    required: 'yes'\n"), "schema[0].properties[0].required", "is not of type 'boolean'", "required: 'yes'"),

@@ -34,7 +34,8 @@ def alone(tmp_path):
 def test_a_sound_file_has_no_problems(path):
     result = check(path)
     # A contract is told valid ODCS first, then judged by the mesh's profile (test_odcs_standard).
-    verdict = [f"{path}: valid ODCS (the standard's schema v3.1.0), and meets the mesh's profile"] if path.name.endswith(".odcs.yaml") else []
+    verdict = [f"{path}: valid ODCS (the standard's schema v3.1.0, with what its folder says filled in), and meets the mesh's profile"] \
+        if path.name.endswith(".odcs.yaml") else []
     assert (result.returncode, result.stdout.strip().splitlines()) == (0, [*verdict, "mesh check: no problems"]), result.stdout + result.stderr
 
 

@@ -78,7 +78,7 @@ def test_a_contract_without_rules_is_reported_where_its_table_is(domains):
 def test_an_input_port_problem_is_at_the_ports_line_after_its_file_is_gone(domains):
     descriptor = domains / "marketing" / "products" / "customer_order_distribution" / "product.odps.yaml"
     edit(descriptor, "    sales_orders: mesh_reader", "    sales_orders: sales_internal")
-    line = line_of(descriptor, "- name: sales_orders")
+    line = line_of(descriptor, "- contractId: urn:mesh:contract:sales:orders")
     mesh = Mesh(tuple(load_domain(domains / name) for name in ("sales", "customers", "marketing")))
     shutil.rmtree(domains)
     (problem,) = port_access.run(Subject(mesh, mesh.domain("marketing")))

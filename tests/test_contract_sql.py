@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from platform_lib.descriptors.contract import load_contract
+from platform_lib.descriptors.derived import Home
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.product import load_product
 from platform_lib.quality.audit import REDACTED, audit, validate
@@ -147,7 +148,7 @@ def test_loading_the_product_refuses_its_contract(tmp_path):
     shutil.copytree(PRODUCT, folder)
     path = write_contract(folder, [sql_rule("copy (select 1) to '/tmp/x.csv'")])
     with pytest.raises(DescriptorError) as refused:
-        load_product(folder, "customers")
+        load_product(folder, Home("customers", PRODUCT.name))
     assert_refused(refused.value, path, "schema[0].quality[1].query", "it runs COPY, not a query")
 
 

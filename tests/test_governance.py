@@ -72,7 +72,8 @@ def doubled_revenue(root):
 
 
 VIOLATIONS = {
-    "product-ownership": lambda r: edit(product(r, "sales", "orders"), "role: owner", "role: steward"),
+    # Support is domain.yaml's, unless a product states its own: orders stops stating it, its domain has none.
+    "product-ownership": lambda r: [edit_yaml(path, lambda d: d.pop("support")) for path in (r / "domains" / "sales" / "domain.yaml", product(r, "sales", "orders"))],
     "port-promises": lambda r: edit_yaml(contract(r, "sales", "orders"), lambda d: d.pop("slaProperties")),
     "naming": lambda r: edit(product(r, "sales", "orders"), "id: urn:mesh:product:sales:orders", "id: urn:mesh:product:sales:order_book"),
     "pii-masking": lambda r: edit_yaml(contract(r, "customers", "customer_profiles"), lambda d: column(d, "name").pop("customProperties")),
@@ -170,8 +171,7 @@ def test_a_domain_cannot_redefine_a_global_policy(root):
 def bind_marketing_to_full_profiles(root):
     """Marketing's Q22 reads the restricted port it was never granted."""
     path = product(root, "marketing", "global_sales_opportunity")
-    edit(path, "- name: customers_customer_profiles\n  version: 1.0.0\n  contractId: urn:mesh:contract:customers:customer_profiles\n",
-         "- name: customers_customer_profiles_full\n  version: 1.0.0\n  contractId: urn:mesh:contract:customers:customer_profiles_full\n")
+    edit(path, "- contractId: urn:mesh:contract:customers:customer_profiles\n", "- contractId: urn:mesh:contract:customers:customer_profiles_full\n")
     edit(path, "    customers_customer_profiles: mesh_reader", "    customers_customer_profiles_full: customer_pii_reader")
     add_source(root, "marketing", "customers__customer_profiles_full_v1", ["customers", "customer_profiles_full_v1"])
 

@@ -59,7 +59,7 @@ BREAKS = {
     "misspelled contract field": (lambda r: edit(contract(r), "    physicalType: BIGINT\n", "    phyiscalType: BIGINT\n"), "schema[0].properties[0].phyiscalType", "unknown field 'phyiscalType'"),
     "misspelled descriptor field": (lambda r: edit(descriptor(r), "outputPorts:", "outputPort:"), "outputPort", "unknown field"),
     "wrong type": (lambda r: edit(contract(r), "    unique: true\n", "    unique: 1\n"), "schema[0].properties[0].unique", "is not of type 'boolean'"),
-    "missing required field": (lambda r: edit(contract(r), "id: urn:mesh:contract:sales:orders\n", ""), "orders.odcs.yaml:1", "'id' is a required property"),
+    "missing required field": (lambda r: edit(contract(r), "status: active\n", ""), "orders.odcs.yaml:1", "'status' is a required property"),
     "dangling contract reference": (lambda r: edit(descriptor(r, "finance", "shipping_priority"), "contractId: urn:mesh:contract:sales:orders", "contractId: urn:mesh:contract:sales:ordres"), "inputPorts[1].contractId", "no output port in the mesh publishes contract 'urn:mesh:contract:sales:ordres'"),
     "unknown dbt model": (lambda r: edit(contract(r), "  physicalName: orders\n", "  physicalName: orderz\n"), "schema[0].physicalName", "no dbt model 'orderz'"),
     # Judged from the model's SQL over its inputs as promised: no build, no seeded data.

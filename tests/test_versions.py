@@ -150,6 +150,7 @@ def test_a_descriptor_error_names_file_field_and_line():
 def test_a_pre_release_port_is_its_major(tmp_path):
     """A product may publish 2.0.0-rc.1 of its port beside the live 1.x: major 2 in the descriptor,
     in the contract file's name and in the port's asset key."""
+    from platform_lib.descriptors.derived import Home
     from platform_lib.descriptors.product import load_product
 
     folder = tmp_path / "orders"
@@ -159,6 +160,6 @@ def test_a_pre_release_port_is_its_major(tmp_path):
     descriptor = folder / "product.odps.yaml"
     edit(descriptor, "  version: 1.0.0\n  contractId: urn:mesh:contract:sales:orders",
          "  version: 1.0.0\n  contractId: urn:mesh:contract:sales:orders\n- name: orders\n  version: 2.0.0-rc.1\n  contractId: urn:mesh:contract:sales:orders")
-    v1, v2 = load_product(folder, "sales").output_ports
+    v1, v2 = load_product(folder, Home("sales", "orders")).output_ports
     assert (v1.contract.major, v1.contract.version, v1.asset_key) == (1, "1.0.0", ("sales", "orders_v1"))
     assert (v2.contract.major, v2.contract.version, v2.asset_key) == (2, "2.0.0-rc.1", ("sales", "orders_v2"))

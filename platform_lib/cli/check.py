@@ -13,6 +13,7 @@ from platform_lib.cli.junit import write_junit
 from platform_lib.descriptors.contract import load_contract
 from platform_lib.descriptors.dbt_compile import compiled_manifest
 from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
+from platform_lib.descriptors.derived import CONTRACT_SUFFIX, Home, complete_contract, home_of
 from platform_lib.descriptors.domain import DOMAIN_FILE, Domain, load_domain
 from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.fields import field
@@ -27,7 +28,6 @@ from platform_lib.mesh import Survey, survey
 from platform_lib.quality.model_types import model_columns
 from platform_lib.settings import MESH_ROOT
 
-CONTRACT_SUFFIX = ".odcs.yaml"
 # The case of a domain's descriptors loading; the other cases of a domain are its dbt models' and
 # one per policy it is held to.
 DESCRIPTORS = "descriptors"
@@ -126,15 +126,9 @@ def check(root: Path) -> list[Problem]:
     return problems_of(cases(root))
 
 
-def _owning_domain(descriptor: Path) -> str | None:
-    """The domain whose folder holds the product, laid out as domains/<domain>/products/<product>/."""
-    products = descriptor.parent.parent
-    return products.parent.name if products.name == "products" and (products.parent / DOMAIN_FILE).is_file() else None
-
-
 def _load_product(descriptor: Path) -> None:
     # Outside a domain's folder the descriptor's own domain is taken at its word.
-    load_product(descriptor.parent, _owning_domain(descriptor) or field(load_yaml(descriptor), "domain"))
+    load_product(descriptor.parent, home_of(descriptor) or Home(field(load_yaml(descriptor), "domain"), descriptor.parent.name))
 
 
 def _load_domain(domain_file: Path) -> None:
@@ -161,17 +155,22 @@ def lint(path: Path) -> list[Case]:
 
 def _lint_contract(path: Path) -> list[Case]:
     """Whether the file is valid ODCS (the standard's own schema, nothing more: a contract written by
-    other tools is judged as they would be) and, if it is, what the mesh's profile still needs."""
+    other tools is judged as they would be) and, if it is, what the mesh's profile still needs. A
+    contract in a domain's product folder is judged as it is published: with what its folder says
+    filled in (descriptors.derived)."""
     standard: list[Problem] = []
     doc = collect(standard, load_yaml, path)
+    home = collect(standard, home_of, path)
+    restated = complete_contract(doc, home) if doc is not None and home is not None else ()
     version = collect(standard, validate_odcs, doc) if doc is not None else None
     if version is None:
         return [Case(ODCS, str(path), tuple(standard), path, verdict=f"{path}: not valid ODCS")]
-    profile: list[Problem] = []
+    profile: list[Problem] = [*restated]
     collect(profile, load_contract, path)
     # Not counted: within one column the profile reports its first finding only.
     needs = "and the mesh's profile needs what is below" if profile else "and meets the mesh's profile"
-    return [Case(ODCS, str(path), (), path, verdict=f"{path}: valid ODCS (the standard's schema {version}), {needs}"),
+    filled = ", with what its folder says filled in" if home is not None else ""
+    return [Case(ODCS, str(path), (), path, verdict=f"{path}: valid ODCS (the standard's schema {version}{filled}), {needs}"),
             Case(PROFILE, str(path), tuple(replace(p, policy=PROFILE) for p in profile), path)]
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from platform_lib.descriptors.contract_sql import ALLOWED, UnsafeQuery, query_columns
+from platform_lib.descriptors.derived import Home, complete_contract, home_of
 from platform_lib.descriptors.durations import DurationError, is_duration, sla_duration
 from platform_lib.descriptors.errors import DescriptorError, Problem, collect
 from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
@@ -105,6 +107,13 @@ class Contract(Located):
     # role -> the domains it is granted to (customProperties grantedTo); access rules live in governance.
     roles: dict[str, tuple[str, ...]]
     end_of_support: date | None
+    # What it states that its folder or domain.yaml say otherwise (descriptors.derived): the naming policy's.
+    restated: tuple[Problem, ...] = dataclass_field(default=(), compare=False)
+
+    @property
+    def data(self) -> dict:
+        """The contract as published: what was written, with what its folder says filled in."""
+        return self.place.doc.data
 
     @property
     def is_public(self) -> bool:
@@ -140,10 +149,15 @@ class Contract(Located):
         return None if sla is None else sla.duration
 
 
-def load_contract(path: Path, text: str | None = None) -> Contract:
+def load_contract(path: Path, text: str | None = None, home: Home | None = None) -> Contract:
     """The contract, typed; or every finding of the mesh's profile at once (each column, SLA and
-    top-level field read on its own), so that a contract from elsewhere is told all it needs."""
+    top-level field read on its own), so that a contract from elsewhere is told all it needs.
+
+    A contract file in a domain's product folder is completed from its `home` (by default, the one
+    its path says) before it is judged; `text` (a published contract) is read as it is."""
     doc = load_yaml(path, text)
+    home = home if home is not None or text is not None else home_of(path)
+    restated = complete_contract(doc, home) if home is not None else ()
     validate_odcs(doc)
     problems: list[Problem] = []
 
@@ -178,6 +192,7 @@ def load_contract(path: Path, text: str | None = None) -> Contract:
         quality=quality,
         slas=slas,
         file=path,
+        restated=restated,
         place=Place(doc),
     )
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from platform_lib.descriptors.derived import Home
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.fields import field, name_field
-from platform_lib.descriptors.keys import dbt_project
+from platform_lib.descriptors.keys import DOMAIN_FILE, dbt_project
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, Product, load_product
 from platform_lib.descriptors.yaml_file import Located, Place, load_yaml
 from platform_lib.engines import DUCKDB, ENGINES
-
-DOMAIN_FILE = "domain.yaml"
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def load_domain(folder: Path) -> Domain:
     products, problems = [], []
     for product_dir in product_dirs:
         try:
-            products.append(load_product(product_dir, name))
+            products.append(load_product(product_dir, Home.of_domain(doc, product_dir.name)))
         except DescriptorError as exc:
             problems += exc.problems
     if problems:

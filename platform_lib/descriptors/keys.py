@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 _CONTRACT_ID = re.compile(r"^urn:mesh:contract:([a-z][a-z0-9_]*):([a-z][a-z0-9_]*)$")
+# A domain folder's own descriptor: its team, schedule and operational sources.
+DOMAIN_FILE = "domain.yaml"
 # The middle part of an operational table's asset key: `<domain>/operational/<table>`.
 OPERATIONAL = "operational"
 

@@ -1,12 +1,18 @@
 """ODPS v1 product descriptors: a product's identity, team, and its input and output ports. Like a
-contract's, the product and each input port know where they were written (yaml_file.Located)."""
+contract's, the product and each input port know where they were written (yaml_file.Located).
+
+What the product's folder says need not be written (descriptors.derived): its id, name, domain,
+team, support, and its output ports, one per contract file of the folder."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from platform_lib.descriptors.contract import Contract, load_contract
+from platform_lib.descriptors.derived import Home, complete_product, contract_files, port_of
+from platform_lib.descriptors.errors import DescriptorError, Problem, collect
 from platform_lib.descriptors.fields import custom_property, field, major_of, name_field
 from platform_lib.descriptors.keys import port_key
 from platform_lib.descriptors.standards import validate_odps
@@ -50,6 +56,8 @@ class Product(Located):
     input_ports: tuple[InputPort, ...]
     output_ports: tuple[OutputPort, ...]
     file: Path
+    # What it states that its folder or domain.yaml say otherwise (descriptors.derived): the naming policy's.
+    restated: tuple[Problem, ...] = dataclass_field(default=(), compare=False)
 
 
 def _owner(doc) -> str | None:
@@ -76,13 +84,27 @@ def _input_roles(doc, input_names: list[str]) -> dict[str, str]:
     return roles
 
 
-def load_product(folder: Path, domain: str) -> Product:
+def _folder_contracts(folder: Path, home: Home) -> dict[Path, Contract]:
+    """Every contract file of the product's folder, loaded; all their problems at once."""
+    problems: list[Problem] = []
+    loaded = {path: collect(problems, load_contract, path, None, home) for path in contract_files(folder)}
+    if problems:
+        raise DescriptorError(problems)
+    return loaded
+
+
+def load_product(folder: Path, home: Home) -> Product:
     path = folder / DESCRIPTOR_FILE
     doc = load_yaml(path)
+    contracts = _folder_contracts(folder, home)
+    # The newest major of a port first: a product of one port is described by its current contract.
+    newest_first = sorted(contracts.items(), key=lambda item: (port_of(item[0])[0], port_of(item[0])[1] is not None))
+    restated = complete_product(doc, home, [(port_of(p)[0], c) for p, c in newest_first])
     validate_odps(doc)
     name = name_field(doc, "name")
     if name != folder.name:
         raise doc.fail(f"must equal the product's folder name {folder.name!r}", "name")
+    domain = home.domain
     if field(doc, "domain") != domain:
         raise doc.fail(f"must equal the domain that owns the folder, {domain!r}", "domain")
     inputs = field(doc, "inputPorts", kind=list, default=[])
@@ -93,9 +115,9 @@ def load_product(folder: Path, domain: str) -> Product:
         port_name = name_field(doc, "outputPorts", i, "name")
         major = major_of(doc, "outputPorts", i, "version")
         contract_path = contract_file(folder, port_name, major)
-        if not contract_path.exists():
+        if contract_path not in contracts:
             raise doc.fail(f"no contract {contract_path.name} next to the descriptor: every output port needs one", "outputPorts", i, "name")
-        contract = load_contract(contract_path)
+        contract = contracts[contract_path]
         if contract.id != field(doc, "outputPorts", i, "contractId"):
             raise doc.fail(f"names contract {field(doc, 'outputPorts', i, 'contractId')!r} but {contract_path.name} has id {contract.id!r}", "outputPorts", i, "contractId")
         if contract.major != major:
@@ -123,5 +145,6 @@ def load_product(folder: Path, domain: str) -> Product:
         ),
         output_ports=tuple(output_ports),
         file=path,
+        restated=restated,
         place=Place(doc),
     )

@@ -16,6 +16,7 @@ import yaml
 
 from platform_lib.descriptors.contract import Contract, load_contract
 from platform_lib.descriptors.dbt_compile import compiled_manifest
+from platform_lib.descriptors.derived import as_published
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.keys import port_key, port_key_of_contract, table_name
 from platform_lib.descriptors.product import OutputPort
@@ -65,7 +66,7 @@ def _judged(root: Path, ref: str, relative: str) -> Judged | None:
     if not path.exists():
         return Judged(path, None, old, at_ref, [Change(True, "contract", None, "contract removed")],
                       ["the contract was removed while its port may have consumers"])
-    written = load_yaml(path)
+    written = as_published(load_yaml(path), path)
     changes = diff_contracts(old, written.data)
     return Judged(path, written, old, at_ref, changes, semver_violations(old, written.data, changes))
 

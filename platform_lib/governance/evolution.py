@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from platform_lib.descriptors.derived import as_published
 from platform_lib.descriptors.durations import sla_duration
 from platform_lib.descriptors.fields import version_field
 from platform_lib.descriptors.versions import parse_version
@@ -218,18 +219,19 @@ def read_contract_version(spec: str, cwd: Path) -> tuple[str, dict | None]:
     """A spec is a file path, or GITREF:path read with git in `cwd`; None when the path is not at that ref."""
     path = Path(cwd, spec)
     if path.exists() or ":" not in spec:
-        return spec, _versioned(load_yaml(path))
+        return spec, _versioned(load_yaml(path), path)
     ref, _, file = spec.partition(":")
     # A bad ref is an error; only a path missing at a good ref means "no such version" (e.g. a new contract).
     known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=cwd, capture_output=True)
     if known.returncode != 0:
         raise ValueError(f"{ref} is not a git commit in {cwd}")
     shown = subprocess.run(["git", "show", f"{ref}:{file}"], cwd=cwd, capture_output=True, text=True)
-    return spec, _versioned(load_yaml(Path(f"{ref}:{file}"), shown.stdout)) if shown.returncode == 0 else None
+    return spec, _versioned(load_yaml(Path(f"{ref}:{file}"), shown.stdout), Path(cwd, file)) if shown.returncode == 0 else None
 
 
-def _versioned(doc: YamlDocument) -> dict:
-    """The contract's data, refused here (naming the file and line) when its version is no
-    semantic version: only two versions can be compared."""
-    version_field(doc, "version")
+def _versioned(doc: YamlDocument, where: Path) -> dict:
+    """The contract's data as published (with what the folder at `where` says filled in, as the
+    working tree has it), refused here (naming the file and line) when its version is no semantic
+    version: only two versions can be compared."""
+    version_field(as_published(doc, where), "version")
     return doc.data

@@ -14,7 +14,7 @@ from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_k
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
 from platform_lib.descriptors.fields import custom_property
-from platform_lib.descriptors.keys import contract_id, dbt_project, model_key, operational_source_key, port_key_of_contract, product_id
+from platform_lib.descriptors.keys import dbt_project, model_key, operational_source_key, port_key_of_contract
 from platform_lib.governance.policy import Subject, policy
 from platform_lib.lineage.classification import violations
 
@@ -56,25 +56,18 @@ def port_promises(s: Subject) -> Iterator[Problem]:
     named by convention can be located from the id alone, by people and by tools.""",
 )
 def naming(s: Subject) -> Iterator[Problem]:
-    """Ids, URNs and names follow the mesh's conventions."""
+    """Ids, URNs and names follow the mesh's conventions: what a descriptor states of them (its id,
+    name, domain, team, support...) is what its folder and domain.yaml say (descriptors.derived)."""
     domain = s.domain.name
     for product in s.domain.products:
-        if product.id != product_id(domain, product.name):
-            yield product.problem(f"product id must be {product_id(domain, product.name)}", "id")
+        yield from product.restated
         for port in product.input_ports:
             producer = s.producers.producer_of(port)
             if producer is not None and port.name != f"{producer.domain}_{producer.name}":
                 yield port.problem(f"input port name must be {producer.domain}_{producer.name} (producer domain _ port)", "name")
         for port in product.output_ports:
             contract = port.contract
-            # ODCS field: (what the contract says, what the convention wants).
-            expected = {
-                "id": (contract.id, contract_id(domain, port.name)), "name": (contract.name, port.name),
-                "domain": (contract.domain, domain), "dataProduct": (contract.data_product, product.name),
-            }
-            for key, (written, want) in expected.items():
-                if written != want:
-                    yield contract.problem(f"must be {want!r}", key)
+            yield from contract.restated
             if s.manifest is not None and any(
                 n.get("resource_type") == "model" and model_key(domain, n["name"]) == port.asset_key for n in s.manifest["nodes"].values()
             ):

@@ -5,20 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platform_lib.descriptors.errors import DescriptorError
-from platform_lib.descriptors.product import DESCRIPTOR_FILE
-from platform_lib.descriptors.yaml_file import load_yaml
+from platform_lib.descriptors.derived import contract_files, port_of
+from platform_lib.descriptors.keys import contract_id
 
 
 def declared_contracts(folder: Path) -> set[str]:
-    """Contract ids a domain's descriptors declare, read leniently (the domain failed to load)."""
-    ids = set()
-    for path in folder.glob(f"products/*/{DESCRIPTOR_FILE}"):
-        try:
-            document = load_yaml(path).data
-        except DescriptorError:
-            continue  # reported by the domain's own load
-        # Any list but inputPorts: the list holding the output ports may be the misspelled field.
-        lists = [v for k, v in document.items() if k != "inputPorts" and isinstance(v, list)]
-        ids |= {p.get("contractId") for items in lists for p in items if isinstance(p, dict)}
-    return ids
+    """Contract ids of a domain that failed to load: one per contract file of its product folders,
+    named by convention (descriptors.derived), none of them read."""
+    return {contract_id(folder.name, port_of(path)[0]) for product in folder.glob("products/*/") for path in contract_files(product)}

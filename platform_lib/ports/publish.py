@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from platform_lib.descriptors.contract import SENSITIVE
+from platform_lib.descriptors.dbt_files.generated import dump
 from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import OutputPort, Product
@@ -151,7 +152,8 @@ def published_properties(port: OutputPort, product: Product) -> dict[str, str]:
     """What travels with every version: the contract (schema, rules, SLOs, roles and grants) and
     whom to ask for access. Consumers bind against these, never against the producer's files."""
     return {
-        CONTRACT: port.contract.file.read_text(),
+        # Complete ODCS: what the team wrote, with what its folder says filled in (descriptors.derived).
+        CONTRACT: dump(port.contract.data),
         PRODUCT: json.dumps({"id": product.id, "owner": product.owner, "support": list(product.support)}),
         # Every domain may read any port's metadata; a restricted port's column bounds stay out of it.
         "write.metadata.metrics.default": "truncate(16)" if port.contract.is_public else "counts",
