@@ -10,6 +10,8 @@ import subprocess
 import pytest
 import yaml
 
+from platform_lib.descriptors.derived import as_published
+from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.mesh_copy import mesh_copy
@@ -123,7 +125,8 @@ def test_a_mistyped_contract_id_points_at_a_list_of_contract_ids(copy_env):
 
 
 def test_a_product_starts_from_a_contract_written_elsewhere(copy_env, tmp_path):
-    """`--from-contract`: an ODCS contract from other tooling becomes the product's, with the mesh's ids;
+    """`--from-contract`: an ODCS contract from other tooling becomes the product's, what its folder
+    says (ids, team, servers) left to the folder and published with the mesh's;
     `mesh new` says it is valid ODCS and what the mesh's profile still needs, and the model makes its
     columns from the ports that bring them. A file that is not valid ODCS is refused, writing nothing."""
     root, env = copy_env
@@ -137,11 +140,13 @@ def test_a_product_starts_from_a_contract_written_elsewhere(copy_env, tmp_path):
     (tmp_path / "payments.odcs.yaml").write_text(yaml.safe_dump(brought, sort_keys=False))
     result = new(env, "product", "marketing", "payments", "--from-port", UPSTREAM[0], "--from-contract", str(tmp_path / "payments.odcs.yaml"))
     contract = root / "domains" / "marketing" / "products" / "payments" / "payments.odcs.yaml"
-    assert f"{contract}: valid ODCS (the standard's schema v3.1.0), and the mesh's profile needs what is below" in result.stdout
+    assert f"{contract}: valid ODCS (the standard's schema v3.1.0, with what its folder says filled in), and the mesh's profile needs what is below" in result.stdout
     assert f"{contract}:1: description: [mesh profile] required field is missing" in result.stdout, result.stdout
     written = yaml.safe_load(contract.read_text())
-    assert (written["id"], written["domain"], written["dataProduct"], written["schema"][0]["physicalName"]) == (
-        "urn:mesh:contract:marketing:payments", "marketing", "payments", "payments")
+    assert not {"id", "domain", "dataProduct", "servers"} & set(written) and written["schema"][0]["physicalName"] == "payments"
+    completed = as_published(load_yaml(contract), contract).data
+    assert (completed["id"], completed["domain"], completed["dataProduct"], completed["servers"][0]["path"]) == (
+        "urn:mesh:contract:marketing:payments", "marketing", "payments", "$MESH_HOME/ports/warehouse/marketing/payments_v1")
     assert written["schema"][0]["properties"] == brought["schema"][0]["properties"]
     sql = (root / "dbt_projects" / "marketing" / "models" / "payments.sql").read_text()
     assert "cast(null as date) as txn_ref_dt  -- no port brings it: make it" in sql and "sales_orders.order_key" in sql

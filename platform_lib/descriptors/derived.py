@@ -24,6 +24,8 @@ from platform_lib.descriptors.yaml_file import YamlDocument, load_yaml
 CONTRACT_SUFFIX = ".odcs.yaml"
 _CONTRACT_FILE = re.compile(r"(?P<port>[^.]+)(\.v(?P<major>[0-9]+))?" + re.escape(CONTRACT_SUFFIX))
 _CONTRACT_ID = re.compile(r"urn:mesh:contract:(?P<domain>[a-z][a-z0-9_]*):(?P<port>[a-z][a-z0-9_]*)")
+# What a contract's folder and domain.yaml say of it: a contract brought from elsewhere leaves them to the folder.
+FOLDER_SAYS = ("id", "name", "domain", "dataProduct", "team", "support", "servers")
 # The standards' versions a descriptor that does not say is written in.
 ODCS_VERSION, ODPS_VERSION = "v3.1.0", "v1.0.0"
 

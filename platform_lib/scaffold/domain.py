@@ -69,11 +69,13 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
     refuse_existing(files, force)
     if registered and not force:
         raise ScaffoldError(f"{workspace} already has a code location {name!r}: pass --force to rewrite the domain")
-    team = check_name("team", team or f"{name}_team")
+    team, email = check_name("team", team or f"{name}_team"), email or f"{name}@mesh.example"
     domain = {
         "name": name,
         "description": description or f"The {name} domain.",
-        "team": {"name": team, "email": email or f"{name}@mesh.example"},
+        "team": {"name": team, "email": email},
+        # Every product and contract of the domain names it (descriptors.derived): a chat channel, say, once there is one.
+        "support": [{"channel": "email", "tool": "email", "url": f"mailto:{email}"}],
         "schedule": {"cron": cron, "timezone": "UTC"},
     }
     written = [

@@ -22,10 +22,9 @@ from pathlib import Path
 from platform_lib.assets.dbt_project import prepare
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Column
 from platform_lib.descriptors.dbt_files import table_names
+from platform_lib.descriptors.derived import FOLDER_SAYS
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
-from platform_lib.descriptors.keys import contract_id as contract_urn
-from platform_lib.descriptors.keys import product_id
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
 from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import load_yaml
@@ -172,15 +171,16 @@ def _table_name(domain: Domain, port: OutputPort) -> str:
     return table_names(reads)[port.contract.id, port.contract.major].name
 
 
-def brought_contract(path: Path, domain: Domain, name: str) -> dict:
-    """A contract written elsewhere, as the new product's: it must be valid ODCS; the mesh's ids
-    (contract id, domain, product, the model behind its one schema object) are set, the rest kept."""
+def brought_contract(path: Path, name: str) -> dict:
+    """A contract written elsewhere, as the new product's: it must be valid ODCS. What the product's
+    folder says (its ids, names, team, support, servers: descriptors.derived) is left to the folder,
+    and the model behind its one schema object is the product's; the rest is kept."""
     doc = load_yaml(path)
     try:
         validate_odcs(doc)
     except DescriptorError as exc:
         raise ScaffoldError(f"--from-contract {path} is not valid ODCS:\n{exc}") from None
-    contract = {**doc.data, "id": contract_urn(domain.name, name), "domain": domain.name, "dataProduct": name}
+    contract = {key: value for key, value in doc.data.items() if key not in FOLDER_SAYS}
     if len(contract.get("schema") or []) == 1:
         contract["schema"] = [{**contract["schema"][0], "physicalName": name}]
     return contract
@@ -206,17 +206,14 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
             raise ScaffoldError(f"--from-port {spec} is this domain's own port: read your own models with ref()")
         upstream.append(Upstream(port, role_for(mesh, port, domain.name), port.domain, _table_name(domain, port)))
     planned = plan_product(upstream)
-    contract_id, email = contract_urn(domain.name, name), domain.email
-    support = [{"channel": "email", "tool": "email", "url": f"mailto:{email}"}]
     sources = ", ".join(f"{u.port.domain}.{u.port.name} v{u.port.contract.major}" for u in upstream)
-    brought = brought_contract(from_contract, domain, name) if from_contract else None
+    brought = brought_contract(from_contract, name) if from_contract else None
+    # What the folder and domain.yaml say is not written (descriptors.derived): ids, names, team,
+    # support, servers; the product's version, status, purpose and output port are its contract's.
     contract = brought or {
-        "apiVersion": "v3.1.0", "kind": "DataContract", "id": contract_id, "name": name, "version": "1.0.0",
-        "status": "draft", "domain": domain.name, "dataProduct": name,
+        "version": "1.0.0", "status": "draft",
         "description": {"purpose": f"{name}, built from {sources}. Describe what it is for."},
         "schema": [{
-            "name": name, "physicalName": name, "physicalType": "table", "logicalType": "object",
-            "description": f"{name}, built from {sources}.",
             "properties": [_property(c, u is upstream[0], planned) for u, c in planned.columns],
             "quality": [{"name": "not_empty", "description": "A published version is never empty.", "type": "library",
                          "metric": "rowCount", "mustBeGreaterThan": 0, "dimension": "completeness"}],
@@ -224,19 +221,10 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
         "slaProperties": [{"property": "frequency", "value": 1, "unit": "d"}, {"property": "latency", "value": 4, "unit": "h"},
                           {"property": "retention", "value": 30, "unit": "d"}],
         "roles": [{"role": PUBLIC_ROLE, "access": "read", "description": "Any domain of the mesh may read this port."}],
-        "team": {"name": domain.team, "members": [{"username": email, "role": "owner"}]},
-        "support": support,
     }
     descriptor = {
-        "apiVersion": "v1.0.0", "kind": "DataProduct", "id": product_id(domain.name, name), "name": name,
-        "version": "0.1.0", "status": "draft", "domain": domain.name,
-        "description": {"purpose": f"{name}, built from {sources}. Describe what it is for."},
-        "team": [{"username": email, "name": domain.team, "role": "owner"}],
-        "support": support,
-        "inputPorts": [{"name": u.input_name, "version": u.port.contract.version, "contractId": u.port.contract.id} for u in upstream],
+        "inputPorts": [{"contractId": u.port.contract.id, "version": u.port.contract.version} for u in upstream],
         "customProperties": [{"property": "inputRoles", "value": {u.input_name: u.role for u in upstream}}],
-        "outputPorts": [{"name": name, "description": f"{name} as an Iceberg table in the port catalog.", "type": "iceberg",
-                         "version": str(contract["version"]), "contractId": contract_id}],
     }
     written = [
         write(folder / DESCRIPTOR_FILE, dump(descriptor)),
