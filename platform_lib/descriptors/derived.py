@@ -6,10 +6,15 @@ live); domain.yaml names the team and its support channels. From these the platf
 URNs, names, team, support, servers and a product's output ports, and fills them into the document
 before the standard's schema judges it: what is published stays complete ODCS. A descriptor may
 still state them; the naming policy then holds what it states to what its folder says.
+
+domain.yaml may also say once what every port of the domain promises (`contractDefaults`: its
+slaProperties, and table quality rules): a contract that states its own slaProperties keeps them,
+and gets each default rule whose name it does not use.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -39,18 +44,23 @@ class Home:
     team: str | None = None
     email: str | None = None
     support: tuple[dict, ...] = ()
+    # domain.yaml contractDefaults: what every port promises unless its contract says otherwise.
+    slas: tuple[dict, ...] = ()
+    quality: tuple[dict, ...] = ()
 
     @classmethod
     def of_domain(cls, doc: YamlDocument, product: str) -> Home:
         """The home of a product of the domain whose domain.yaml is `doc`, read leniently: the
         domain's own load reports what is wrong with it."""
-        team = doc.data.get("team") if isinstance(doc.data.get("team"), dict) else {}
-        support = doc.data.get("support")
+        team = _mapping(doc.data.get("team"))
+        defaults = _mapping(doc.data.get("contractDefaults"))
         return cls(
             domain=doc.path.parent.name, product=product,
             team=team.get("name") if isinstance(team.get("name"), str) else None,
             email=team.get("email") if isinstance(team.get("email"), str) else None,
-            support=tuple(s for s in support if isinstance(s, dict)) if isinstance(support, list) else (),
+            support=_mappings(doc.data.get("support")),
+            slas=_mappings(defaults.get("slaProperties")),
+            quality=_mappings(defaults.get("quality")),
         )
 
 
@@ -104,12 +114,19 @@ def complete_contract(doc: YamlDocument, home: Home) -> tuple[Problem, ...]:
             "description": f"The Iceberg table {table_name(key)} of the mesh's port catalog; each published version is a snapshot.",
         }]
     restated = _restated(doc, {**derived, **owned})
-    _fill(data, {"apiVersion": ODCS_VERSION, "kind": "DataContract", **derived}, owned)
+    promised = {"slaProperties": copy.deepcopy(list(home.slas))} if home.slas else {}
+    _fill(data, {"apiVersion": ODCS_VERSION, "kind": "DataContract", **derived}, {**promised, **owned})
     schema = data.get("schema")
     if isinstance(schema, list) and schema and isinstance(schema[0], dict):
+        table = schema[0]
         purpose = data["description"].get("purpose") if isinstance(data.get("description"), dict) else None
         defaults = {"name": port, "physicalName": port, "physicalType": "table", "logicalType": "object"}
-        _fill(schema[0], {**defaults, **({} if purpose is None else {"description": purpose})}, {})
+        _fill(table, {**defaults, **({} if purpose is None else {"description": purpose})}, {})
+        rules = table.get("quality") if isinstance(table.get("quality"), list) else []
+        named = {rule.get("name") for rule in rules if isinstance(rule, dict)}
+        added = [copy.deepcopy(rule) for rule in home.quality if rule.get("name") not in named]
+        if added and (rules or "quality" not in table):
+            table["quality"] = [*rules, *added]
     return restated
 
 
@@ -168,6 +185,14 @@ def _fill(data: dict, head: dict, tail: dict) -> None:
     merged = {**{k: v for k, v in head.items() if k not in data}, **data, **{k: v for k, v in tail.items() if k not in data}}
     data.clear()
     data.update(merged)
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _mappings(value: Any) -> tuple[dict, ...]:
+    return tuple(item for item in value if isinstance(item, dict)) if isinstance(value, list) else ()
 
 
 def _major(version: Any) -> int | None:

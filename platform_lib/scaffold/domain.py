@@ -30,6 +30,14 @@ COMPONENT = """# This folder is one domain of the mesh, as a Dagster component: 
 type: platform_lib.DataMeshDomain
 """
 
+# What a new domain's ports promise unless a contract says otherwise (domain.yaml contractDefaults).
+PROMISES = {
+    "slaProperties": [{"property": "frequency", "value": 1, "unit": "d"}, {"property": "latency", "value": 4, "unit": "h"},
+                      {"property": "retention", "value": 30, "unit": "d"}],
+    "quality": [{"name": "not_empty", "description": "A published version is never empty.", "type": "library",
+                 "metric": "rowCount", "mustBeGreaterThan": 0, "dimension": "completeness"}],
+}
+
 PROJECT = """name: {name}
 version: "1.0.0"
 profile: {name}
@@ -77,6 +85,7 @@ def new_domain(root: Path, name: str, team: str | None, email: str | None, descr
         # Every product and contract of the domain names it (descriptors.derived): a chat channel, say, once there is one.
         "support": [{"channel": "email", "tool": "email", "url": f"mailto:{email}"}],
         "schedule": {"cron": cron, "timezone": "UTC"},
+        "contractDefaults": PROMISES,
     }
     written = [
         write(folder / DOMAIN_FILE, dump(domain)),

@@ -22,13 +22,14 @@ from pathlib import Path
 from platform_lib.assets.dbt_project import prepare
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Column
 from platform_lib.descriptors.dbt_files import table_names
-from platform_lib.descriptors.derived import FOLDER_SAYS
+from platform_lib.descriptors.derived import FOLDER_SAYS, home_of
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
 from platform_lib.descriptors.standards import validate_odcs
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.mesh import Mesh
+from platform_lib.scaffold.domain import PROMISES
 from platform_lib.scaffold.files import ScaffoldError, check_name, dump, refuse_existing, write
 
 
@@ -209,17 +210,17 @@ def new_product(mesh: Mesh, domain: Domain, name: str, from_ports: list[str], fo
     sources = ", ".join(f"{u.port.domain}.{u.port.name} v{u.port.contract.major}" for u in upstream)
     brought = brought_contract(from_contract, name) if from_contract else None
     # What the folder and domain.yaml say is not written (descriptors.derived): ids, names, team,
-    # support, servers; the product's version, status, purpose and output port are its contract's.
+    # support, servers, and the promises domain.yaml makes for every port; the product's version,
+    # status, purpose and output port are its contract's.
+    home = home_of(folder / DESCRIPTOR_FILE)
     contract = brought or {
         "version": "1.0.0", "status": "draft",
         "description": {"purpose": f"{name}, built from {sources}. Describe what it is for."},
         "schema": [{
             "properties": [_property(c, u is upstream[0], planned) for u, c in planned.columns],
-            "quality": [{"name": "not_empty", "description": "A published version is never empty.", "type": "library",
-                         "metric": "rowCount", "mustBeGreaterThan": 0, "dimension": "completeness"}],
+            **({} if home.quality else {"quality": PROMISES["quality"]}),
         }],
-        "slaProperties": [{"property": "frequency", "value": 1, "unit": "d"}, {"property": "latency", "value": 4, "unit": "h"},
-                          {"property": "retention", "value": 30, "unit": "d"}],
+        **({} if home.slas else {"slaProperties": PROMISES["slaProperties"]}),
         "roles": [{"role": PUBLIC_ROLE, "access": "read", "description": "Any domain of the mesh may read this port."}],
     }
     descriptor = {
