@@ -92,3 +92,20 @@ def test_an_input_port_name_left_out_is_derived_and_a_problem_points_at_its_entr
 def _subject(domain) -> Subject:
     mesh = Mesh(tuple(d if d.name != domain.name else domain for d in MESH.domains))
     return Subject(mesh, domain)
+
+
+def test_a_contract_keeps_the_promises_it_states_and_gets_the_domains_other_rules(tmp_path):
+    """domain.yaml contractDefaults: a contract stating its own slaProperties keeps them; it gets each
+    default quality rule whose name it does not use."""
+    folder = tmp_path / "marketing"
+    shutil.copytree(REPO / "domains" / "marketing", folder)
+    path = folder / "products" / "customer_order_distribution" / "customer_order_distribution.odcs.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["slaProperties"] = [{"property": "frequency", "value": 7, "unit": "d"}]
+    data["schema"][0]["quality"] = [{"name": "two_or_more", "type": "library", "metric": "rowCount", "mustBeGreaterThan": 1}]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    contract = load_contract(path)
+    assert [(s.property, s.value, s.unit) for s in contract.slas] == [("frequency", 7, "d")]
+    assert [rule.name for rule in contract.quality] == ["two_or_more", "not_empty"]
+    untouched = load_contract(folder / "products" / "global_sales_opportunity" / "global_sales_opportunity.odcs.yaml")
+    assert [s.property for s in untouched.slas] == ["frequency", "latency", "retention"] and [r.name for r in untouched.quality] == ["not_empty"]

@@ -56,8 +56,10 @@ def port_promises(s: Subject) -> Iterator[Problem]:
     named by convention can be located from the id alone, by people and by tools.""",
 )
 def naming(s: Subject) -> Iterator[Problem]:
-    """Ids, URNs and names follow the mesh's conventions: what a descriptor states of them (its id,
-    name, domain, team, support...) is what its folder and domain.yaml say (descriptors.derived)."""
+    """Ids, URNs and names follow the mesh's conventions, and what a descriptor states is what its folder says.
+
+    Its id, name, domain, team, support and servers, if stated, are what the folder and domain.yaml
+    say (descriptors.derived)."""
     domain = s.domain.name
     for product in s.domain.products:
         yield from product.restated
