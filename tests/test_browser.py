@@ -1,6 +1,7 @@
-"""The user's main journey in a real browser: the global lineage across every domain, materializing
-a product from the UI with its checks passing, then finding it in the built catalog, and following
-a column there from the port that reads it down to its operational source."""
+"""The user's main journey in a real browser, in the UI `mesh ui` serves (Dagster's `dg dev`): the
+global lineage across every domain, materializing a product from the UI with its checks passing,
+then finding it in the built catalog, and following a column there from the port that reads it down
+to its operational source."""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def group_edges() -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def ui(seeded_env, tmp_path_factory):
-    """The webserver on workspace.yaml with a fresh instance that launches runs itself (no daemon),
-    once every location has loaded: the webserver answers before they have, the lineage is drawn after."""
+    """`mesh ui` on workspace.yaml with a fresh instance that launches runs itself, once every
+    location has loaded: the webserver answers before they have, the lineage is drawn after. It
+    prints none of the warning `dagster dev` gives now that dg dev supersedes it."""
     dagster_home = tmp_path_factory.mktemp("browser_instance")
     # No first-visit dialog (join the community): it would cover the page a moment after it loads.
     (dagster_home / "dagster.yaml").write_text(
@@ -38,10 +40,12 @@ def ui(seeded_env, tmp_path_factory):
         "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
     )
     env = {**seeded_env, "DAGSTER_HOME": str(dagster_home)}
-    with webserver(env) as url, browser_page() as page:
+    with webserver(env, mesh_ui=True) as url, browser_page() as page:
         page.goto(url, timeout=120_000)
         page.wait_for_function(LOCATIONS_LOADED_JS, arg=len(MESH.domains) + 1, polling=1000, timeout=300_000)
         yield env, url, page
+        output = (Path(env["MESH_HOME"]) / f"webserver-{url.rsplit(':', 1)[1]}.log").read_text()
+        assert "SupersessionWarning" not in output, output[-3000:]
 
 
 def test_global_lineage_draws_every_group_and_the_edges_between_them(ui):
