@@ -1,6 +1,6 @@
 """Code location load time as the mesh grows: 5 and 50 consumer domains, old code against new.
 
-    python bench/location_load.py
+    python bench/location_load.py [--old COMMIT] [--repository]
 
 Before (commit 76ffcde) a location judged its domain against every domain of workspace.yaml, so
 its load grew with the mesh; now (this checkout) it judges its input ports against what producers
@@ -10,8 +10,10 @@ mesh (`mesh seed --sf 0.01`, `mesh run` of sales, customers and supply) into a t
 
 Measured as bench/mesh_vs_dbt.py measures a code location: the seconds `load_definitions(folder)`
 and `resolve_asset_graph()` take in a fresh interpreter with Dagster already imported; median of
-REPEATS processes, for the first and the last consumer domain. Nothing here asserts a time.
-Writes bench/location_load.json.
+REPEATS processes, for the first and the last consumer domain. `--repository`: the repository's
+own domains instead, each loaded from the old commit's folders by the old code and from this
+checkout's by the new (issue 21: the domain as a Dagster component, descriptors in the derived
+form). Nothing here asserts a time. Writes bench/location_load.json (or location_load-repository.json).
 """
 
 from __future__ import annotations
@@ -65,9 +67,31 @@ def publish_producers(home: Path) -> None:
             raise SystemExit(f"mesh {' '.join(cmd)} failed:\n{out.stderr[-4000:]}")
 
 
+def repository_rows(worktree: Path, producers: Path, base: dict) -> list[dict]:
+    """Each of the repository's domains, as the old commit had it against as this checkout has it."""
+    rows = []
+    for code in (worktree, REPO):
+        env = {**base, "MESH_ROOT": str(code), "MESH_HOME": str(producers), "PYTHONPATH": str(code)}
+        # Each side's manifests compiled first: a load that finds none compiles it, which is no load.
+        subprocess.run([sys.executable, "-m", "platform_lib.cli.main", "prepare"], cwd=code, env=env, check=True, capture_output=True)
+    for folder in sorted((REPO / "domains").iterdir()):
+        if not (folder / "definitions.py").exists():
+            continue
+        times = {}
+        for side, code in (("old", worktree), ("new", REPO)):
+            env = {**base, "MESH_ROOT": str(code), "MESH_HOME": str(producers), "PYTHONPATH": str(code)}
+            times[side] = [load_seconds(code / "domains" / folder.name, code, env) for _ in range(REPEATS)]
+        rows.append({"domain": folder.name, "old_s": round(statistics.median(times["old"]), 3), "new_s": round(statistics.median(times["new"]), 3),
+                     "old_samples": [round(s, 3) for s in times["old"]], "new_samples": [round(s, 3) for s in times["new"]]})
+        print(f"{folder.name}: old {rows[-1]['old_s']:.3f} s, new {rows[-1]['new_s']:.3f} s", file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--producers-home", help="a MESH_HOME whose producers already published (default: publish into a new one)")
+    parser.add_argument("--old", default=OLD_COMMIT, help=f"the commit to compare with (default {OLD_COMMIT})")
+    parser.add_argument("--repository", action="store_true", help="the repository's own domains rather than generated meshes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mesh-location-load-"))
     worktree = work / "worktree"
@@ -75,10 +99,10 @@ def main() -> None:
         producers = Path(args.producers_home).resolve() if args.producers_home else work / "producers"
         if not args.producers_home:
             publish_producers(producers)
-        subprocess.run(["git", "worktree", "add", "--detach", str(worktree), OLD_COMMIT], cwd=REPO, check=True, capture_output=True)
+        subprocess.run(["git", "worktree", "add", "--detach", str(worktree), args.old], cwd=REPO, check=True, capture_output=True)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "DAGSTER_")) and k != "PYTHONPATH"}
-        rows = []
-        for n in SIZES:
+        rows = repository_rows(worktree, producers, base) if args.repository else []
+        for n in () if args.repository else SIZES:
             root = work / f"mesh_{n}"
             env = {
                 **base,
@@ -103,12 +127,13 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     head = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
-    result = {"cores": os.cpu_count(), "load_average_at_end": os.getloadavg(), "repeats": REPEATS, "old_commit": OLD_COMMIT, "new_commit": head,
-              "locations_in_workspace": {n: n + 3 for n in SIZES}, "loads": rows}
+    result = {"cores": os.cpu_count(), "load_average_at_end": os.getloadavg(), "repeats": REPEATS, "old_commit": args.old, "new_commit": head,
+              "locations_in_workspace": "the repository's" if args.repository else {n: n + 3 for n in SIZES}, "loads": rows}
     print(f"{'N':>3} {'domain':<12} {'old s':>7} {'new s':>7}")
     for r in rows:
-        print(f"{r['n']:>3} {r['domain']:<12} {r['old_s']:>7.3f} {r['new_s']:>7.3f}")
-    Path(__file__).with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        print(f"{r.get('n', ''):>3} {r['domain']:<12} {r['old_s']:>7.3f} {r['new_s']:>7.3f}")
+    out = Path(__file__).with_name("location_load-repository.json" if args.repository else "location_load.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
