@@ -109,3 +109,14 @@ def test_a_contract_keeps_the_promises_it_states_and_gets_the_domains_other_rule
     assert [rule.name for rule in contract.quality] == ["two_or_more", "not_empty"]
     untouched = load_contract(folder / "products" / "global_sales_opportunity" / "global_sales_opportunity.odcs.yaml")
     assert [s.property for s in untouched.slas] == ["frequency", "latency", "retention"] and [r.name for r in untouched.quality] == ["not_empty"]
+
+
+def test_what_domain_yaml_promises_for_every_port_is_judged_on_its_own_line(tmp_path):
+    folder = tmp_path / "marketing"
+    shutil.copytree(REPO / "domains" / "marketing", folder)
+    domain_file = folder / "domain.yaml"
+    edit(domain_file, "    value: 4\n    unit: h", "    value: 4\n    unit: fortnights")
+    with pytest.raises(Exception) as refused:
+        load_domain(folder)
+    line = line_of(domain_file, "    unit: fortnights")
+    assert str(refused.value).startswith(f"{domain_file}:{line}: contractDefaults.slaProperties[1].unit:"), str(refused.value)

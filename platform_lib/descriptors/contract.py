@@ -209,6 +209,16 @@ def _columns(doc: YamlDocument, problems: list[Problem]) -> tuple[Column, ...]:
     return columns
 
 
+def judge_promises(doc: YamlDocument, *path: str | int) -> None:
+    """What a domain.yaml promises for every port (contractDefaults), read as a contract's own SLAs
+    and table rules are: a mistake there is told on domain.yaml's line, not on each contract's."""
+    problems: list[Problem] = []
+    _each(doc, *path, "slaProperties", read=_sla, problems=problems)
+    _each(doc, *path, "quality", read=_quality_rule, problems=problems)
+    if problems:
+        raise DescriptorError(problems)
+
+
 def _each(doc: YamlDocument, *path: str | int, read: Callable[[Place], Any], problems: list[Problem] | None = None) -> tuple:
     """What `read` makes of each item of the list at `path` (nothing when the list is not written);
     with `problems`, each item's are collected there and the others still read."""

@@ -123,8 +123,8 @@ def complete_contract(doc: YamlDocument, home: Home) -> tuple[Problem, ...]:
         defaults = {"name": port, "physicalName": port, "physicalType": "table", "logicalType": "object"}
         _fill(table, {**defaults, **({} if purpose is None else {"description": purpose})}, {})
         rules = table.get("quality") if isinstance(table.get("quality"), list) else []
-        named = {rule.get("name") for rule in rules if isinstance(rule, dict)}
-        added = [copy.deepcopy(rule) for rule in home.quality if rule.get("name") not in named]
+        named = {rule.get("name") for rule in rules if isinstance(rule, dict) and isinstance(rule.get("name"), str)}
+        added = [copy.deepcopy(rule) for rule in home.quality if not (isinstance(rule.get("name"), str) and rule["name"] in named)]
         if added and (rules or "quality" not in table):
             table["quality"] = [*rules, *added]
     return restated

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from platform_lib.descriptors.contract import judge_promises
 from platform_lib.descriptors.derived import Home
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.fields import field, name_field
@@ -53,6 +54,12 @@ def load_domain(folder: Path) -> Domain:
     if name != folder.name:
         raise doc.fail(f"must equal the domain's folder name {folder.name!r}", "name")
     sources = field(doc, "operationalSources", kind=list, default=[])
+    # Every product and contract of the domain takes these (descriptors.derived): read here, where they are written.
+    for i in range(len(field(doc, "support", kind=list, default=[]))):
+        for key in ("channel", "url"):
+            field(doc, "support", i, key)
+    field(doc, "contractDefaults", kind=dict, default={})
+    judge_promises(doc, "contractDefaults")
     engine = field(doc, "engine", default=DUCKDB)
     if engine not in ENGINES:
         raise doc.fail(f"must be one of {', '.join(ENGINES)}, not {engine!r}", "engine")
