@@ -45,7 +45,7 @@ def ui(seeded_env, tmp_path_factory):
         page.wait_for_function(LOCATIONS_LOADED_JS, arg=len(MESH.domains) + 1, polling=1000, timeout=300_000)
         yield env, url, page
         output = (Path(env["MESH_HOME"]) / f"webserver-{url.rsplit(':', 1)[1]}.log").read_text()
-        assert "SupersessionWarning" not in output, output[-3000:]
+        assert "SupersessionWarning" not in output and "dg dev" not in output, output[-3000:]
 
 
 def test_global_lineage_draws_every_group_and_the_edges_between_them(ui):

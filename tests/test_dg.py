@@ -1,7 +1,7 @@
 """Each domain folder is a project Dagster's `dg` CLI reads (its dg.toml), whose one component is the
 domain (platform_lib.DataMeshDomain): `dg list defs` lists the asset keys and checks of the committed
 snapshot (test_asset_keys), `dg check yaml` and `dg check defs` validate it, naming the file and line
-of a mistake, the platform's descriptors' included. `mesh ui` is dg dev."""
+of a mistake, the platform's descriptors' included. (`mesh ui` is dg dev: tests/test_browser.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from platform_lib.descriptors.keys import COMPONENT_FILE
 from platform_lib.mesh import load_mesh
 from tests.conftest import mesh_env
-from tests.support.processes import BIN, REPO, graphql, webserver
+from tests.support.processes import BIN, REPO
 from tests.test_asset_keys import SNAPSHOT
 
 DOMAINS = [domain.name for domain in load_mesh().domains]
@@ -89,13 +89,3 @@ def test_dg_names_the_file_and_line_of_a_mistake_in_the_component_or_a_contract(
     checked = dg("check", "defs", domain="sales", env=env, root=tmp_path)
     assert checked.returncode != 0
     assert f"{contract}:{line}: schema[0].properties[0].logicalType: 'intger' is not one of" in checked.stdout + checked.stderr, checked.stdout[-3000:]
-
-
-def test_mesh_ui_serves_the_workspace_with_dg_dev(env):
-    """`mesh ui` is dg dev on workspace.yaml: every location, the platform's governance with the
-    domains', and none of the warning `dagster dev` prints now that it is superseded."""
-    with webserver(env, mesh_ui=True) as url:
-        entries = graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")["workspaceOrError"]["locationEntries"]
-    assert sorted((e["name"], e["loadStatus"]) for e in entries) == sorted((name, "LOADED") for name in [*DOMAINS, "governance"])
-    output = (Path(env["MESH_HOME"]) / f"webserver-{url.rsplit(':', 1)[1]}.log").read_text()
-    assert "SupersessionWarning" not in output and "dg dev" not in output, output[-3000:]
