@@ -99,7 +99,7 @@ def plan_product(upstream: list[Upstream]) -> Plan:
     for up in upstream:
         if up is not upstream[0]:
             port_key = up.port.contract.primary_key
-            on = tuple((name, brought[name]) for name in port_key if name in brought)
+            on = tuple((name, brought[name]) for name in port_key if name in brought) or _referencing(up, upstream, brought)
             if not on:
                 unjoined.append(up)
                 continue  # the model reads the port in a CTE for the team to join
@@ -116,6 +116,17 @@ def plan_product(upstream: list[Upstream]) -> Plan:
     if not all(name in brought for name in key):
         key = ()
     return Plan(tuple(columns), tuple(joins), tuple(unjoined), key, fans_out)
+
+
+def _referencing(up: Upstream, upstream: list[Upstream], brought: dict[str, Upstream]) -> tuple[tuple[str, Upstream], ...]:
+    """The join of a port that holds an earlier port's whole key among its columns (orders hold the
+    customer_key of customer profiles): the earlier ports' order must not decide whether they join."""
+    columns = {column.name for column in up.port.contract.columns}
+    for before in upstream[:upstream.index(up)]:
+        key = before.port.contract.primary_key
+        if key and all(name in columns and brought.get(name) is before for name in key):
+            return tuple((name, before) for name in key)
+    return ()
 
 
 def _property(column: Column, first: bool, plan: Plan) -> dict:
