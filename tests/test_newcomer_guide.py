@@ -13,21 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.guide import blocks, section
 from tests.support.mesh_copy import mesh_copy
-from tests.support.processes import BIN, REPO, mesh
+from tests.support.processes import BIN, mesh
 from tests.test_cli_run import fresh_home
-
-GUIDE = (REPO / "docs" / "adding-a-domain.md").read_text()
-
-
-def section(title: str) -> str:
-    start = GUIDE.index(f"\n## {title}\n")
-    end = GUIDE.find("\n## ", start + 1)
-    return GUIDE[start:end if end >= 0 else None]
-
-
-def blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
 
 
 def command(text: str, *start: str) -> list[str]:
