@@ -135,10 +135,13 @@ def _ui(args) -> int:
     from platform_lib.settings import MESH_ROOT, WORKSPACE_FILE, export_environment
 
     export_environment()
+    from platform_lib.deploy.foreground import run_in_foreground
+
     # dg's dev, on workspace.yaml (the governance location with the domains): `dagster dev` is superseded.
+    # Run, not exec'd: one Ctrl-C stops it and every process it started (deploy/foreground.py).
     dg = os.path.join(os.path.dirname(sys.executable), "dg")
     os.chdir(MESH_ROOT)
-    os.execv(dg, [dg, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
+    return run_in_foreground([dg, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
 
 
 def parser() -> argparse.ArgumentParser:

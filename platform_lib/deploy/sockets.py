@@ -50,13 +50,28 @@ def sockets_of(pid: int) -> set[int]:
     return found
 
 
-def session_of(pid: int) -> int | None:
+def _stat(pid: int) -> list[str]:
+    """What /proc says of the process after "(command)": state, ppid, pgrp, session...; [] when it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return None
-    # After "(command)": state, ppid, pgrp, session...
-    return int(stat.rsplit(")", 1)[1].split()[3])
+        return []
+
+
+def session_of(pid: int) -> int | None:
+    stat = _stat(pid)
+    return int(stat[3]) if stat else None
+
+
+def parent_of(pid: int) -> int | None:
+    stat = _stat(pid)
+    return int(stat[1]) if stat else None
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie not reaped yet."""
+    stat = _stat(pid)
+    return not stat or stat[0] == "Z"
 
 
 def argv_of(pid: int) -> list[str]:

@@ -1,0 +1,112 @@
+"""A newcomer's first hour without a stumble (issue 22): each stumble a user met, replayed as they met it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+
+from platform_lib.mesh import load_mesh
+from platform_lib.scaffold.product import Upstream, plan_product, resolve_port
+from tests.conftest import mesh_env
+from tests.support.guide import blocks, section
+from tests.support.processes import BIN, REPO, free_port, graphql
+
+LOCATIONS = len(load_mesh().domains) + 1  # the domains and the platform's governance
+
+
+def started_for(home: Path) -> dict[int, str]:
+    """pid -> command of every process whose environment names this MESH_HOME: all `mesh ui` started."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = Path(entry.path, "environ").read_bytes().split(b"\0")
+            command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"MESH_HOME={home}".encode() in environ:
+            found[int(entry.name)] = command[:120]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_one_ctrl_c_stops_mesh_ui_and_everything_it_started_within_10_s(tmp_path):
+    """Stumble 1: a Ctrl-C (SIGINT to the terminal's foreground process group) freed the UI's port but
+    left 21-23 Dagster processes running two minutes later."""
+    home = tmp_path / "home"
+    env = {**mesh_env(home), "DAGSTER_HOME": str(home / "dagster")}
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True)
+    port = free_port()
+    log = open(tmp_path / "ui.log", "w")
+    # A terminal runs the command in a process group of its own and sends Ctrl-C to that group.
+    ui = subprocess.Popen([str(BIN / "mesh"), "ui", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                          process_group=0)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert ui.poll() is None, (tmp_path / "ui.log").read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"{url}/server_info", timeout=2)
+                entries = graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }")["workspaceOrError"]["locationEntries"]
+                if [e["loadStatus"] for e in entries].count("LOADED") == LOCATIONS:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the UI did not load every location in 240 s"
+            time.sleep(1)
+        started = started_for(home)
+        # mesh ui, dg dev, the webserver, the daemon, and code servers for the locations.
+        assert len(started) >= 4 + LOCATIONS, started
+
+        os.killpg(ui.pid, signal.SIGINT)
+        stopped_by = time.monotonic() + 10
+        while any(map(alive, started)) and time.monotonic() < stopped_by:
+            time.sleep(0.2)
+        left = {pid: command for pid, command in started.items() if alive(pid)}
+        assert not left, f"{len(left)} of {len(started)} processes still run 10 s after Ctrl-C: {left}"
+        assert ui.wait(timeout=5) is not None
+    finally:
+        for pid in started_for(home):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.unit
+def test_mesh_new_product_finds_the_shared_key_whichever_port_comes_first():
+    """Stumble 6: `--from-port` customer profiles then orders said "These ports share no key with the
+    ones before them", where orders then customer profiles joined on customer_key."""
+    mesh = load_mesh()
+    orders, profiles = (resolve_port(mesh, f"urn:mesh:contract:{c}") for c in ("sales:orders", "customers:customer_profiles"))
+    for ports in ([orders, profiles], [profiles, orders]):
+        plan = plan_product([Upstream(p, "mesh_reader", p.domain, p.name) for p in ports])
+        assert not plan.unjoined and [[name for name, _ in join.on] for join in plan.joins] == [["customer_key"]], [p.name for p in ports]
+    # A profile joined to its orders is a row per order: the order joins the key.
+    assert (plan.key, plan.fans_out) == (("customer_key", "order_key"), True)
+
+
+@pytest.mark.unit
+def test_the_guide_shows_how_to_load_the_official_tpch_answers_offline(tmp_path):
+    """Stumble 9: the docs said DuckDB's tpch extension works offline, but not how to load it;
+    `INSTALL tpch` fails offline. The guide's snippet runs as written and prints Q18's answer."""
+    (snippet,) = blocks(section("A TPC-H product: its official answer"), "python")
+    (tmp_path / "answer.py").write_text(snippet)
+    printed = subprocess.run([str(BIN / "python"), "answer.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr
+    header, *rows = printed.stdout.strip().splitlines()
+    assert header == "c_name|c_custkey|o_orderkey|o_orderdate|o_totalprice|sum" and rows, printed.stdout
