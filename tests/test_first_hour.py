@@ -110,3 +110,13 @@ def test_the_guide_shows_how_to_load_the_official_tpch_answers_offline(tmp_path)
     assert printed.returncode == 0, printed.stderr
     header, *rows = printed.stdout.strip().splitlines()
     assert header == "c_name|c_custkey|o_orderkey|o_orderdate|o_totalprice|sum" and rows, printed.stdout
+
+
+@pytest.mark.unit
+def test_every_commands_help_shows_the_defaults_it_runs_with():
+    """Stumble 7 (in part): `mesh up --help` did not show its defaults."""
+    shown = {command: subprocess.run([str(BIN / "mesh"), *command.split(), "--help"], capture_output=True, text=True, timeout=60).stdout
+             for command in ("up", "ui", "seed", "new domain")}
+    assert all(f"(default: {value})" in " ".join(shown["up"].split()) for value in (3000, 4100, "mesh")), shown["up"]
+    assert "(default: 127.0.0.1)" in shown["ui"] and "(default: 0.1)" in shown["seed"] and "(default: 0 7 * * *)" in shown["new domain"]
+    assert "(default: None)" not in "".join(shown.values()) and "(default: False)" not in "".join(shown.values())

@@ -144,11 +144,23 @@ def _ui(args) -> int:
     return run_in_foreground([dg, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows the defaults that say something: not an unset value's None, nor an unset flag's False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+
+
+def _with_defaults(**kwargs) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(formatter_class=_Defaults, **kwargs)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mesh", description="Run and inspect the data mesh.")
-    sub = p.add_subparsers(dest="command", required=True)
+    # Every command's --help shows the defaults it runs with.
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_with_defaults)
     s = sub.add_parser("seed", help="generate TPC-H operational sources for the source-aligned domains")
-    s.add_argument("--sf", type=float, default=0.1, help="TPC-H scale factor (default 0.1)")
+    s.add_argument("--sf", type=float, default=0.1, help="TPC-H scale factor")
     s.add_argument("--force", action="store_true", help="regenerate even if already seeded at this scale factor")
     s.set_defaults(func=_seed)
     s = sub.add_parser("prepare", help="parse every domain's dbt project into its manifest")
@@ -163,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ports", help="list every published output port; `mesh ports rollback` restores an older version")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_ports, ports_command=None)
-    rb = s.add_subparsers(dest="ports_command").add_parser(
+    rb = s.add_subparsers(dest="ports_command", parser_class=_with_defaults).add_parser(
         "rollback", help="publish a retained older version of a port again, as a new version that records why (consumers accept it)")
     rb.add_argument("port", metavar="DOMAIN.PORT_vN", help="the port, as `mesh ports` names it")
     rb.add_argument("--to", type=int, required=True, metavar="SNAPSHOT", help="the retained snapshot whose content becomes current")
@@ -192,13 +204,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--column", metavar="DOMAIN.PORT_vN.COLUMN", help="one port column's lineage both ways (sales.line_items_v1.discount)")
     s.set_defaults(func=_lineage)
     s = sub.add_parser("new", help="scaffold a domain or a product (self-serve: no platform code to write)")
-    kinds = s.add_subparsers(dest="kind", required=True)
+    kinds = s.add_subparsers(dest="kind", required=True, parser_class=_with_defaults)
     d = kinds.add_parser("domain", help="a code location, its dbt project and descriptor folder, registered in workspace.yaml")
     d.add_argument("name")
     d.add_argument("--team", help="owning team's name (default <domain>_team)")
     d.add_argument("--email", help="owning team's email (default <domain>@mesh.example)")
     d.add_argument("--description")
-    d.add_argument("--cron", default="0 7 * * *", help="the domain's schedule (default 0 7 * * *, UTC)")
+    d.add_argument("--cron", default="0 7 * * *", help="the domain's schedule, UTC")
     d.add_argument("--force", action="store_true", help="overwrite existing files")
     d.set_defaults(func=_new)
     pr = kinds.add_parser("product", help="a product reading other domains' ports: descriptor, contract, dbt model, sources")
@@ -221,13 +233,13 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text)
         if name == "restart":
             s.add_argument("location")
-        s.add_argument("--port", type=int, default=3000, help="the webserver's port (default 3000)")
+        s.add_argument("--port", type=int, default=3000, help="the webserver's port")
         s.add_argument("--base-port", type=int, default=4100, help="code servers from here, SeaweedFS from here + 50")
         s.add_argument("--name", default="mesh", help="the deployment's name: its databases are <name>_dagster and <name>_ports")
         s.set_defaults(func=_deployment)
     s = sub.add_parser("ui", help="serve the Dagster UI on the whole workspace, with the mesh's instance")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=3000)
+    s.add_argument("--host", default="127.0.0.1", help="the address the UI listens on")
+    s.add_argument("--port", type=int, default=3000, help="the UI's port")
     s.set_defaults(func=_ui)
     return p
 
