@@ -120,3 +120,15 @@ def test_every_commands_help_shows_the_defaults_it_runs_with():
     assert all(f"(default: {value})" in " ".join(shown["up"].split()) for value in (3000, 4100, "mesh")), shown["up"]
     assert "(default: 127.0.0.1)" in shown["ui"] and "(default: 0.1)" in shown["seed"] and "(default: 0 7 * * *)" in shown["new domain"]
     assert "(default: None)" not in "".join(shown.values()) and "(default: False)" not in "".join(shown.values())
+
+
+def test_catalog_show_says_who_may_read_a_port_and_whom_to_ask(tmp_path):
+    """Stumble 8: `mesh catalog show` listed a port's columns but not who may read it."""
+    shown = subprocess.run([str(BIN / "mesh"), "catalog", "show", "urn:mesh:contract:customers:customer_profiles_full"], cwd=REPO,
+                           env=mesh_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "  who may read: role customer_pii_reader, granted to finance; ask the customers domain (customer-data@mesh.example, #customers-data)" \
+        in shown.stdout, shown.stdout
+    public = subprocess.run([str(BIN / "mesh"), "catalog", "show", "urn:mesh:contract:sales:orders"], cwd=REPO,
+                            env=mesh_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert "  who may read: role mesh_reader, every domain" in public.stdout, public.stdout

@@ -161,6 +161,8 @@ def _product(mesh: Mesh, product: Product, ports: PortCatalog, instance, ui_url:
         "input_ports": inputs, "consumers": consumers,
         "producers": sorted({i["producer"] for i in inputs if i["producer"]}),
         "output_ports": [_port(p, ports, instance, ui_url, now, columns) for p in product.output_ports],
+        # How a consumer asks for a role it is not granted: the words the port-access policy uses.
+        "whom_to_ask": mesh.whom_to_ask(product.output_ports[0]) if product.output_ports else None,
     }
 
 

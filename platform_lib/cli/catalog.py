@@ -50,6 +50,8 @@ def _describe(product: dict) -> str:
         fresh = port["freshness"]
         out.append(f"\nport {port['name']} v{port['major']}  contract {port['contract_id']} {port['contract_version']} ({port['status']})"
                    f"  freshness: {fresh['status']}  {port['dagster_url']}")
+        out += [f"  who may read: role {role}, {granted if isinstance(granted, str) else 'granted to ' + (', '.join(granted) or 'no domain yet')}"
+                f"{'' if isinstance(granted, str) else '; ask ' + product['whom_to_ask']}" for role, granted in port["roles"].items()]
         out += [f"  {c['name']:<24} {c['physical_type']:<16} {c['classification']}{' masked:' + c['masking'] if c['masking'] else ''}" for c in port["columns"]]
     return "\n".join(out)
 
