@@ -47,7 +47,7 @@ def test_a_contract_is_linted_alone_with_file_line_and_field(alone):
     assert result.returncode == 1
     assert result.stdout.strip().splitlines() == [
         f"{contract}: not valid ODCS",
-        f"{contract}:{line}: schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3.1.0): check its spelling",
+        f"{contract}:{line}: schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3.1.0): did you mean 'physicalType'?",
         "mesh check: 1 violation, 0 warnings",
     ]
 

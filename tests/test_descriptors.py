@@ -68,13 +68,13 @@ def test_misspelled_nested_contract_field_is_an_error(sales_copy):
     edit(contract, "    physicalType: BIGINT\n", "    physicalTyp: BIGINT\n")
     message = error_of(sales_copy)
     line = line_of(contract, "    physicalTyp: BIGINT")
-    assert message == f"{contract}:{line}: schema[0].properties[0].physicalTyp: unknown field 'physicalTyp' (not in ODCS v3.1.0): check its spelling"
+    assert message == f"{contract}:{line}: schema[0].properties[0].physicalTyp: unknown field 'physicalTyp' (not in ODCS v3.1.0): did you mean 'physicalType'?"
 
 
 def test_misspelled_descriptor_field_is_an_error(sales_copy):
     descriptor = sales_copy / "products" / "orders" / "product.odps.yaml"
     edit(descriptor, "  purpose:", "  purpse:")
-    assert "description.purpse: unknown field (not in ODPS v1.0.0): check its spelling" in error_of(sales_copy)
+    assert "description.purpse: unknown field (not in ODPS v1.0.0): did you mean 'purpose'?" in error_of(sales_copy)
 
 
 def test_unsafe_name_is_refused(sales_copy):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -132,3 +134,23 @@ def test_catalog_show_says_who_may_read_a_port_and_whom_to_ask(tmp_path):
     public = subprocess.run([str(BIN / "mesh"), "catalog", "show", "urn:mesh:contract:sales:orders"], cwd=REPO,
                             env=mesh_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert "  who may read: role mesh_reader, every domain" in public.stdout, public.stdout
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("file", "written", "typo", "suggested"), [
+    ("orders.odcs.yaml", "    required: true\n", "    requried: true\n", "schema[0].properties[0].requried: unknown field 'requried' (not in ODCS v3.1.0): did you mean 'required'?"),
+    ("product.odps.yaml", "  contractId: urn:mesh:contract:sales:orders\n", "  contractid: urn:mesh:contract:sales:orders\n",
+     "outputPorts[0].contractid: unknown field (not in ODPS v1.0.0): did you mean 'contractId'?"),
+])
+def test_a_misspelt_key_is_one_violation_with_a_did_you_mean(tmp_path, file, written, typo, suggested):
+    """Stumble 3 (in part): no "did you mean" for a key (`requried`), and a misspelt key was also
+    reported as the key it should have been, missing."""
+    folder = tmp_path / "orders"
+    shutil.copytree(REPO / "domains" / "sales" / "products" / "orders", folder)
+    path = folder / file
+    text = path.read_text()
+    path.write_text(text.replace(written, typo, 1))
+    checked = subprocess.run([str(BIN / "mesh"), "check", str(path)], capture_output=True, text=True, timeout=60)
+    line = text[:text.index(written)].count("\n") + 1
+    problems = [row for row in checked.stdout.splitlines() if re.match(rf"{re.escape(str(path))}:\d+:", row)]
+    assert problems == [f"{path}:{line}: {suggested}"], checked.stdout

@@ -106,7 +106,7 @@ def test_a_broken_domain_fails_only_its_own_location(root):
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3.1.0): check its spelling" in output
+    assert "schema[0].properties[0].phyiscalType: unknown field 'phyiscalType' (not in ODCS v3.1.0): did you mean 'physicalType'?" in output
     for location in ("customers", "supply", "finance", "marketing"):
         assert f"Validation successful for code location {location}" in output, output[-3000:]
 

@@ -15,9 +15,10 @@ silently ignored key.
 from __future__ import annotations
 
 import json
+from difflib import get_close_matches
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -140,14 +141,38 @@ def validate_odps(doc: YamlDocument) -> None:
     try:
         OdpsDataProduct.model_validate(doc.data)
     except ValidationError as exc:
-        raise DescriptorError([_pydantic_problem(doc, error) for error in exc.errors()]) from None
+        problems = [_pydantic_problem(doc, error) for error in exc.errors()]
+        # As for ODCS (_most_specific): an unknown field explains a missing one beside it (a misspelled key).
+        unknown_in = {p.field.rpartition(".")[0] for p in problems if p.message.startswith("unknown field")}
+        kept = [p for p in problems if not (p.message == "required field is missing" and p.field.rpartition(".")[0] in unknown_in)]
+        raise DescriptorError(sorted(kept, key=lambda p: p.line or 0)) from None
+
+
+def _odps_fields_at(path: tuple) -> list[str]:
+    """The fields ODPS allows in the object at `path` of a product descriptor."""
+    model: Any = OdpsDataProduct
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field_info = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field_info is None:
+            return []
+        model = next((t for t in _types_in(field_info.annotation) if isinstance(t, type) and issubclass(t, BaseModel)), None)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    """The classes an annotation such as `list[_Port] | None` is made of."""
+    args = get_args(annotation)
+    return [annotation] if not args else [t for arg in args for t in _types_in(arg)]
 
 
 def _pydantic_problem(doc: YamlDocument, error: dict) -> Problem:
     # Pydantic reports union members and literal tags in the location; keep only document keys.
     path = tuple(p for p in error["loc"] if isinstance(p, int) or not str(p).startswith(("list[", "literal[")))
     if error["type"] == "extra_forbidden":
-        message = "unknown field (not in ODPS v1.0.0): check its spelling"
+        near = get_close_matches(str(path[-1]), _odps_fields_at(path[:-1]), n=1)
+        message = f"unknown field (not in ODPS v1.0.0): {f'did you mean {near[0]!r}?' if near else 'check its spelling'}"
     elif error["type"] == "missing":
         message = "required field is missing"
     else:
@@ -239,9 +264,32 @@ _HINTS = {
 
 def _odcs_message(error: jsonschema.ValidationError, version: str) -> str:
     if error.validator in UNKNOWN_FIELD:
-        return f"unknown field {', '.join(map(repr, _unknown_names(error)))} (not in ODCS {version}): check its spelling"
+        names = _unknown_names(error)
+        near = get_close_matches(names[0], _known_names(error.schema, odcs_schemas()[version]), n=1) if len(names) == 1 else []
+        fix = f"did you mean {near[0]!r}?" if near else "check its spelling"
+        return f"unknown field {', '.join(map(repr, names))} (not in ODCS {version}): {fix}"
     hint = _HINTS.get(error.validator)
     return f"{error.message}: {hint}" if hint else error.message
+
+
+def _known_names(schema: Any, root: dict, depth: int = 0) -> set[str]:
+    """The fields an object the schema describes may have: its properties, those of what it refers
+    to and of the schemas it combines (allOf, if/then...), as the standard writes them."""
+    if not isinstance(schema, dict) or depth > 12:
+        return set()
+    names = set(schema.get("properties", {}))
+    reference = schema.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/"):
+        target = root
+        for part in reference[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        names |= _known_names(target, root, depth + 1)
+    for combined in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(combined, []):
+            names |= _known_names(sub, root, depth + 1)
+    for branch in ("if", "then", "else"):
+        names |= _known_names(schema.get(branch), root, depth + 1)
+    return names
 
 
 def _jsonable(value: Any) -> Any:
