@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.descriptors.product import InputPort
 from platform_lib.mesh import load_mesh
 from platform_lib.scaffold.product import Upstream, plan_product, resolve_port
 from tests.conftest import mesh_env
@@ -154,3 +156,15 @@ def test_a_misspelt_key_is_one_violation_with_a_did_you_mean(tmp_path, file, wri
     line = text[:text.index(written)].count("\n") + 1
     problems = [row for row in checked.stdout.splitlines() if re.match(rf"{re.escape(str(path))}:\d+:", row)]
     assert problems == [f"{path}:{line}: {suggested}"], checked.stdout
+
+
+@pytest.mark.unit
+def test_an_input_port_to_a_mistyped_contract_id_gets_a_did_you_mean():
+    """Stumble 3 (in part): no "did you mean" for a contract id."""
+    mesh = load_mesh()
+    port = InputPort(name="supply_part_supply", contract_id="urn:mesh:contract:supply:part_suply", major=1, role="mesh_reader",
+                     place=next(p for d in mesh.domains for p in d.input_ports).place)
+    with pytest.raises(DescriptorError) as refused:
+        mesh.producer_port(port)
+    assert refused.value.problems[0].message == ("no output port in the mesh publishes contract 'urn:mesh:contract:supply:part_suply' at major version 1 "
+                                                 "(did you mean 'urn:mesh:contract:supply:part_supply'?)")

@@ -32,6 +32,9 @@ class Mesh(ProducerIndex):
     def live_majors(self, contract_id: str) -> list[int]:
         return sorted(major for (cid, major) in self.ports_by_contract if cid == contract_id)
 
+    def contract_ids(self) -> set[str]:
+        return {cid for cid, _ in self.ports_by_contract}
+
     def contacts(self, port: OutputPort) -> list[str]:
         products = [p for d in self.domains if d.name == port.domain for p in d.products if p.name == port.product]
         return [c for product in products for c in (product.owner, *product.support) if c]

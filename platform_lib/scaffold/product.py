@@ -16,7 +16,6 @@ columns from the ports that bring them, a typed null for each the ports do not."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from difflib import get_close_matches
 from pathlib import Path
 
 from platform_lib.assets.dbt_project import prepare
@@ -55,9 +54,8 @@ def resolve_port(mesh: Mesh, spec: str) -> OutputPort:
     contract_id, _, major = spec.partition("@")
     live = sorted((m, p) for (cid, m), p in mesh.ports_by_contract.items() if cid == contract_id)
     if not live:
-        # Contract ids share a long prefix: only a near-identical one is likely what was meant.
-        near = get_close_matches(contract_id, sorted({cid for cid, _ in mesh.ports_by_contract}), n=1, cutoff=0.9)
-        guess = f" (did you mean {near[0]}?)" if near else ""
+        near = mesh.closest_contract(contract_id)
+        guess = f" (did you mean {near}?)" if near else ""
         raise ScaffoldError(f"--from-port {spec}: no port publishes contract {contract_id}{guess}; "
                             "`mesh catalog list` shows every port's contract id")
     if major:
