@@ -135,7 +135,7 @@ def test_junit_of_a_broken_mesh_fails_the_cases_that_found_the_problems(tmp_path
     failed = {(suite.get("name"), case.get("name")): case.find("failure")
               for suite in junit(report).iter("testsuite") for case in suite.iter("testcase") if case.find("failure") is not None}
     assert set(failed) == {("finance", "dbt models"), ("marketing", "descriptors")}, failed
-    assert "dbt model shipping_priority makes o_orderdate VARCHAR; the contract says DATE" in failed["finance", "dbt models"].text
+    assert "dbt model shipping_priority makes o_orderdate VARCHAR (" in failed["finance", "dbt models"].text
     assert "malformed YAML" in failed["marketing", "descriptors"].get("message")
     # Each failure's text is the lines `mesh check` prints.
     assert all(line in result.stdout.splitlines() for failure in failed.values() for line in failure.text.strip().splitlines())

@@ -86,7 +86,8 @@ def test_mesh_check_compares_contracts_with_the_models_sql(mesh_run, tmp_path):
     lines = result.stdout.strip().splitlines()
     assert lines[0] == (
         f"{contract}:{line}: schema[0].properties[3].physicalType: "
-        "dbt model orders makes total_price DECIMAL(15,2); the contract says DOUBLE"
+        f"dbt model orders makes total_price DECIMAL(15,2) ({root / 'dbt_projects' / 'sales' / 'models' / 'products' / 'orders.sql'}); "
+        "the contract says DOUBLE: cast it in the SQL (cast(... as DOUBLE) as total_price), or, if the model is right, write physicalType: DECIMAL(15,2) here"
     )
     # The other line is the repository's one warning, unchanged by the violation: geography v1
     # still read by finance.

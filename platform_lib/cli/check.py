@@ -4,6 +4,7 @@ policy, without running anything; or, when PATH is one descriptor file, that fil
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -51,8 +52,21 @@ class Case:
     verdict: str = ""
 
 
-def _model_problems(port, made: list[tuple[str, str]] | str) -> list[Problem]:
-    """What the port's model makes (judged from its SQL), against its contract's columns and types."""
+def _made_at(sql: Path, column: str) -> str:
+    """Where the model's SQL makes the column: `file:line` of the last select item that names it
+    (the outermost select comes last), or the file alone."""
+    try:
+        lines = sql.read_text().splitlines()
+    except OSError:
+        return str(sql)
+    named = re.compile(rf"(\bas\s+{re.escape(column)}\b|\.{re.escape(column)}\b|^\s*{re.escape(column)}\b)", re.IGNORECASE)
+    found = [i for i, line in enumerate(lines, 1) if named.search(line)]
+    return f"{sql}:{found[-1]}" if found else str(sql)
+
+
+def _model_problems(port, made: list[tuple[str, str]] | str, sql: Path) -> list[Problem]:
+    """What the port's model makes (judged from its SQL), against its contract's columns and types;
+    a type that differs is told where the SQL makes it, with the two ways to agree."""
     contract = port.contract
     model = f"dbt model {contract.model}"
     if isinstance(made, str):
@@ -61,7 +75,9 @@ def _model_problems(port, made: list[tuple[str, str]] | str) -> list[Problem]:
     if [n for n, _ in made] != [n for n, _ in declared]:
         return [contract.schema_problem(f"{model} makes columns {[n for n, _ in made]}; the contract declares {[n for n, _ in declared]}", "properties")]
     return [
-        column.problem(f"{model} makes {name} {kind}; the contract says {want}", "physicalType")
+        column.problem(f"{model} makes {name} {kind} ({_made_at(sql, name)}); the contract says {want}: cast it in the SQL "
+                       f"(cast(... as {want}) as {name}), or, if the model is right, write physicalType: {kind} here"
+                       f"{' (`mesh contract sync` does, for a draft)' if contract.status == 'draft' else ''}", "physicalType")
         for (name, kind), (_, want), column in zip(made, declared, contract.columns)
         # A masked column is published as its contract types it, whatever the model makes.
         if kind.upper().replace(" ", "") != want and column.masking is None
@@ -83,7 +99,8 @@ def _contract_model_problems(domain: Domain, manifest, compiled, mesh) -> list[P
     made = model_columns(domain, compiled, ports)
     for port in domain.output_ports:
         if port.contract.model in made:
-            problems += _model_problems(port, made[port.contract.model])
+            node = manifest["nodes"][f"model.{domain.name}.{port.contract.model}"]
+            problems += _model_problems(port, made[port.contract.model], domain.dbt_project_dir / node["original_file_path"])
     return problems
 
 
