@@ -150,9 +150,10 @@ def test_a_masked_column_is_not_held_to_the_models_type():
     from platform_lib.cli.check import _model_problems
 
     port = next(p for p in load_domain(DOMAINS_DIR / "supply").output_ports if p.name == "suppliers")
+    sql = REPO / "dbt_projects" / "supply" / "models" / "products" / "suppliers.sql"
     made = [(c.name, "BIGINT" if c.masking else c.physical_type) for c in port.contract.columns]
-    assert _model_problems(port, made) == []
+    assert _model_problems(port, made, sql) == []
     unmasked = next(c for c in port.contract.columns if not c.masking)
     made = [(c.name, "BOOLEAN" if c is unmasked else c.physical_type) for c in port.contract.columns]
-    (problem,) = _model_problems(port, made)
-    assert f"makes {unmasked.name} BOOLEAN" in problem.message and problem.field.endswith("physicalType")
+    (problem,) = _model_problems(port, made, sql)
+    assert f"makes {unmasked.name} BOOLEAN ({sql}" in problem.message and problem.field.endswith("physicalType")
