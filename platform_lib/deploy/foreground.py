@@ -1,11 +1,12 @@
 """A program run in the foreground with everything it starts, stopped together on one Ctrl-C.
 
 `mesh ui` runs dg dev, which starts a webserver, a daemon and a code server per location, some in
-sessions of their own. A terminal's interrupt reaches its foreground process group only: dg dev's
-own children stopped, the code servers in other sessions lingered until their heartbeats timed out
-(20 processes, minutes later). Here the program runs in a session of its own, this process adopts
-whatever it leaves behind (a child subreaper), passes the interrupt on once to the program alone
-(dg dev stops its services on it), and kills what still runs after a grace period.
+sessions of their own. A terminal's interrupt reaches its foreground process group only, so what
+runs in another session stops only if dg dev shuts it down, and not at all if dg dev dies first
+(a newcomer once counted 20 processes alive minutes after Ctrl-C). Here the program runs in a
+session of its own, this process adopts whatever it leaves behind (a child subreaper), passes the
+interrupt on once to the program alone (dg dev stops its services on it), and kills what still
+runs after a grace period.
 """
 
 from __future__ import annotations
