@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from platform_lib.descriptors.errors import Problem
-from platform_lib.descriptors.keys import DOMAIN_FILE, contract_id, port_key, product_id, table_name
+from platform_lib.descriptors.keys import DOMAIN_FILE, contract_id, contract_parts, port_key, product_id, table_name
 from platform_lib.descriptors.versions import parse_version
 from platform_lib.descriptors.yaml_file import YamlDocument, load_yaml
 
 CONTRACT_SUFFIX = ".odcs.yaml"
 _CONTRACT_FILE = re.compile(r"(?P<port>[^.]+)(\.v(?P<major>[0-9]+))?" + re.escape(CONTRACT_SUFFIX))
-_CONTRACT_ID = re.compile(r"urn:mesh:contract:(?P<domain>[a-z][a-z0-9_]*):(?P<port>[a-z][a-z0-9_]*)")
 # What a contract's folder and domain.yaml say of it: a contract brought from elsewhere leaves them to the folder.
 FOLDER_SAYS = ("id", "name", "domain", "dataProduct", "team", "support", "servers")
 # The standards' versions a descriptor that does not say is written in.
@@ -95,8 +94,8 @@ def contract_files(folder: Path) -> list[Path]:
 
 def input_port_name(contract: str) -> str | None:
     """An input port's name by convention, `<producer domain>_<port>`, from the contract id it binds."""
-    match = _CONTRACT_ID.fullmatch(contract) if isinstance(contract, str) else None
-    return None if match is None else f"{match['domain']}_{match['port']}"
+    parts = contract_parts(contract)
+    return None if parts is None else "_".join(parts)
 
 
 def complete_contract(doc: YamlDocument, home: Home) -> tuple[Problem, ...]:

@@ -27,10 +27,16 @@ def port_key(domain: str, port: str, major: int) -> tuple[str, str]:
     return (domain, f"{port}_v{major}")
 
 
+def contract_parts(contract: object) -> tuple[str, str] | None:
+    """(producer domain, port) a contract id names by convention; None for any other value."""
+    match = _CONTRACT_ID.fullmatch(contract) if isinstance(contract, str) else None
+    return (match.group(1), match.group(2)) if match else None
+
+
 def port_key_of_contract(contract: str, major: int) -> tuple[str, str] | None:
     """Where the port publishing a contract id at a major lives, by convention (policy naming)."""
-    match = _CONTRACT_ID.fullmatch(contract)
-    return port_key(match.group(1), match.group(2), major) if match else None
+    parts = contract_parts(contract)
+    return port_key(*parts, major) if parts else None
 
 
 def table_name(key: tuple[str, str]) -> str:
