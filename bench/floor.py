@@ -15,9 +15,9 @@ import tempfile
 from graphlib import TopologicalSorter
 from pathlib import Path
 
-from platform_lib.assets.dbt_project import close_dbt_connection
-from platform_lib.descriptors.dbt_compile import compiled_manifest
-from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.dbt.compile import compiled_manifest
+from platform_lib.dbt.invoke import close_dbt_connection
+from platform_lib.dbt.manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.keys import operational_table, port_source_identifier
 from platform_lib.mesh import Mesh
 from platform_lib.ports.masking import masked_select, masking_key, masking_macro

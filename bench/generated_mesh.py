@@ -40,7 +40,7 @@ from pathlib import Path
 
 import yaml
 
-from platform_lib.descriptors.dbt_files import MODEL_CONTRACTS, PROFILE, SOURCES, write_dbt_files
+from platform_lib.dbt.files import MODEL_CONTRACTS, PROFILE, SOURCES, write_dbt_files
 from platform_lib.descriptors.keys import COMPONENT_FILE, DEFS_PACKAGE
 from platform_lib.scaffold.domain import COMPONENT, DEFINITIONS
 

@@ -62,7 +62,7 @@ def every_port(domain, manifest, producers):
 """
 
 LOAD = TIMED + EVERY_PORT + """
-from platform_lib.descriptors.dbt_manifest import load_manifest
+from platform_lib.dbt.manifest import load_manifest
 from platform_lib.descriptors.domain import load_domain
 from platform_lib.ports.published import PublishedPorts
 from platform_lib.runs.mesh_run import load_definitions
@@ -75,7 +75,7 @@ print(json.dumps({"total_s": total, "lineage_s": spent[0], "every_port_s": every
 
 CHECK = TIMED + EVERY_PORT + """
 from platform_lib.cli.check import cases
-from platform_lib.descriptors.dbt_manifest import load_manifest
+from platform_lib.dbt.manifest import load_manifest
 from platform_lib.mesh import survey
 started = time.perf_counter()
 cases(Path(sys.argv[1]))

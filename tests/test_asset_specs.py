@@ -12,7 +12,7 @@ from dagster import AssetKey
 
 from platform_lib.assets.dbt import MeshTranslator
 from platform_lib.assets.ports import check_specs, port_spec
-from platform_lib.descriptors.dbt_manifest import load_manifest
+from platform_lib.dbt.manifest import load_manifest
 from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.mesh import load_mesh
 from platform_lib.ports.binding import UnboundSource

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from platform_lib.descriptors.dbt_manifest import load_manifest
+from platform_lib.dbt.manifest import load_manifest
 from platform_lib.lineage.columns import domain_lineage
 from platform_lib.lineage.graph import column_graph, parse_column
 from platform_lib.mesh import load_mesh

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from platform_lib.descriptors.dbt_files import MODEL_CONTRACTS
+from platform_lib.dbt.files import MODEL_CONTRACTS
 from tests.conftest import mesh_env
 from tests.support.mesh_copy import edit, line_of, mesh_copy
 from tests.support.processes import mesh

@@ -8,7 +8,7 @@ import json
 
 import yaml
 
-from platform_lib.descriptors.dbt_files import SOURCES
+from platform_lib.dbt.files import SOURCES
 from tests.conftest import mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.processes import mesh

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from platform_lib.descriptors.dbt_files import write_dbt_files
+from platform_lib.dbt.files import write_dbt_files
 from platform_lib.descriptors.domain import load_domain
 from platform_lib.ports.binding import FENCE_PLUGIN, UnboundSource, require_profile
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from platform_lib.descriptors.dbt_files import MODEL_CONTRACTS, PROFILE, SOURCES, dbt_files, write_dbt_files
+from platform_lib.dbt.files import MODEL_CONTRACTS, PROFILE, SOURCES, dbt_files, write_dbt_files
 from platform_lib.descriptors.domain import load_domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.keys import port_key_of_contract, port_source_identifier, table_name

@@ -24,7 +24,7 @@ def test_governance_doc_lists_every_global_policy_with_its_rationale():
 
 def test_the_documented_column_walks_are_what_mesh_lineage_prints():
     from platform_lib.cli.lineage import column_walk
-    from platform_lib.descriptors.dbt_manifest import load_manifest
+    from platform_lib.dbt.manifest import load_manifest
     from platform_lib.lineage.graph import column_graph
 
     doc = (REPO / "docs" / "governance.md").read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.compute as pc
 
-from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
+from platform_lib.dbt.manifest import load_manifest, model_relation
 from platform_lib.mesh import load_mesh
 from tests.support.ports import read_port
 from tests.support.processes import graphql, webserver

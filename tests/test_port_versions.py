@@ -231,7 +231,7 @@ def test_retention_expires_old_snapshots_and_their_files(env):
 
 
 def _manifest():
-    from platform_lib.descriptors.dbt_manifest import load_manifest
+    from platform_lib.dbt.manifest import load_manifest
 
     return load_manifest(FINANCE)
 

@@ -211,8 +211,8 @@ def test_a_spark_domain_binds_its_own_copies_of_what_it_may_read_and_nothing_for
     folder, where its views read them. A forged file is refused before anything of that port is copied."""
     from dataclasses import replace
 
-    from platform_lib.descriptors.dbt_files.profile import profile
-    from platform_lib.descriptors.dbt_manifest import load_manifest
+    from platform_lib.dbt.files.profile import profile
+    from platform_lib.dbt.manifest import load_manifest
     from platform_lib.ports.binding import bind_sources
     from platform_lib.ports.warehouse import Warehouse
 

@@ -11,7 +11,7 @@ from platform_lib.assets.dbt_project import MeshDbtCliResource
 from platform_lib.assets.metadata import column_lineage, column_schema, domain_tags, port_tags
 from platform_lib.assets.resources import PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
-from platform_lib.descriptors.dbt_manifest import source_asset_key
+from platform_lib.dbt.manifest import source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key
 from platform_lib.engines import SPARK

@@ -30,7 +30,7 @@ from dagster import (
 from platform_lib.assets.metadata import column_lineage, column_schema, port_tags
 from platform_lib.assets.resources import MaskingResource, PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
-from platform_lib.descriptors.dbt_manifest import model_relation
+from platform_lib.dbt.manifest import model_relation
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key, table_name
 from platform_lib.descriptors.product import OutputPort

@@ -24,7 +24,7 @@ from dagster import (
 
 from platform_lib.assets.beta import beta_accepted
 from platform_lib.assets.metadata import domain_tags
-from platform_lib.descriptors.dbt_manifest import source_asset_key
+from platform_lib.dbt.manifest import source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import operational_source_key, operational_table
 from platform_lib.settings import operational_source_file

@@ -12,8 +12,8 @@ from urllib.parse import quote
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from platform_lib.assets.ports import check_specs
+from platform_lib.dbt.manifest import load_manifest
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Sla
-from platform_lib.descriptors.dbt_manifest import load_manifest
 from platform_lib.descriptors.keys import operational_table, product_id
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.governance.scorecard import score

@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from platform_lib.cli.junit import write_junit
+from platform_lib.dbt.compile import compiled_manifest
+from platform_lib.dbt.manifest import load_manifest, model_relation
 from platform_lib.descriptors.contract import load_contract
-from platform_lib.descriptors.dbt_compile import compiled_manifest
-from platform_lib.descriptors.dbt_manifest import load_manifest, model_relation
 from platform_lib.descriptors.derived import CONTRACT_SUFFIX, Home, complete_contract, home_of
 from platform_lib.descriptors.domain import DOMAIN_FILE, Domain, load_domain
 from platform_lib.descriptors.errors import Problem, collect

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import yaml
 
+from platform_lib.dbt.compile import compile_project, compiled_manifest
+from platform_lib.dbt.files.generated import write_if_changed
+from platform_lib.dbt.files.model_contracts import same_type
+from platform_lib.dbt.manifest import model_relation
 from platform_lib.descriptors.contract import Contract, rank
-from platform_lib.descriptors.dbt_compile import compile_project, compiled_manifest
-from platform_lib.descriptors.dbt_files.generated import dump, write_if_changed
-from platform_lib.descriptors.dbt_files.model_contracts import same_type
-from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.descriptors.yaml_file import dump
 from platform_lib.lineage.classification import input_ports, model_classification, traced
 from platform_lib.mesh import Mesh, survey
 from platform_lib.quality.model_types import model_columns

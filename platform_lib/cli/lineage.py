@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from platform_lib.descriptors.dbt_compile import compiled_manifest
+from platform_lib.dbt.compile import compiled_manifest
 from platform_lib.lineage.columns import Dep
 from platform_lib.lineage.graph import ColumnGraph, Step, column_graph, parse_column
 from platform_lib.mesh import Mesh, load_mesh

@@ -101,6 +101,12 @@ def dotted(field_path: tuple) -> str:
     return out
 
 
+def dump(data) -> str:
+    """YAML as the platform writes it: generated dbt files, the descriptors `mesh new` and
+    `mesh contract sync` write, and published contracts."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+
+
 def load_yaml(path: Path, text: str | None = None) -> YamlDocument:
     """`text`: the document's content when it was not read from `path` (a published contract).
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from platform_lib.dbt.compile import compiled_manifest
 from platform_lib.descriptors.contract import Contract, load_contract
-from platform_lib.descriptors.dbt_compile import compiled_manifest
 from platform_lib.descriptors.derived import as_published
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.keys import port_key, port_key_of_contract, table_name

@@ -3,7 +3,7 @@ Without Dagster: the catalog shows it too; the scheduled asset is the governance
 
 from __future__ import annotations
 
-from platform_lib.descriptors.dbt_manifest import load_manifest
+from platform_lib.dbt.manifest import load_manifest
 from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.producers import Layered
 from platform_lib.governance.evaluate import domain_policies, errors, evaluate

@@ -23,7 +23,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
-from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.dbt.manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key
 from platform_lib.engines import DIALECTS

@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.dbt.manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.keys import (

@@ -19,11 +19,11 @@ from typing import Any
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from platform_lib.dbt.manifest import model_relation
 from platform_lib.descriptors.contract import SENSITIVE
-from platform_lib.descriptors.dbt_files.generated import dump
-from platform_lib.descriptors.dbt_manifest import model_relation
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import OutputPort, Product
+from platform_lib.descriptors.yaml_file import dump
 from platform_lib.engines import SPARK
 from platform_lib.engines.spark import table_relation
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint

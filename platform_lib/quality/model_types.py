@@ -1,6 +1,6 @@
 """The columns and types a domain's dbt models make, judged from their SQL before anything runs.
 
-dbt compiles the project (descriptors.dbt_compile); an in-memory DuckDB gets each
+dbt compiles the project (dbt.compile); an in-memory DuckDB gets each
 dbt source as an empty table typed as a run will bind it (an input port by its producer's
 contract, an operational source by its landed file) and each model as a view of its compiled
 SQL, producers first. DuckDB binds every view as it is created, so a port's model then describes
@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
+from platform_lib.dbt.manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import operational_table
 from platform_lib.settings import operational_source_file

@@ -27,7 +27,7 @@ from pathlib import Path
 from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions
 
 from platform_lib.assets.automation import DOMAIN_TAG
-from platform_lib.descriptors.dbt_compile import ensure_prepared
+from platform_lib.dbt.compile import ensure_prepared
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platform_lib.descriptors.dbt_files import write_dbt_files
+from platform_lib.dbt.files import write_dbt_files
 from platform_lib.descriptors.domain import DOMAIN_FILE
 from platform_lib.descriptors.keys import COMPONENT_FILE, DEFS_PACKAGE
 from platform_lib.mesh import domain_folders

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platform_lib.descriptors.dbt_files.generated import dump
 from platform_lib.descriptors.fields import SAFE_NAME
+from platform_lib.descriptors.yaml_file import dump
 
 
 class ScaffoldError(ValueError):

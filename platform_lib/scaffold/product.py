@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from platform_lib.assets.dbt_project import prepare
+from platform_lib.dbt.files import table_names
 from platform_lib.descriptors.contract import PUBLIC_ROLE, Column
-from platform_lib.descriptors.dbt_files import table_names
 from platform_lib.descriptors.derived import FOLDER_SAYS, home_of
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError

@@ -11,16 +11,16 @@ not pay for importing it.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
-from platform_lib.descriptors.dbt_files import project_domain, write_dbt_files
-from platform_lib.descriptors.dbt_manifest import MANIFEST, compiled_as_written
+from platform_lib.dbt.files import project_domain, write_dbt_files
+from platform_lib.dbt.invoke import invoke, target_folder
+from platform_lib.dbt.manifest import MANIFEST, compiled_as_written
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.engines import DUCKDB, SPARK
-from platform_lib.settings import S3, dbt_environment, duckdb_memory_limit, environment
+from platform_lib.settings import S3, dbt_environment, duckdb_memory_limit
 
 # How the platform's dbt invocations build a product model, per engine. On DuckDB a view: its port's
 # Parquet file, exported from that view, is the product's one write (a table would be a second). On
@@ -58,17 +58,12 @@ def compiled_manifest(project: Path, producers: ProducerIndex | None = None) -> 
     manifest = _current_manifest(project, producers)
     if manifest is not None:
         return manifest
-    with tempfile.TemporaryDirectory(prefix="mesh-compile-") as target:
-        parsed = project / "target" / "partial_parse.msgpack"
-        if parsed.exists():
-            shutil.copy(parsed, Path(target) / parsed.name)
-        compile_project(project, Path(target), producers)
-        return json.loads((Path(target) / Path(MANIFEST).name).read_text())
+    with tempfile.TemporaryDirectory(prefix="mesh-compile-") as scratch, target_folder(project, Path(scratch) / "target") as target:
+        compile_project(project, target, producers)
+        return json.loads((target / Path(MANIFEST).name).read_text())
 
 
 def compile_project(project: Path, target: Path, producers: ProducerIndex | None = None) -> None:
-    from dbt.cli.main import dbtRunner
-
     write_dbt_files(project, producers)
     # No adapter cache: compiling the models' Jinja needs no connection, and the domain's database
     # may be held by a run (or not exist yet).
@@ -76,13 +71,7 @@ def compile_project(project: Path, target: Path, producers: ProducerIndex | None
     args = ["compile", "--quiet", "--no-populate-cache", *mesh_vars(engine), "--project-dir", str(project),
             "--profiles-dir", str(project), "--target-path", str(target)]
     # The profile reads MESH_HOME and the memory limit; compiling opens no connection, so it is
-    # rendered without any S3 identity. Set for this invocation only.
-    with environment(dbt_environment(duckdb_memory_limit(), S3())):
-        result = dbtRunner().invoke(args)
+    # rendered without any S3 identity.
+    result = invoke(args, dbt_environment(duckdb_memory_limit(), S3()))
     if not result.success:
-        raise DescriptorError([Problem(project, "", f"dbt compile failed: {'; '.join(failures(result)) or result.exception}")])
-
-
-def failures(result) -> list[str]:
-    """Each node of a dbt invocation that errored or failed, with dbt's message."""
-    return [f"{r.node.unique_id}: {r.message}" for r in getattr(result.result, "results", []) if str(r.status) in ("error", "fail")]
+        raise DescriptorError([Problem(project, "", f"dbt compile failed: {'; '.join(result.failures)}")])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from platform_lib.descriptors.dbt_files.generated import dump, generated
+from platform_lib.dbt.files.generated import generated
 from platform_lib.descriptors.domain import DOMAIN_FILE, Domain
+from platform_lib.descriptors.yaml_file import dump
 from platform_lib.engines import SPARK
 from platform_lib.engines.spark import profile_parameters
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from platform_lib.descriptors.dbt_files.generated import dump, generated
+from platform_lib.dbt.files.generated import generated
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.keys import port_key_of_contract, port_source_identifier
 from platform_lib.descriptors.producers import ProducerIndex
 from platform_lib.descriptors.product import InputPort, OutputPort
+from platform_lib.descriptors.yaml_file import dump
 
 # The schema the platform binds input ports in, in the domain's own database.
 PORTS_SCHEMA = "ports"

@@ -1,5 +1,5 @@
 """The files of a domain's dbt project that its descriptors decide, written by the platform before
-every dbt compile it runs (descriptors.dbt_compile: `mesh prepare`, `mesh check`, `mesh new`, a code
+every dbt compile it runs (dbt.compile: `mesh prepare`, `mesh check`, `mesh new`, a code
 location's first load), so they exist before dbt parses the project and never drift from the
 descriptors. A team edits the descriptors, never these files (git ignores them):
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platform_lib.descriptors.dbt_files.generated import write_if_changed
-from platform_lib.descriptors.dbt_files.model_contracts import model_contracts
-from platform_lib.descriptors.dbt_files.profile import profile
-from platform_lib.descriptors.dbt_files.sources import SourceTable, source_tables, sources, table_names
+from platform_lib.dbt.files.generated import write_if_changed
+from platform_lib.dbt.files.model_contracts import model_contracts
+from platform_lib.dbt.files.profile import profile
+from platform_lib.dbt.files.sources import SourceTable, source_tables, sources, table_names
 from platform_lib.descriptors.domain import Domain, load_domain
 from platform_lib.descriptors.producers import ProducerIndex
 

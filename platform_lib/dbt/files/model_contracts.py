@@ -10,11 +10,12 @@ unmasked is not contracted, since no contract says what the model makes there.""
 
 from __future__ import annotations
 
+from platform_lib.dbt.files.generated import generated
 from platform_lib.descriptors.contract import Column
-from platform_lib.descriptors.dbt_files.generated import dump, generated
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.descriptors.yaml_file import dump
 from platform_lib.engines import SPARK
 from platform_lib.engines.spark import spark_type
 

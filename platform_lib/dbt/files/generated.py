@@ -7,8 +7,6 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
 from platform_lib.descriptors.domain import Domain
 
 
@@ -24,11 +22,6 @@ def generated(domain: Domain, made_from: Iterable[Path], body: str) -> str:
         "# file, edit those; your edits here would be overwritten.",
     ]
     return "\n".join(header) + "\n\n" + body
-
-
-def dump(data) -> str:
-    """YAML as the platform writes it: these files, and the descriptors `mesh new` and `mesh contract sync` write."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
 
 def write_if_changed(path: Path, text: str | None) -> bool:

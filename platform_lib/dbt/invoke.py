@@ -1,0 +1,90 @@
+"""dbt invoked in this process, as every platform path runs it (compile for `mesh prepare` and
+`mesh check`, build for a domain run).
+
+A dbt subprocess pays Python's start and dbt's imports (about 2 s of CPU) on every invocation; in
+the caller's process they are paid once, and `mesh run` forks its domain runs from a parent that has
+imported dbt already. No Dagster here: the asset layer turns a build's result messages into
+Dagster's events.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_lib.settings import environment
+
+PARSE = "partial_parse.msgpack"
+
+# dbt's messages that carry a node's result: dagster-dbt turns them into materializations and checks.
+RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    success: bool
+    # Each node that errored or failed, with dbt's message.
+    failures: list[str]
+    # The result messages, as dicts (dbt's own JSON log form).
+    results: list[dict]
+
+
+def invoke(args: list[str], env: Mapping[str, str] | None = None) -> Invocation:
+    """dbt with `args`, `env` set in the process's environment (where the profile reads it) for
+    this invocation only."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    results = []
+    with environment(env or {}):
+        outcome = dbtRunner(callbacks=[lambda event: results.append(event) if event.info.name in RESULT_EVENTS else None]).invoke(args)
+    failed = [f"{r.node.unique_id}: {r.message}" for r in getattr(outcome.result, "results", None) or [] if str(r.status) in ("error", "fail")]
+    if not outcome.success and not failed:
+        failed = [str(outcome.exception)]
+    return Invocation(outcome.success, failed, [msg_to_dict(event) for event in results])
+
+
+@contextmanager
+def target_folder(project: Path, target: Path, keep_parse: bool = False) -> Iterator[Path]:
+    """A target folder of the invocation's own (concurrent invocations never share artifacts),
+    seeded with the project's prepared partial parse (same vars), so dbt does not parse again;
+    removed afterwards with dbt's connection closed. `keep_parse`: the parse this invocation made
+    becomes the project's prepared one."""
+    target.mkdir(parents=True, exist_ok=True)
+    prepared = project / "target" / PARSE
+    if prepared.exists():
+        shutil.copy(prepared, target / PARSE)
+    try:
+        yield target
+        if keep_parse:
+            _keep_parse(target / PARSE, prepared)
+    finally:
+        close_dbt_connection()
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def _keep_parse(fresh: Path, kept: Path) -> None:
+    """Keep the parse this run made for the next one. dbt re-parses a whole project when the
+    profile it renders differs from the parse's (MESH_HOME is in the profile's paths), so a parse
+    prepared elsewhere (an image build, another MESH_HOME) is replaced by this environment's."""
+    if fresh.exists() and (not kept.exists() or fresh.read_bytes() != kept.read_bytes()):
+        staged = kept.with_name(f".{kept.name}.{os.getpid()}")
+        shutil.copy(fresh, staged)
+        os.replace(staged, kept)
+
+
+def close_dbt_connection() -> None:
+    """dbt-duckdb keeps the domain's database open after an in-process invocation (its connection
+    outlives the handles): the port export opens the same file read-only next, which DuckDB refuses
+    while a connection with another configuration is open in the process, and another process
+    cannot write the file meanwhile."""
+    # Private: dbt-duckdb has no public way to close its process-wide environment.
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    if DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+    DuckDBConnectionManager.close_all_connections()
