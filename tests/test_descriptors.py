@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from platform_lib.descriptors.contract import load_contract
 from platform_lib.descriptors.domain import load_domain
 from platform_lib.descriptors.errors import DescriptorError
-from platform_lib.mesh import load_mesh
+from platform_lib.descriptors.keys import contract_id
+from platform_lib.mesh import Mesh, load_mesh
 from platform_lib.settings import DOMAINS_DIR
 from tests.support.mesh_copy import edit, line_of
 
@@ -37,6 +39,35 @@ def test_repository_mesh_loads_every_domain():
     assert [d.name for d in mesh.domains] == ["sales", "customers", "supply", "finance", "marketing"]
     assert sum(len(d.products) for d in mesh.domains) == 13
     assert mesh.run_order().index("finance") > max(mesh.run_order().index(d) for d in ("sales", "customers", "supply"))
+
+
+def reader(name, *producers):
+    """A domain reading a port of each producer: all the domain graph looks at."""
+    return SimpleNamespace(name=name, input_ports=[SimpleNamespace(contract_id=contract_id(p, "port"), major=1) for p in producers])
+
+
+def test_the_domain_graph_runs_draws_and_selects_producers_first():
+    # finance reads its own port (no edge) and one of legacy, a domain not in this workspace.
+    mesh = Mesh((reader("sales"), reader("supply", "sales"), reader("finance", "supply", "finance", "legacy"), reader("marketing", "sales")))
+    assert mesh.upstream["finance"] == {"supply", "legacy"}
+    order = mesh.run_order()
+    assert order.index("sales") < order.index("supply") < order.index("finance")
+    assert mesh.depths == {"sales": 0, "supply": 1, "finance": 2, "marketing": 1}
+    assert mesh.downstream_domains("sales") == {"supply", "finance", "marketing"}
+    assert mesh.downstream_domains("legacy") == {"finance"}
+    # finance waits for sales through supply, which is not selected.
+    assert mesh.upstream_among(["finance", "sales", "marketing"]) == {"finance": {"sales"}, "sales": set(), "marketing": {"sales"}}
+    assert mesh.cycle_through("finance") is None
+
+
+def test_a_cycle_is_the_same_from_each_domain_on_it_and_is_still_drawn():
+    mesh = Mesh((reader("sales", "supply"), reader("supply", "finance"), reader("finance", "sales"), reader("marketing", "finance")))
+    # finance reads sales, which reads supply, which reads finance.
+    assert [mesh.cycle_through(name) for name in ("sales", "supply", "finance")] == [["finance", "sales", "supply"]] * 3
+    assert mesh.cycle_through("marketing") is None
+    with pytest.raises(ValueError, match="domains depend on each other in a cycle: "):
+        mesh.run_order()
+    assert set(mesh.depths) == {"sales", "supply", "finance", "marketing"}
 
 
 def test_malformed_yaml_names_file_and_line(sales_copy):

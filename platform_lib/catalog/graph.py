@@ -52,30 +52,12 @@ class Layout:
     edges: tuple[Edge, ...]
 
 
-def _depths(drawn: Lineage) -> dict[str, int]:
-    upstream: dict[str, set[str]] = {name: set() for name, _ in drawn.domains}
-    for source, target in drawn.edges:
-        if source[0] != target[0]:
-            upstream[target[0]].add(source[0])
-    depth: dict[str, int] = {}
-
-    def visit(name: str, seen: frozenset = frozenset()) -> int:
-        if name not in depth:
-            # A cycle is a governance violation; drawing it must still terminate.
-            depth[name] = 1 + max((visit(u, seen | {name}) for u in upstream[name] if u not in seen), default=-1)
-        return depth[name]
-
-    for name in upstream:
-        visit(name)
-    return depth
-
-
 def _label(port: OutputPort) -> str:
     return port_label(port) + (" (deprecated)" if port.contract.status == "deprecated" else "")
 
 
 def layout(drawn: Lineage) -> Layout:
-    depth = _depths(drawn)
+    depth = drawn.depths
     column_y: dict[int, int] = {}
     where: dict[PortKey, tuple[int, float]] = {}  # port -> the middle of its row's left edge
     boxes = []

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from platform_lib.dbt.manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.contract import PUBLIC_ROLE, SENSITIVE
-from platform_lib.descriptors.dbt_manifest import domain_sources, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
 from platform_lib.descriptors.fields import custom_property
@@ -285,23 +285,6 @@ def dbt_file_access(s: Subject) -> Iterator[Problem]:
                                        "source, and read it with source()", _line(path, code, line))
 
 
-def _cycle_through(s: Subject) -> list[str] | None:
-    graph: dict[str, set[str]] = {}
-    for d in s.mesh.domains:
-        producers = (s.mesh.producer_of(p) for p in d.input_ports)
-        graph[d.name] = {p.domain for p in producers if p is not None and p.domain != d.name}
-    start, stack, seen = s.domain.name, [(s.domain.name, [s.domain.name])], set()
-    while stack:
-        node, path = stack.pop()
-        for upstream in sorted(graph.get(node, ())):
-            if upstream == start:
-                return path
-            if upstream not in seen:
-                seen.add(upstream)
-                stack.append((upstream, path + [upstream]))
-    return None
-
-
 @policy(
     "acyclic-domains",
     rationale="""Domains that feed each other can never publish a consistent version and cannot be
@@ -310,14 +293,12 @@ def _cycle_through(s: Subject) -> list[str] | None:
 )
 def acyclic_domains(s: Subject) -> Iterator[Problem]:
     """No dependency cycle between domains."""
-    cycle = _cycle_through(s)
+    cycle = s.mesh.cycle_through(s.domain.name)
     if cycle:
-        # The same finding for every domain on the cycle, starting at the smallest name, so the
+        # The same finding for every domain on the cycle (it starts at the smallest name), so the
         # mesh reports it once and each of those code locations fails.
-        first = cycle.index(min(cycle))
-        ordered = cycle[first:] + cycle[:first]
         workspace = s.domain.folder.parent.parent / "workspace.yaml"
-        yield Problem(workspace, "load_from", f"domains read each other's ports in a cycle: {' -> '.join(ordered + ordered[:1])} (each reads the next's "
+        yield Problem(workspace, "load_from", f"domains read each other's ports in a cycle: {' -> '.join(cycle + cycle[:1])} (each reads the next's "
                                               "ports); break it by moving the shared logic into one domain")
 
 

@@ -4,6 +4,7 @@ and an edge from each port a product reads to each port it publishes. The README
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from platform_lib.descriptors.product import OutputPort
@@ -18,6 +19,8 @@ class Lineage:
     domains: tuple[tuple[str, tuple[OutputPort, ...]], ...]
     # (producer's port, consumer's port), each once, in the order the consumers' descriptors list them.
     edges: tuple[tuple[PortKey, PortKey], ...]
+    # Each domain's column, producers left of their consumers: the mesh's (Mesh.depths).
+    depths: Mapping[str, int]
 
 
 def lineage(mesh: Mesh) -> Lineage:
@@ -30,7 +33,7 @@ def lineage(mesh: Mesh) -> Lineage:
         for port in product.input_ports
         if (producer := mesh.producer_of(port)) is not None
     )
-    return Lineage(tuple((d.name, tuple(d.output_ports)) for d in mesh.domains), tuple(dict.fromkeys(edges)))
+    return Lineage(tuple((d.name, tuple(d.output_ports)) for d in mesh.domains), tuple(dict.fromkeys(edges)), mesh.depths)
 
 
 def port_label(port: OutputPort) -> str:
