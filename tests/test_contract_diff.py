@@ -6,17 +6,30 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from platform_lib.cli.diff import diff, render
+from platform_lib.descriptors.contract import Contract, load_contract
 from platform_lib.descriptors.errors import DescriptorError
+from platform_lib.governance.against import against
 from platform_lib.governance.evolution import diff_contracts, read_contract_version, semver_violations
+from platform_lib.mesh import Mesh
 
 ORDERS = Path(__file__).parents[1] / "domains/sales/products/orders/orders.odcs.yaml"
 BASE = yaml.safe_load(ORDERS.read_text())
+
+
+def contract(doc: dict) -> Contract:
+    """The document as a typed contract, read as written: evolution compares what the loader reads."""
+    return load_contract(ORDERS, yaml.safe_dump(doc, sort_keys=False))
+
+
+def changes_between(old: dict, new: dict):
+    return diff_contracts(contract(old), contract(new))
 
 
 def col(doc, name):
@@ -47,6 +60,11 @@ def granted(*domains):
 def between(low, high):
     return lambda d: col(d, "ship_priority").setdefault("quality", []).append(
         {"name": "ship_priority_range", "type": "library", "metric": "invalidValues", "mustBeBetween": [low, high]})
+
+
+def row_count_must_not_be(value):
+    """The not_empty rule judged by mustNotBe instead: a rule has one operator."""
+    return lambda d: (rule(d, "not_empty").pop("mustBeGreaterThan"), put(rule(d, "not_empty"), mustNotBe=value))
 
 
 def remove_column(name):
@@ -85,8 +103,7 @@ CASES = [
     ("mustBeGreaterThan raised", lambda d: put(rule(d, "not_empty"), mustBeGreaterThan=1000), False, None, "mustBeGreaterThan 0 -> 1000", None),
     ("mustBeBetween widened", between(0, 5), True, "ship_priority", "mustBeBetween [1, 5] -> [0, 5]", between(1, 5)),
     ("mustBeBetween narrowed", between(2, 5), False, "ship_priority", "mustBeBetween [1, 5] -> [2, 5]", between(1, 5)),
-    ("mustNotBe changed", lambda d: put(rule(d, "not_empty"), mustNotBe=1), True, None, "mustNotBe 0 -> 1",
-     lambda d: put(rule(d, "not_empty"), mustNotBe=0)),
+    ("mustNotBe changed", lambda d: put(rule(d, "not_empty"), mustNotBe=1), True, None, "mustNotBe 0 -> 1", row_count_must_not_be(0)),
     ("schema rule removed", lambda d: d["schema"][0]["quality"].remove(rule(d, "orders_in_tpch_window")), True, None, "orders_in_tpch_window removed", None),
     ("latency weakened", lambda d: put(sla(d, "latency"), value=8), True, None, "latency SLO weakened 4h -> 8h", None),
     ("latency strengthened", lambda d: put(sla(d, "latency"), value=30, unit="min"), False, None, "latency SLO strengthened 4h -> 30min", None),
@@ -119,7 +136,7 @@ def test_change_is_classified(change, breaking, column, words, setup):
         setup(old)
     new = copy.deepcopy(old)
     change(new)
-    changes = diff_contracts(old, new)
+    changes = changes_between(old, new)
     assert len(changes) == 1, changes
     assert (changes[0].breaking, changes[0].column) == (breaking, column)
     assert words in changes[0].message
@@ -129,7 +146,7 @@ def test_change_is_classified(change, breaking, column, words, setup):
 def test_removed_and_added_column_of_another_type_is_no_rename():
     new = copy.deepcopy(BASE)
     put(col(new, "comment"), name="note", physicalType="INTEGER")
-    assert [(c.breaking, c.column, c.message) for c in diff_contracts(BASE, new)] == [
+    assert [(c.breaking, c.column, c.message) for c in changes_between(BASE, new)] == [
         (True, "comment", "column comment removed"), (False, "note", "column note added")]
 
 
@@ -139,16 +156,15 @@ def test_identical_and_reordered_contracts_have_no_changes():
     new["schema"][0]["properties"].reverse()
     new["slaProperties"].reverse()
     new = {k: new[k] for k in reversed(list(new))}
-    assert diff_contracts(BASE, copy.deepcopy(BASE)) == []
-    assert diff_contracts(BASE, new) == []
-    assert semver_violations(BASE, new, []) == []
+    assert changes_between(BASE, copy.deepcopy(BASE)) == []
+    assert changes_between(BASE, new) == []
 
 
 def versions(old_version, new_version, change):
-    old, new = copy.deepcopy(BASE), copy.deepcopy(BASE)
-    old["version"], new["version"] = old_version, new_version
+    # The version is no change of its own: what it must be follows from the others.
+    new = copy.deepcopy(BASE)
     change(new)
-    return semver_violations(old, new, diff_contracts(old, new))
+    return semver_violations(old_version, new_version, changes_between(BASE, new))
 
 
 breaking = remove_column("comment")
@@ -187,20 +203,22 @@ def test_a_version_that_is_no_semver_is_refused(version):
         versions(version, "2.0.0", breaking)
 
 
-def test_versions_in_git(tmp_path):
-    def git(*args):
-        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True, capture_output=True)
+def git(cwd, *args):
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=cwd, check=True, capture_output=True)
 
-    git("init", "-q")
+
+def test_versions_in_git(tmp_path):
+    git(tmp_path, "init", "-q")
     (tmp_path / "orders.odcs.yaml").write_text(ORDERS.read_text())
-    git("add", "orders.odcs.yaml")
-    git("commit", "-q", "-m", "v1")
+    git(tmp_path, "add", "orders.odcs.yaml")
+    git(tmp_path, "commit", "-q", "-m", "v1")
     new = copy.deepcopy(BASE)
     put(sla(new, "latency"), value=8)
     (tmp_path / "orders.odcs.yaml").write_text(yaml.safe_dump(new))
 
-    assert read_contract_version("HEAD:orders.odcs.yaml", tmp_path) == ("HEAD:orders.odcs.yaml", BASE)
-    assert read_contract_version("orders.odcs.yaml", tmp_path) == ("orders.odcs.yaml", new)
+    (label, at_head), (_, now) = read_contract_version("HEAD:orders.odcs.yaml", tmp_path), read_contract_version("orders.odcs.yaml", tmp_path)
+    assert (label, at_head.data, at_head.file) == ("HEAD:orders.odcs.yaml", BASE, Path("HEAD:orders.odcs.yaml"))
+    assert (now.data, now.sla_duration("latency")) == (new, timedelta(hours=8))
     assert read_contract_version("HEAD:missing.odcs.yaml", tmp_path) == ("HEAD:missing.odcs.yaml", None)
     with pytest.raises(ValueError, match="not a git commit"):
         read_contract_version("nosuchref:orders.odcs.yaml", tmp_path)
@@ -217,6 +235,30 @@ def test_versions_in_git(tmp_path):
     (tmp_path / "orders.odcs.yaml").write_text(ORDERS.read_text().replace("version: 1.0.0", "version: '1.1'"))
     with pytest.raises(DescriptorError, match=rf"^{tmp_path}/orders.odcs.yaml:5: version: '1.1' is not a semantic version"):
         read_contract_version("orders.odcs.yaml", tmp_path)
-    git("commit", "-q", "-am", "version 1.1")
+    git(tmp_path, "commit", "-q", "-am", "version 1.1")
     with pytest.raises(DescriptorError, match=r"^HEAD:orders.odcs.yaml:5: version: '1.1' is not a semantic version"):
         read_contract_version("HEAD:orders.odcs.yaml", tmp_path)
+
+
+def test_against_reports_a_version_that_does_not_load_and_judges_the_others(tmp_path):
+    """Only two contracts compare: a version the loader refuses (one at the ref too, by today's rules)
+    is reported as the loader tells it, and every other changed contract is still judged."""
+    refused, judged = tmp_path / "refused.odcs.yaml", tmp_path / "judged.odcs.yaml"
+    refused.write_text(ORDERS.read_text().replace("version: 1.0.0", "version: '1.1'"))
+    judged.write_text(ORDERS.read_text())
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "v1")
+    refused.write_text(refused.read_text().replace("status: active", "status: deprecated"))
+    new = copy.deepcopy(BASE)
+    remove_column("comment")(new)
+    new["version"] = "1.1.0"
+    judged.write_text(yaml.safe_dump(new, sort_keys=False))
+
+    assert list(map(str, against(tmp_path, "HEAD", Mesh(())))) == [
+        "HEAD:./refused.odcs.yaml:5: version: '1.1' is not a semantic version: MAJOR.MINOR.PATCH, no leading zeros, optionally "
+        "-PRERELEASE and +BUILD, e.g. 1.0.0 or 2.0.0-rc.1",
+        f"{judged}:5: version: [contract-evolution] breaking changes need a new major version: 1.0.0 -> 1.1.0 keeps major 1; publish as "
+        "2.0.0 and keep v1 live (status deprecated, endOfSupport) until its consumers moved. Breaking: column comment removed. "
+        "No consumer uses the affected columns",
+    ]

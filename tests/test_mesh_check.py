@@ -175,7 +175,7 @@ def test_consumers_are_named_by_column_then_downstream_with_rows_selected_and_li
         rows={("finance", "shipping_priority_v1"): (Dep(line_items, "discount", "filtered"),)},
         errors={("finance", "returned_item_report_v1"): "sqlglot cannot trace it"})
     read = SimpleNamespace(mesh=load_mesh(REPO / "workspace.yaml"), graph=graph)
-    old = {"id": "urn:mesh:contract:sales:line_items", "domain": "sales", "name": "line_items", "version": "1.0.0"}
+    old = load_contract(REPO / "domains/sales/products/line_items/line_items.odcs.yaml")
 
     def hit(*columns):
         return affected_consumers(read, old, [Change(True, f"schema[0].properties[{c}]", c, f"column {c} changed") for c in columns])

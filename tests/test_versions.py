@@ -66,22 +66,26 @@ def _major_of_evolution(text: str) -> int | None:
 
     breaking = [Change(True, "schema[0].properties[comment]", "comment", "column comment removed")]
     try:
-        (said,) = semver_violations({"version": text}, {"version": text}, breaking)
+        (said,) = semver_violations(text, text, breaking)
     except ValueError:
         return None
     return int(re.search(r"keeps major (\d+)", said).group(1))
 
 
 def _major_of_against(text: str, monkeypatch) -> int | None:
-    """The major whose consumers `mesh check --against` looks for (the port key it builds)."""
+    """The major whose consumers `mesh check --against` looks for (the port key it builds from the
+    contract as at the ref)."""
+    from platform_lib.descriptors.contract import load_contract
     from platform_lib.governance import against
 
+    orders = REPO / "domains/sales/products/orders/orders.odcs.yaml"
     seen = []
     monkeypatch.setattr(against, "port_key", lambda domain, port, major: seen.append(major))
     try:
-        against.affected_consumers(SimpleNamespace(domains=[]), {"version": text, "domain": "sales", "name": "orders", "id": "x"}, [])
-    except ValueError:
+        old = load_contract(orders, orders.read_text().replace("version: 1.0.0", f"version: {json.dumps(text)}", 1))
+    except DescriptorError:
         return None
+    against.affected_consumers(SimpleNamespace(domains=[]), old, [])
     return seen[0]
 
 

@@ -14,48 +14,26 @@ published contract's columns change with a new version (`mesh check --against`).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 
 from platform_lib.dbt.compile import compile_project, compiled_manifest
 from platform_lib.dbt.files.generated import write_if_changed
-from platform_lib.dbt.files.model_contracts import same_type
 from platform_lib.dbt.manifest import model_relation
 from platform_lib.descriptors.contract import Contract, rank
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.descriptors.types import logical_type, same_type, written_as_double
 from platform_lib.descriptors.yaml_file import dump
 from platform_lib.lineage.classification import input_ports, model_classification, traced
 from platform_lib.mesh import Mesh, survey
 from platform_lib.quality.model_types import model_columns
 from platform_lib.settings import WORKSPACE_FILE
 
-# DuckDB's types by the ODCS logical type a column of that type is.
-_LOGICAL = (
-    (re.compile(r"U?(TINYINT|SMALLINT|INTEGER|BIGINT)"), "integer"),
-    (re.compile(r"DECIMAL\(\d+,\d+\)|DOUBLE|FLOAT|REAL"), "number"),
-    (re.compile(r"VARCHAR"), "string"),
-    (re.compile(r"BOOLEAN"), "boolean"),
-    (re.compile(r"DATE"), "date"),
-    (re.compile(r"TIMESTAMP.*"), "timestamp"),
-    (re.compile(r"TIME(WITHTIMEZONE)?"), "time"),
-    (re.compile(r".*\[\d*\]"), "array"),
-    (re.compile(r"STRUCT\(.*\)"), "object"),
-    (re.compile(r"MAP\(.*\)"), "map"),
-)
-# DuckDB's 128-bit integers (a sum of integers): Parquet has none and stores them as DOUBLE.
-_HUGE = re.compile(r"U?HUGEINT")
-
 
 class SyncError(ValueError):
     pass
-
-
-def logical_type(physical: str) -> str | None:
-    written = physical.upper().replace(" ", "")
-    return next((logical for pattern, logical in _LOGICAL if pattern.fullmatch(written)), None)
 
 
 def output_port(mesh: Mesh, target: str) -> OutputPort:
@@ -91,7 +69,7 @@ def _made(mesh: Mesh, port: OutputPort, manifest: dict) -> list[tuple[str, str]]
     node = manifest["nodes"][f"model.{domain.name}.{contract.model}"]
     huge = [Problem(domain.dbt_project_dir / node["original_file_path"], f"model {contract.model}",
                     f"{name} is {kind}, which the port's Parquet file stores as a DOUBLE: cast it, cast(sum(...) as bigint)")
-            for name, kind in made if _HUGE.fullmatch(kind)]
+            for name, kind in made if written_as_double(kind)]
     if huge:
         raise DescriptorError(huge)
     return made

@@ -20,7 +20,7 @@ def diff(old_spec: str, new_spec: str, cwd: Path) -> tuple[list[Change], list[st
     if new is None:
         return [Change(True, "contract", None, f"contract removed ({new_label} does not exist)")], []
     changes = diff_contracts(old, new)
-    return changes, semver_violations(old, new, changes)
+    return changes, semver_violations(old.version, new.version, changes)
 
 
 def render(changes: list[Change], violations: list[str], as_json: bool) -> str:

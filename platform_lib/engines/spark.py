@@ -15,7 +15,6 @@ profile names, so a plain `dbt build` in the project makes the same one); dbt-sp
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -108,21 +107,3 @@ def table_relation(domain: str, schema: str, table: str) -> str:
     """A model's table, as the platform's DuckDB export reads it: the Parquet files Spark wrote."""
     return f"read_parquet({sql_string(str(warehouse_folder(domain) / f'{schema.lower()}.db' / table.lower() / '*.parquet'))})"
 
-
-# A contract's physical types are DuckDB's (what the port's Parquet holds); Spark names them its own way.
-_TYPES = {
-    "VARCHAR": "string", "TEXT": "string", "STRING": "string", "BIGINT": "bigint", "INTEGER": "int", "INT": "int",
-    "SMALLINT": "smallint", "TINYINT": "tinyint", "DOUBLE": "double", "FLOAT": "float", "REAL": "float",
-    "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp", "BLOB": "binary",
-}
-
-
-def spark_type(physical: str) -> str:
-    """The Spark type of a contract's physical type; ValueError for one Spark has no equal of."""
-    decimal = re.fullmatch(r"DECIMAL\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", physical.strip().upper())
-    if decimal:
-        return f"decimal({decimal[1]},{decimal[2]})"
-    found = _TYPES.get(physical.strip().upper())
-    if found is None:
-        raise ValueError(f"Spark has no type equal to {physical}; use one of {', '.join(sorted(_TYPES))} or DECIMAL(p,s)")
-    return found

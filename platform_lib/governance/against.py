@@ -12,16 +12,11 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from platform_lib.dbt.compile import compiled_manifest
 from platform_lib.descriptors.contract import Contract, load_contract
-from platform_lib.descriptors.derived import as_published
-from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.keys import port_key, port_key_of_contract, table_name
 from platform_lib.descriptors.product import OutputPort
-from platform_lib.descriptors.versions import parse_version
-from platform_lib.descriptors.yaml_file import YamlDocument, load_yaml
 from platform_lib.governance.evolution import Change, diff_contracts, read_contract_version, semver_violations
 from platform_lib.lineage.columns import Dep
 from platform_lib.lineage.graph import ColumnGraph, column_graph
@@ -42,13 +37,12 @@ def changed_contracts(root: Path, ref: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Judged:
-    """A contract changed since the ref: where it is written now (None: removed), its version at the
-    ref, the changes and the version rules they break."""
+    """A contract changed since the ref: its version at the ref, its version now (None: removed),
+    the changes and the version rules they break."""
 
     path: Path
-    written: YamlDocument | None
-    old: dict
-    old_file: Path  # REF:path, where problems with the version at the ref are reported
+    old: Contract
+    new: Contract | None
     changes: list[Change]
     violations: list[str]
 
@@ -62,23 +56,13 @@ def _judged(root: Path, ref: str, relative: str) -> Judged | None:
     _, old = read_contract_version(f"{ref}:./{relative}", root)
     if old is None:
         return None  # a new contract breaks no one
-    path, at_ref = root / relative, Path(f"{ref}:{relative}")
+    path = root / relative
     if not path.exists():
-        return Judged(path, None, old, at_ref, [Change(True, "contract", None, "contract removed")],
+        return Judged(path, old, None, [Change(True, "contract", None, "contract removed")],
                       ["the contract was removed while its port may have consumers"])
-    written = as_published(load_yaml(path), path)
-    changes = diff_contracts(old, written.data)
-    return Judged(path, written, old, at_ref, changes, semver_violations(old, written.data, changes))
-
-
-def _at_ref(judged: Judged) -> Contract | None:
-    """The contract as it was at the ref; None when today's rules refuse it (they tightened since):
-    its port is then read as the working tree has it, and a consumer whose SQL reads a column gone
-    since is named as one whose lineage is unknown."""
-    try:
-        return load_contract(judged.old_file, yaml.safe_dump(judged.old, sort_keys=False))
-    except DescriptorError:
-        return None
+    new = load_contract(path)
+    changes = diff_contracts(old, new)
+    return Judged(path, old, new, changes, semver_violations(old.version, new.version, changes))
 
 
 @dataclass(frozen=True)
@@ -100,7 +84,7 @@ class Reading:
 
 def reading(mesh: Mesh, judged: list[Judged]) -> Reading:
     """The working tree's mesh, each judged contract's port as at the ref."""
-    at_ref = {(c.id, c.major): c for j in judged if (c := _at_ref(j)) is not None}
+    at_ref = {(j.old.id, j.old.major): j.old for j in judged}
 
     def product(p):
         return replace(p, output_ports=tuple(replace(o, contract=at_ref.get((o.contract.id, o.contract.major), o.contract)) for o in p.output_ports))
@@ -133,11 +117,11 @@ def _column_consumers(read: Reading, key: tuple[str, str], column: str) -> str |
     return f"Affected consumers of {column}: {', '.join(hit)}" + (f"; further downstream: {', '.join(further)}" if further else "")
 
 
-def affected_consumers(read: Reading, old: dict, breaking: list[Change]) -> list[str]:
+def affected_consumers(read: Reading, old: Contract, breaking: list[Change]) -> list[str]:
     """Sentences naming what the breaking changes of a contract (its version at the ref) hit: one
     per column they hit, each consumer named `domain.port_vN.column (kind)`; for a change to the
     whole port, one naming each consumer port reading it."""
-    key = port_key(old["domain"], old["name"], parse_version(old["version"]).major)
+    key = port_key(old.domain, old.name, old.major)
     if any(c.column is None for c in breaking):
         consumers = _consumer_ports(read.mesh, key)
         return [f"Affected consumers of the port: {', '.join(table_name(p.asset_key) for p in consumers)}" if consumers else "No consumer reads the port"]
@@ -150,11 +134,14 @@ def _problem(judged: Judged, read: Reading) -> Problem:
     if judged.breaking:
         message += f". Breaking: {', '.join(c.message for c in judged.breaking)}"
         message += "".join(f". {sentence}" for sentence in affected_consumers(read, judged.old, judged.breaking))
-    line = judged.written.line("version") if judged.written is not None else None
-    return Problem(judged.path, "version", message, line, policy=POLICY)
+    found = Problem(judged.path, "version", message) if judged.new is None else judged.new.problem(message, "version")
+    return replace(found, policy=POLICY)
 
 
 def against(root: Path, ref: str, mesh: Mesh) -> list[Problem]:
-    judged = [j for relative in changed_contracts(root, ref) if (j := _judged(root, ref, relative)) is not None and j.violations]
+    """The version rules each contract changed since the ref breaks. A version that does not load is
+    not compared: what refuses it is reported instead (a contract as at the ref too, by the rules of now)."""
+    problems: list[Problem] = []
+    judged = [j for relative in changed_contracts(root, ref) if (j := collect(problems, _judged, root, ref, relative)) is not None and j.violations]
     read = reading(mesh, judged)
-    return [_problem(j, read) for j in judged]
+    return problems + [_problem(j, read) for j in judged]

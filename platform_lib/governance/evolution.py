@@ -1,5 +1,10 @@
 """Contract evolution: which changes between two versions of an ODCS v3 contract break its
-consumers, and whether the version number says so."""
+consumers, and whether the version number says so.
+
+Both versions are typed contracts, read by the rules every contract is held to (descriptors.contract),
+so a promise is compared as the platform reads and keeps it: a classification in any case, an SLA as
+a duration, a rule by its operator, a column's masking and a role's grants as loaded. What no rule
+here reads is compared as written, as a compatible change a reviewer should still see."""
 
 from __future__ import annotations
 
@@ -7,11 +12,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from platform_lib.descriptors.derived import as_published
-from platform_lib.descriptors.durations import sla_duration
-from platform_lib.descriptors.fields import version_field
+from platform_lib.descriptors.contract import Column, Contract, QualityRule, Sla, load_contract
+from platform_lib.descriptors.derived import home_of
+from platform_lib.descriptors.fields import field
 from platform_lib.descriptors.versions import parse_version
-from platform_lib.descriptors.yaml_file import YamlDocument, load_yaml
+from platform_lib.descriptors.yaml_file import Located
 
 
 @dataclass(frozen=True)
@@ -29,35 +34,34 @@ UPPER = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "mustBe", "must
 # No direction: any change may let through values consumers were promised not to see.
 EXACT = ("pattern", "mustNotBe", "mustNotBeBetween")
 BOUNDS = (*LOWER, *UPPER, *EXACT, "mustBeBetween")
-FLAGS = {"required": "required", "unique": "unique", "primaryKey": "part of the primary key"}
 
 
-def diff_contracts(old: dict, new: dict) -> list[Change]:
-    """Every difference between two parsed contracts, each classed as breaking or compatible."""
+def diff_contracts(old: Contract, new: Contract) -> list[Change]:
+    """Every difference between two versions of a contract, each classed as breaking or compatible."""
     # A port contract has exactly one schema object (load_contract enforces it).
-    old_schema, new_schema = old["schema"][0], new["schema"][0]
+    old_table, new_table = old.data["schema"][0], new.data["schema"][0]
     return [
-        *_columns(old_schema.get("properties", []), new_schema.get("properties", [])),
-        *_quality("schema[0]", None, old_schema.get("quality", []), new_schema.get("quality", [])),
-        *_others("schema[0]", None, "schema", old_schema, new_schema, skip=("properties", "quality")),
-        *_slas(old.get("slaProperties", []), new.get("slaProperties", [])),
-        *_roles(old.get("roles", []), new.get("roles", [])),
-        *_others("", None, "", old, new, skip=("version", "schema", "slaProperties", "roles")),
+        *_columns(old.columns, new.columns),
+        *_quality("schema[0]", None, old.quality, new.quality),
+        *_others("schema[0]", None, "schema", old_table, new_table, skip=("properties", "quality")),
+        *_slas(old.slas, new.slas),
+        *_roles(old, new),
+        *_others("", None, "", old.data, new.data, skip=("version", "schema", "slaProperties", "roles")),
     ]
 
 
-def _columns(old: list[dict], new: list[dict]) -> list[Change]:
-    old_names, new_names = [c["name"] for c in old], [c["name"] for c in new]
+def _columns(old: tuple[Column, ...], new: tuple[Column, ...]) -> list[Change]:
+    old_names, new_names = [c.name for c in old], [c.name for c in new]
     changes, renamed = [], set()
-    for i, col in enumerate(old):
-        name, path = col["name"], f"schema[0].properties[{col['name']}]"
+    for i, column in enumerate(old):
+        name, path = column.name, f"schema[0].properties[{column.name}]"
         if name in new_names:
-            changes += _column(path, col, new[new_names.index(name)])
+            changes += _column(path, column, new[new_names.index(name)])
         # A model edit that renames a column keeps its place and type: one rename, not a drop and an add.
-        elif i < len(new) and new[i]["name"] not in old_names and new[i].get("physicalType") == col.get("physicalType"):
-            renamed.add(new[i]["name"])
-            changes.append(Change(True, path, name, f"column renamed {name} -> {new[i]['name']}"))
-            changes += _column(path, col, new[i])
+        elif i < len(new) and new[i].name not in old_names and new[i].physical_type == column.physical_type:
+            renamed.add(new[i].name)
+            changes.append(Change(True, path, name, f"column renamed {name} -> {new[i].name}"))
+            changes += _column(path, column, new[i])
         else:
             changes.append(Change(True, path, name, f"column {name} removed"))
     changes += [
@@ -67,37 +71,32 @@ def _columns(old: list[dict], new: list[dict]) -> list[Change]:
     return changes
 
 
-def _column(path: str, old: dict, new: dict) -> list[Change]:
-    name = old["name"]
-    # Without a classification the platform treats a column as internal.
-    changes = [
-        Change(True, f"{path}.{key}", name, f"{name} {label} {old.get(key, default)} -> {new.get(key, default)}")
-        for key, label, default in (("physicalType", "type", None), ("logicalType", "logical type", None), ("classification", "classification", "internal"))
-        if old.get(key, default) != new.get(key, default)
-    ]
-    for key, words in FLAGS.items():
-        if old.get(key, False) != new.get(key, False):
-            changes.append(Change(True, f"{path}.{key}", name, f"{name} {'now' if new.get(key) else 'no longer'} {words}"))
-    old_custom, new_custom = _custom(old), _custom(new)
-    masking = old_custom.pop("masking", None), new_custom.pop("masking", None)
-    if masking[0] != masking[1]:
-        said = f"removed (was {masking[0]})" if masking[1] is None else f"added ({masking[1]})" if masking[0] is None else f"{masking[0]} -> {masking[1]}"
+def _column(path: str, old: Column, new: Column) -> list[Change]:
+    name = old.name
+    typed = (("physicalType", "type", old.physical_type, new.physical_type), ("logicalType", "logical type", old.logical_type, new.logical_type),
+             ("classification", "classification", old.classification, new.classification))
+    changes = [Change(True, f"{path}.{key}", name, f"{name} {label} {a} -> {b}") for key, label, a, b in typed if a != b]
+    flags = (("required", "required", old.required, new.required), ("unique", "unique", old.unique, new.unique),
+             ("primaryKey", "part of the primary key", old.primary_key, new.primary_key))
+    changes += [Change(True, f"{path}.{key}", name, f"{name} {'now' if b else 'no longer'} {words}") for key, words, a, b in flags if a != b]
+    if old.masking != new.masking:
+        a, b = old.masking, new.masking
+        said = f"removed (was {a})" if b is None else f"added ({b})" if a is None else f"{a} -> {b}"
         changes.append(Change(True, f"{path}.customProperties[masking]", name, f"{name} masking {said}"))
-    if old_custom != new_custom:
+    if _custom(_written(old), "masking") != _custom(_written(new), "masking"):
         changes.append(Change(False, f"{path}.customProperties", name, f"{name} customProperties changed"))
-    options = old.get("logicalTypeOptions") or {}, new.get("logicalTypeOptions") or {}
-    changes += _bounds(f"{path}.logicalTypeOptions", name, name, *options)
-    changes += _others(f"{path}.logicalTypeOptions", name, name, *options, skip=BOUNDS)
-    changes += _quality(path, name, old.get("quality", []), new.get("quality", []))
-    skip = ("name", "physicalType", "logicalType", *FLAGS, "classification", "customProperties", "logicalTypeOptions", "quality")
-    return changes + _others(path, name, name, old, new, skip=skip)
+    changes += _bounds(f"{path}.logicalTypeOptions", name, name, old.type_options, new.type_options)
+    changes += _others(f"{path}.logicalTypeOptions", name, name, old.type_options, new.type_options, skip=BOUNDS)
+    changes += _quality(path, name, old.quality, new.quality)
+    skip = ("name", *(key for key, *_ in typed), *(key for key, *_ in flags), "customProperties", "logicalTypeOptions", "quality")
+    return changes + _others(path, name, name, _written(old), _written(new), skip=skip)
 
 
-def _quality(path: str, column: str | None, old: list[dict], new: list[dict]) -> list[Change]:
-    changes, pairs = _match(f"{path}.quality", column, "quality rule {}", "name", old, new)
+def _quality(path: str, column: str | None, old: tuple[QualityRule, ...], new: tuple[QualityRule, ...]) -> list[Change]:
+    changes, pairs = _match(f"{path}.quality", column, "quality rule {}", _by_name(old), _by_name(new))
     for n, a, b in pairs:
         rule = f"{path}.quality[{n}]"
-        old_args, new_args = dict(a.get("arguments", {})), dict(b.get("arguments", {}))
+        old_args, new_args = dict(a.arguments), dict(b.arguments)
         old_values, new_values = old_args.pop("validValues", None), new_args.pop("validValues", None)
         if old_values != new_values:
             lost = [v for v in old_values or [] if v not in (new_values or [])]
@@ -106,9 +105,18 @@ def _quality(path: str, column: str | None, old: list[dict], new: list[dict]) ->
             changes.append(Change(bool(lost), f"{rule}.arguments.validValues", column, f"{n} valid values {said}"))
         if old_args != new_args:
             changes.append(Change(False, f"{rule}.arguments", column, f"quality rule {n} arguments changed"))
-        changes += _bounds(rule, column, f"quality rule {n}", a, b)
-        changes += _others(rule, column, f"quality rule {n}", a, b, skip=("name", "arguments", *BOUNDS))
+        changes += _bounds(rule, column, f"quality rule {n}", _operator(a), _operator(b))
+        changes += _others(rule, column, f"quality rule {n}", _written(a), _written(b), skip=("name", "arguments", *BOUNDS))
     return changes
+
+
+def _by_name(rules: tuple[QualityRule, ...]) -> dict[str, QualityRule]:
+    return {rule.name if rule.name is not None else f"#{i}": rule for i, rule in enumerate(rules)}
+
+
+def _operator(rule: QualityRule) -> dict:
+    """The one operator the rule is judged by, as a bound (mustBe: 0)."""
+    return dict([rule.operator]) if rule.operator else {}
 
 
 def _bounds(path: str, column: str | None, subject: str, old: dict, new: dict) -> list[Change]:
@@ -137,35 +145,35 @@ def _loosens(key: str, old, new) -> bool:
     return True
 
 
-def _slas(old: list[dict], new: list[dict]) -> list[Change]:
-    changes, pairs = _match("slaProperties", None, "{} SLO", "property", old, new)
+def _slas(old: tuple[Sla, ...], new: tuple[Sla, ...]) -> list[Change]:
+    changes, pairs = _match("slaProperties", None, "{} SLO", {s.property: s for s in old}, {s.property: s for s in new})
     for p, a, b in pairs:
         if p in ("frequency", "latency", "retention") and _said(a) != _said(b):
             # Longer is weaker for how often and how late data arrives; shorter is weaker for how long it is kept.
-            longer, shorter = sla_duration(b) > sla_duration(a), sla_duration(b) < sla_duration(a)
+            longer, shorter = b.duration > a.duration, b.duration < a.duration
             weaker, stronger = (shorter, longer) if p == "retention" else (longer, shorter)
             word = "weakened" if weaker else "strengthened" if stronger else "restated"
             changes.append(Change(weaker, f"slaProperties[{p}]", None, f"{p} SLO {word} {_said(a)} -> {_said(b)}"))
-            changes += _others(f"slaProperties[{p}]", None, f"{p} SLO", a, b, skip=("value", "unit"))
+            changes += _others(f"slaProperties[{p}]", None, f"{p} SLO", _written(a), _written(b), skip=("value", "unit"))
         else:
-            changes += _others(f"slaProperties[{p}]", None, f"{p} SLO", a, b)
+            changes += _others(f"slaProperties[{p}]", None, f"{p} SLO", _written(a), _written(b))
     return changes
 
 
-def _said(sla: dict) -> str:
-    return f"{sla.get('value')}{sla.get('unit', '')}"
+def _said(sla: Sla) -> str:
+    return f"{sla.value}{sla.unit or ''}"
 
 
-def _roles(old: list[dict], new: list[dict]) -> list[Change]:
-    changes, pairs = _match("roles", None, "role {}", "role", old, new)
+def _roles(old: Contract, new: Contract) -> list[Change]:
+    """The roles as written, their grants as loaded."""
+    written = ({role["role"]: role for role in c.data.get("roles", [])} for c in (old, new))
+    changes, pairs = _match("roles", None, "role {}", *written)
     for r, a, b in pairs:
-        old_custom, new_custom = _custom(a), _custom(b)
-        old_grants, new_grants = old_custom.pop("grantedTo", []), new_custom.pop("grantedTo", [])
-        if lost := [d for d in old_grants if d not in new_grants]:
+        if lost := [d for d in old.roles[r] if d not in new.roles[r]]:
             changes.append(Change(True, f"roles[{r}].grantedTo", None, f"role {r} no longer granted to {', '.join(lost)}"))
-        if gained := [d for d in new_grants if d not in old_grants]:
+        if gained := [d for d in new.roles[r] if d not in old.roles[r]]:
             changes.append(Change(False, f"roles[{r}].grantedTo", None, f"role {r} now also granted to {', '.join(gained)}"))
-        if old_custom != new_custom:
+        if _custom(a, "grantedTo") != _custom(b, "grantedTo"):
             changes.append(Change(False, f"roles[{r}].customProperties", None, f"role {r} customProperties changed"))
         changes += _others(f"roles[{r}]", None, f"role {r}", a, b, skip=("role", "customProperties"))
     return changes
@@ -185,53 +193,53 @@ def _others(path: str, column: str | None, subject: str, old: dict, new: dict, s
     return changes
 
 
-def _match(path: str, column: str | None, what: str, key: str, old: list[dict], new: list[dict]):
-    """Items of two lists matched by `key`: a removed one takes a promise away, an added one makes a
-    new one. Returns those changes and the (key, old, new) items on both sides."""
-    old_by, new_by = ({item.get(key, f"#{i}"): item for i, item in enumerate(items)} for items in (old, new))
+def _match(path: str, column: str | None, what: str, old_by: dict, new_by: dict):
+    """Items of two versions matched by their key: a removed one takes a promise away, an added one
+    makes a new one. Returns those changes and the (key, old, new) items on both sides."""
     changes = [Change(True, f"{path}[{k}]", column, f"{what.format(k)} removed") for k in old_by if k not in new_by]
     changes += [Change(False, f"{path}[{k}]", column, f"{what.format(k)} added") for k in new_by if k not in old_by]
     return changes, [(k, old_by[k], new_by[k]) for k in old_by if k in new_by]
 
 
-def _custom(item: dict) -> dict:
-    return {c["property"]: c.get("value") for c in item.get("customProperties", [])}
+def _written(item: Located) -> dict:
+    """The mapping the item was read from."""
+    return field(item.place.doc, *item.place.path, kind=dict)
 
 
-def semver_violations(old: dict, new: dict, changes: list[Change]) -> list[str]:
+def _custom(item: dict, typed: str) -> dict:
+    """The item's customProperties but the one the contract reads into its own field."""
+    return {c["property"]: c.get("value") for c in item.get("customProperties", []) if c["property"] != typed}
+
+
+def semver_violations(old: str, new: str, changes: list[Change]) -> list[str]:
     """What the new version number gets wrong given the changes (empty when it is right)."""
-    a, b = old["version"], new["version"]
-    before, after = parse_version(a), parse_version(b)
+    before, after = parse_version(old), parse_version(new)
     if after.precedence < before.precedence:
-        return [f"version decreased {a} -> {b}: a published version only moves forward"]
+        return [f"version decreased {old} -> {new}: a published version only moves forward"]
     # Consumers bind a major, pre-release or not: within one, nothing may break them.
     if any(c.breaking for c in changes) and after.major == before.major:
         n = before.major
-        return [f"breaking changes need a new major version: {a} -> {b} keeps major {n}; publish as {n + 1}.0.0 "
+        return [f"breaking changes need a new major version: {old} -> {new} keeps major {n}; publish as {n + 1}.0.0 "
                 f"and keep v{n} live (status deprecated, endOfSupport) until its consumers moved"]
     # Build metadata does not make a version newer (SemVer precedence ignores it).
     if changes and after.precedence == before.precedence:
-        return [f"contract changed but version still {b}: bump it"]
+        return [f"contract changed but version still {new}: bump it"]
     return []
 
 
-def read_contract_version(spec: str, cwd: Path) -> tuple[str, dict | None]:
-    """A spec is a file path, or GITREF:path read with git in `cwd`; None when the path is not at that ref."""
+def read_contract_version(spec: str, cwd: Path) -> tuple[str, Contract | None]:
+    """A spec is a file path, or GITREF:path read with git in `cwd`; None when the path is not at that ref.
+
+    The contract is read as its port would publish it (at another ref, completed from what its folder
+    in the working tree says), and refused, naming the file and line, as `mesh check` would refuse it:
+    only two contracts can be compared."""
     path = Path(cwd, spec)
     if path.exists() or ":" not in spec:
-        return spec, _versioned(load_yaml(path), path)
+        return spec, load_contract(path)
     ref, _, file = spec.partition(":")
     # A bad ref is an error; only a path missing at a good ref means "no such version" (e.g. a new contract).
     known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=cwd, capture_output=True)
     if known.returncode != 0:
         raise ValueError(f"{ref} is not a git commit in {cwd}")
     shown = subprocess.run(["git", "show", f"{ref}:{file}"], cwd=cwd, capture_output=True, text=True)
-    return spec, _versioned(load_yaml(Path(f"{ref}:{file}"), shown.stdout), Path(cwd, file)) if shown.returncode == 0 else None
-
-
-def _versioned(doc: YamlDocument, where: Path) -> dict:
-    """The contract's data as published (with what the folder at `where` says filled in, as the
-    working tree has it), refused here (naming the file and line) when its version is no semantic
-    version: only two versions can be compared."""
-    version_field(as_published(doc, where), "version")
-    return doc.data
+    return spec, load_contract(Path(f"{ref}:{file}"), shown.stdout, home_of(Path(cwd, file))) if shown.returncode == 0 else None

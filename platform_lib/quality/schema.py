@@ -6,34 +6,12 @@ logical types, and `required` columns having no nulls (from the row groups' stat
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from platform_lib.descriptors.contract import Contract
-
-_PHYSICAL = {
-    "BIGINT": pa.int64(), "INTEGER": pa.int32(), "SMALLINT": pa.int16(), "TINYINT": pa.int8(),
-    "DOUBLE": pa.float64(), "FLOAT": pa.float32(), "VARCHAR": pa.string(), "DATE": pa.date32(),
-    "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"),
-}
-_LOGICAL = {
-    "integer": pa.types.is_integer,
-    "number": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t),
-    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
-    "date": pa.types.is_date,
-    "timestamp": pa.types.is_timestamp,
-    "boolean": pa.types.is_boolean,
-}
-
-
-def arrow_type(physical: str) -> pa.DataType | None:
-    decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", physical.upper())
-    if decimal:
-        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
-    return _PHYSICAL.get(physical.upper())
+from platform_lib.descriptors.types import arrow_type, holds_logical
 
 
 def null_counts(metadata: pq.FileMetaData) -> dict[str, int | None]:
@@ -75,8 +53,7 @@ def schema_mismatches(path: Path, contract: Contract) -> list[str]:
         want = arrow_type(column.physical_type)
         if want is not None and not got.equals(want):
             problems.append(f"{column.name}: physical type {got}, contract says {column.physical_type} ({want})")
-        check = _LOGICAL.get(column.logical_type)
-        if check is not None and not check(got):
+        if not holds_logical(got, column.logical_type):
             problems.append(f"{column.name}: type {got} is not logical type {column.logical_type}")
         if column.required:
             count = nulls.get(column.name)

@@ -15,18 +15,14 @@ from platform_lib.descriptors.contract import Column
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.product import OutputPort
+from platform_lib.descriptors.types import same_type, spark_type
 from platform_lib.descriptors.yaml_file import dump
 from platform_lib.engines import SPARK
-from platform_lib.engines.spark import spark_type
 
 BODY = """# Each output port's contract, as the dbt model contract of the model behind the port: dbt refuses
 # to build a model whose columns or types are not the contract's. `mesh contract sync` writes a
 # draft contract's columns from what its model makes.
 """
-
-
-def same_type(a: str, b: str) -> bool:
-    return a.upper().replace(" ", "") == b.upper().replace(" ", "")
 
 
 def _promised_columns(model: str, ports: list[OutputPort]) -> dict[str, Column | None]:
