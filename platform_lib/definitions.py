@@ -93,14 +93,15 @@ def build_domain(folder: Path, resources: Mapping[str, ConfigurableResource] | N
     condition = automation_condition(domain)
     models = domain_dbt_assets(domain, project, manifest, condition)
     ports = domain_port_assets(domain, manifest, condition)
-    job = domain_job(domain, [models, ports])
+    job = domain_job(domain, [models, *ports])
     return Definitions(
-        assets=[*operational_source_specs(domain, manifest), models, ports],
+        assets=[*operational_source_specs(domain, manifest), models, *ports],
         jobs=[job],
         schedules=[domain_schedule(domain, job)],
         sensors=[domain_automation_sensor(domain)],
         resources=resources,
         # One process per run: a domain run is one dbt invocation plus Parquet exports, and a
-        # subprocess per step would cost more than the steps themselves.
-        executor=in_process_executor,
+        # subprocess per step would cost more than the steps themselves. A product's ports step
+        # runs once its models are built, even when dbt failed another product's.
+        executor=in_process_executor.configured({"step_dependency_config": {"require_upstream_step_success": False}}),
     )

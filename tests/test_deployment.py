@@ -51,6 +51,7 @@ LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { name lo
 class Deployment:
     def __init__(self, root: Path, env: dict, plan: Plan):
         self.root, self.env, self.plan = root, env, plan
+        self.said = ""  # what `mesh up` printed
         self.args = ["--port", str(plan.webserver_port), "--base-port", str(plan.base_port), "--name", plan.name]
         self.url = plan.webserver_url
 
@@ -135,7 +136,7 @@ def deployment(tmp_path_factory):
         for needed in (Path(sys.executable), root):
             stack.enter_context(entered_by_anyone(needed))
         try:
-            deployment.mesh("up")
+            deployment.said = deployment.mesh("up").stdout
             yield deployment
         finally:
             deployment.mesh("down", check=False)
@@ -474,3 +475,10 @@ def test_a_domain_moved_to_spark_gets_its_own_cluster_run_as_itself(deployment):
         for (domain, product), query in TPCH_PRODUCTS.items():
             if domain == "marketing":
                 assert differences(catalog.table((domain, f"{product}_v1")).scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], product
+
+
+def test_mesh_up_says_which_domains_to_run_first(deployment):
+    """Issue 22, stumble 7: after `mesh up` the port catalog is empty and a consumer's first run is
+    refused; nothing said to run the source-aligned domains first."""
+    assert ("First run the source-aligned domains customers, sales, supply: launch customers_products, sales_products, "
+            "supply_products in the UI (Jobs), or wait for their schedules.") in deployment.said, deployment.said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,8 @@ from platform_lib.mesh import load_mesh
 from platform_lib.scaffold.product import Upstream, plan_product, resolve_port
 from tests.conftest import mesh_env
 from tests.support.guide import blocks, section
-from tests.support.processes import BIN, REPO, free_port, graphql
+from tests.support.mesh_copy import edit, line_of, mesh_copy
+from tests.support.processes import BIN, REPO, free_port, graphql, mesh
 
 LOCATIONS = len(load_mesh().domains) + 1  # the domains and the platform's governance
 
@@ -168,3 +170,73 @@ def test_an_input_port_to_a_mistyped_contract_id_gets_a_did_you_mean():
         mesh.producer_port(port)
     assert refused.value.problems[0].message == ("no output port in the mesh publishes contract 'urn:mesh:contract:supply:part_suply' at major version 1 "
                                                  "(did you mean 'urn:mesh:contract:supply:part_supply'?)")
+
+
+def test_a_broken_product_fails_alone_and_its_siblings_publish(seeded_env, tmp_path):
+    """Stumble 2: a type mismatch in one product failed its domain's dbt step, and the domain's
+    other, healthy products were not published either."""
+    root = mesh_copy(tmp_path)
+    sql = root / "dbt_projects" / "sales" / "models" / "products" / "pricing_summary.sql"
+    edit(sql, "cast(avg(quantity) as double) as avg_qty", "cast(avg(quantity) as varchar) as avg_qty")
+    home = tmp_path / "home"
+    shutil.copytree(Path(seeded_env["MESH_HOME"]) / "sources", home / "sources")
+    env = {**mesh_env(home), "MESH_ROOT": str(root)}
+    result = mesh("run", "--domain", "sales", env=env, check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    published = {p["asset_key"] for p in json.loads(mesh("ports", "--json", env=env).stdout)}
+    assert published == {"sales/line_items_v1", "sales/orders_v1"}, result.stderr[-3000:]
+    # The run's report says which product was not published, and why, in dbt's words.
+    assert re.search(r"^\s+pricing_summary\s+pricing_summary_v1\s+not run\s+sales_dbt_models failed$", result.stderr, re.MULTILINE), result.stderr
+    assert "| avg_qty     | VARCHAR         | DOUBLE        | data type mismatch |" in result.stderr, result.stderr
+
+
+AFTER_A_DOMAIN_RUN = """
+import os, signal, sys, time
+from platform_lib.mesh import load_mesh
+from platform_lib.runs.mesh_run import _run_domain, _selected
+from platform_lib.settings import export_environment
+export_environment()
+mesh = load_mesh()
+run = _run_domain(_selected(mesh.domain("customers"), None), mesh, False)
+print("ran", run.success, flush=True)
+# What the pool does to a worker still exiting when `mesh run` is done with it.
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(10)
+print("survived SIGTERM", flush=True)
+"""
+
+
+def test_a_worker_that_ran_a_domain_dies_quietly_on_sigterm(seeded_env, tmp_path):
+    """Stumble 5: `mesh run` printed `Process ForkPoolWorker-2: Traceback ... KeyboardInterrupt` in
+    the middle of a successful run. Dagster's run leaves SIGTERM raising KeyboardInterrupt in the
+    process that ran it; the pool's workers are such processes, and the pool ends with SIGTERM."""
+    home = tmp_path / "home"
+    shutil.copytree(Path(seeded_env["MESH_HOME"]) / "sources", home / "sources")
+    worker = subprocess.run([str(BIN / "python"), "-c", AFTER_A_DOMAIN_RUN], cwd=REPO, env=mesh_env(home),
+                            capture_output=True, text=True, timeout=300)
+    assert worker.stdout.startswith("ran True"), worker.stderr[-3000:]
+    assert worker.returncode == -signal.SIGTERM and "KeyboardInterrupt" not in worker.stderr, (worker.returncode, worker.stderr[-3000:])
+
+
+def test_a_mistyped_input_contract_is_one_violation_on_the_users_line_everywhere(tmp_path):
+    """Stumble 3: an input port to a mistyped contract id also gave a dbt compile error and a
+    complaint about the generated _ports.yml; `mesh run` showed only dbt's "depends on a source
+    named ... which was not found"; `mesh check product.odps.yaml` said "no problems"."""
+    root = mesh_copy(tmp_path)
+    descriptor = root / "domains" / "finance" / "products" / "returned_item_report" / "product.odps.yaml"
+    edit(descriptor, "  contractId: urn:mesh:contract:sales:orders\n", "  contractId: urn:mesh:contract:sales:order\n")
+    where = f"{descriptor}:{line_of(descriptor, '  contractId: urn:mesh:contract:sales:order')}: inputPorts[1].contractId: "
+    meant = "no output port in the mesh publishes contract 'urn:mesh:contract:sales:order' at major version 1 " \
+            "(did you mean 'urn:mesh:contract:sales:orders'?)"
+    env = {**mesh_env(tmp_path / "home"), "MESH_ROOT": str(root)}
+
+    whole = mesh("check", str(root), env=env, check=False)
+    assert whole.returncode == 1 and f"{where}[port-binding] {meant}" in whole.stdout, whole.stdout
+    assert "mesh check: 1 violation," in whole.stdout and "\x1b" not in whole.stdout + whole.stderr, whole.stdout
+
+    alone = mesh("check", str(descriptor), env=env, check=False)
+    assert alone.returncode == 1 and f"{where}{meant}" in alone.stdout, alone.stdout
+
+    run = mesh("run", "--domain", "finance", env=env, check=False)
+    assert run.returncode == 1 and f"\n    {where}{meant}\n" in run.stderr, run.stderr[-3000:]
+    assert "which was not found" not in run.stderr and "\x1b" not in run.stderr, run.stderr[-3000:]

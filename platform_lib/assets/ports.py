@@ -1,7 +1,7 @@
-"""Output ports as Dagster assets: one multi-asset per domain writes, audits and publishes the
+"""Output ports as Dagster assets: one multi-asset per product writes, audits and publishes the
 selected ports. Every contract rule is a blocking asset check: a version that fails one is never
-published, and its consumers keep reading the last good version. Every selected port is audited
-before any is published, and a refused port holds back the other ports of its product. A version
+published, and its consumers keep reading the last good version. Every selected port of a product
+is audited before any is published, and a refused port holds back the other ports of its product. A version
 the catalog holds but Dagster never recorded (its run was killed between the two) is recorded first."""
 
 import time
@@ -33,7 +33,7 @@ from platform_lib.assets.run_lock import hold_domain
 from platform_lib.dbt.manifest import model_relation
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key, table_name
-from platform_lib.descriptors.product import OutputPort
+from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.lineage.classification import CHECK_DESCRIPTION as CLASSIFICATION_DESCRIPTION
 from platform_lib.lineage.classification import PortClassification, classify, input_ports, violations
@@ -201,15 +201,22 @@ def published_result(version: Audited, published: "PortVersion", lineage: ModelL
 
 def domain_port_assets(
     domain: Domain, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
+) -> list[AssetsDefinition]:
+    """A step per product: a product whose model dbt did not build is not published, and the
+    domain's other products are (the run still fails, with dbt's error)."""
+    return [product_port_assets(domain, product, manifest, automation_condition) for product in domain.products if product.output_ports]
+
+
+def product_port_assets(
+    domain: Domain, product: Product, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None
 ) -> AssetsDefinition:
-    by_key = {AssetKey(list(p.asset_key)): p for p in domain.output_ports}
-    products = {port.asset_key: product for product in domain.products for port in product.output_ports}
+    by_key = {AssetKey(list(p.asset_key)): p for p in product.output_ports}
     # Known at load: a contract naming no model fails the location's load, not its first run.
     for port in by_key.values():
         model_relation(port, manifest)
 
     @multi_asset(
-        name=f"{domain.name}_ports",
+        name=f"{domain.name}_{product.name}_ports",
         specs=[port_spec(domain, port, automation_condition) for port in by_key.values()],
         check_specs=[spec for port in by_key.values() for spec in check_specs(port)],
         can_subset=True,
@@ -254,7 +261,7 @@ def domain_port_assets(
                     yield from (check_result(version.key, o, f"staged by run {context.run_id}", held.get(version.key)) for o in version.outcomes)
                     continue
                 try:
-                    published = version.clock.time("publish", publish, version.port, products[version.port.asset_key], version.table,
+                    published = version.clock.time("publish", publish, version.port, product, version.table,
                                                    version.staged, context.run_id, [o.to_dict() for o in version.outcomes], catalog)
                 except PublishConflict as exc:
                     not_published[version.key] = str(exc)

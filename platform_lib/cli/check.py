@@ -16,10 +16,11 @@ from platform_lib.dbt.manifest import load_manifest, model_relation
 from platform_lib.descriptors.contract import load_contract
 from platform_lib.descriptors.derived import CONTRACT_SUFFIX, Home, complete_contract, home_of
 from platform_lib.descriptors.domain import DOMAIN_FILE, Domain, load_domain
-from platform_lib.descriptors.errors import Problem, collect
+from platform_lib.descriptors.errors import DescriptorError, Problem, collect
 from platform_lib.descriptors.fields import field
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, load_product
 from platform_lib.descriptors.standards import validate_odcs
+from platform_lib.descriptors.types import same_type
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.engines import DUCKDB
 from platform_lib.governance.against import POLICY, against
@@ -71,7 +72,7 @@ def _model_problems(port, made: list[tuple[str, str]] | str, sql: Path) -> list[
     model = f"dbt model {contract.model}"
     if isinstance(made, str):
         return [contract.schema_problem(f"{model} does not bind over its inputs as they are promised: {made}", "physicalName")]
-    declared = [(c.name, c.physical_type.upper().replace(" ", "")) for c in contract.columns]
+    declared = [(c.name, c.physical_type) for c in contract.columns]
     if [n for n, _ in made] != [n for n, _ in declared]:
         return [contract.schema_problem(f"{model} makes columns {[n for n, _ in made]}; the contract declares {[n for n, _ in declared]}", "properties")]
     return [
@@ -80,7 +81,7 @@ def _model_problems(port, made: list[tuple[str, str]] | str, sql: Path) -> list[
                        f"{' (`mesh contract sync` does, for a draft)' if contract.status == 'draft' else ''}", "physicalType")
         for (name, kind), (_, want), column in zip(made, declared, contract.columns)
         # A masked column is published as its contract types it, whatever the model makes.
-        if kind.upper().replace(" ", "") != want and column.masking is None
+        if not same_type(kind, want) and column.masking is None
     ]
 
 
@@ -145,7 +146,25 @@ def check(root: Path) -> list[Problem]:
 
 def _load_product(descriptor: Path) -> None:
     # Outside a domain's folder the descriptor's own domain is taken at its word.
-    load_product(descriptor.parent, home_of(descriptor) or Home(field(load_yaml(descriptor), "domain"), descriptor.parent.name))
+    home = home_of(descriptor)
+    product = load_product(descriptor.parent, home or Home(field(load_yaml(descriptor), "domain"), descriptor.parent.name))
+    if home is not None:
+        _bind_in_workspace(descriptor, product)
+
+
+def _bind_in_workspace(descriptor: Path, product) -> None:
+    """A product of a workspace's domain: its input ports bound as the mesh binds them, so a
+    mistyped contract id is found in the file that has it."""
+    workspace = descriptor.parents[4] / "workspace.yaml"  # <root>/domains/<domain>/products/<product>/
+    if not workspace.is_file():
+        return
+    around = survey(workspace)
+    problems: list[Problem] = []
+    for port in product.input_ports:
+        if port.contract_id not in around.broken:
+            collect(problems, around.mesh.producer_port, port)
+    if problems:
+        raise DescriptorError(problems)
 
 
 def _load_domain(domain_file: Path) -> None:

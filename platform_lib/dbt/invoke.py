@@ -27,7 +27,7 @@ RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTes
 @dataclass(frozen=True)
 class Invocation:
     success: bool
-    # Each node that errored or failed, with dbt's message.
+    # Each node that errored or failed, with dbt's message; else, the invocation's own error.
     failures: list[str]
     # The result messages, as dicts (dbt's own JSON log form).
     results: list[dict]
@@ -42,10 +42,16 @@ def invoke(args: list[str], env: Mapping[str, str] | None = None) -> Invocation:
     results = []
     with environment(env or {}):
         outcome = dbtRunner(callbacks=[lambda event: results.append(event) if event.info.name in RESULT_EVENTS else None]).invoke(args)
-    failed = [f"{r.node.unique_id}: {r.message}" for r in getattr(outcome.result, "results", None) or [] if str(r.status) in ("error", "fail")]
+    failed = [f"{r.node.unique_id}: {_without_macro_stack(r.message or '')}"
+              for r in getattr(outcome.result, "results", None) or [] if str(r.status) in ("error", "fail")]
     if not outcome.success and not failed:
         failed = [str(outcome.exception)]
     return Invocation(outcome.success, failed, [msg_to_dict(event) for event in results])
+
+
+def _without_macro_stack(message: str) -> str:
+    """dbt's message without the chain of macros that raised it: the user wrote none of them."""
+    return "\n".join(line for line in message.splitlines() if not line.lstrip().startswith(("> in macro", "> called by macro")))
 
 
 @contextmanager

@@ -228,6 +228,15 @@ def up(plan: Plan, say=print) -> None:
                     raise
         say(f"{service.name:<26} already running (pid {pid})" if running else f"{service.name:<26} up   (pid {pid}, log {supervisor.logs / service.name}.log)")
     say(f"Dagster UI: {plan.webserver_url}")
+    say(first_runs(load_mesh(WORKSPACE_FILE)))
+
+
+def first_runs(mesh) -> str:
+    """What to run first: a consumer's run is refused until its producers have published."""
+    sources = [d.name for d in mesh.domains if not d.input_ports]
+    jobs = ", ".join(f"{name}_products" for name in sources)
+    return (f"Consumers run as their producers publish (automation). First run the source-aligned domains "
+            f"{', '.join(sources)}: launch {jobs} in the UI (Jobs), or wait for their schedules.")
 
 
 def down(plan: Plan, say=print) -> None:

@@ -18,18 +18,20 @@ import importlib.util
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions
+from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, JobDefinition, build_reconstructable_job, execute_job
 
 from platform_lib.assets.automation import DOMAIN_TAG
 from platform_lib.dbt.compile import ensure_prepared
 from platform_lib.descriptors.domain import Domain
-from platform_lib.descriptors.errors import DescriptorError, Problem
+from platform_lib.descriptors.errors import DescriptorError, Problem, collect
+from platform_lib.descriptors.keys import port_key_of_contract
 from platform_lib.mesh import Mesh, Survey
 from platform_lib.runs.report import run_report
 from platform_lib.settings import export_environment
@@ -103,12 +105,30 @@ def _off_the_terminal(verbose: bool) -> Iterator[None]:
             os.close(fd)
 
 
+# The definitions of the runs this process executes. execute_job takes a job it could rebuild by
+# reference in another process; the location's executor runs it in this one, which finds it here
+# rather than loading the location again. (execute_in_process would replace the location's
+# executor, and with it the rule that a product's ports step runs when another product failed.)
+_RUNNING: dict[str, Definitions] = {}
+
+
+def running_job(name: str, job_name: str) -> JobDefinition:
+    return _RUNNING[name].resolve_job_def(job_name)
+
+
 def _execute(name: str, defs: Definitions, job_name: str, started: float, ports: dict[AssetKey, str],
              verbose: bool, assets: list[AssetKey] | None = None) -> DomainRun:
     loaded = time.perf_counter()
-    job = defs.resolve_job_def(job_name)
-    with DagsterInstance.get() as instance, _off_the_terminal(verbose):
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={DOMAIN_TAG: name}, asset_selection=assets)
+    _RUNNING[name] = defs
+    job = build_reconstructable_job(__name__, running_job.__name__, (name, job_name))
+    try:
+        with DagsterInstance.get() as instance, _off_the_terminal(verbose):
+            result = execute_job(job, instance, tags={DOMAIN_TAG: name}, asset_selection=assets, raise_on_error=False)
+    finally:
+        # A Dagster run leaves SIGTERM raising KeyboardInterrupt in its process (Dagster maps it to
+        # SIGINT's handler, for Kubernetes): the pool ends a worker still exiting with SIGTERM,
+        # which would print a worker's traceback in the middle of a good run.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return DomainRun(name, result.success, time.perf_counter() - started, result.run_id, loaded - started,
                      details=tuple(run_report(result, ports).lines()))
 
@@ -156,7 +176,8 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
     if "workspace" in survey.problems:
         raise DescriptorError(survey.problems["workspace"])
     export_environment()
-    mesh, broken = survey.mesh, survey.problems  # per domain, now that the workspace loaded
+    # Per domain, now that the workspace loaded: what does not load, and what binds no port.
+    mesh, broken = survey.mesh, survey.problems | _unbound(survey)
     selected = _selection(mesh, broken, domains, products)
     mesh.run_order()  # fails with the cycle before anything runs
     tell = announce(len(selected) + 1)  # and the governance scorecard
@@ -215,6 +236,20 @@ def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str
     return [_skipped(name, reason, tell) for name, reason in skipped.items()]
 
 
+def _unbound(survey: Survey) -> dict[str, list[Problem]]:
+    """Domains with an input port to a contract that a domain of the workspace should publish and
+    does not (a mistyped id, a major never published): the workspace knows it before any run, which
+    would only find its dbt source missing."""
+    unbound: dict[str, list[Problem]] = {}
+    names = {d.name for d in survey.mesh.domains} | set(survey.problems)
+    for domain in survey.mesh.domains:
+        for port in domain.input_ports:
+            key = port_key_of_contract(port.contract_id, port.major)
+            if key is not None and key[0] in names and port.contract_id not in survey.broken:
+                collect(unbound.setdefault(domain.name, []), survey.mesh.producer_port, port)
+    return {name: problems for name, problems in unbound.items() if problems}
+
+
 def _skipped(name: str, reason: str, tell: Tell) -> DomainRun:
     run = DomainRun(name, False, no_run=f"SKIPPED  {reason}")
     tell(run)
@@ -244,7 +279,7 @@ def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int
     """Each domain once every selected one upstream of it, directly or not, has succeeded; a failed
     run skips the domains downstream of it, and the others go on."""
     downstream = {name: mesh.downstream_domains(name) for name in selections}
-    after = {name: {up for up in selections if name in downstream[up]} for name in selections}
+    after = mesh.upstream_among(selections)
     waiting, pending, succeeded, runs = set(selections), set(), set(), []
     finished: queue.Queue[DomainRun] = queue.Queue()
     # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain keeps its
