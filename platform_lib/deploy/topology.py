@@ -233,7 +233,7 @@ def up(plan: Plan, say=print) -> None:
 
 def first_runs(mesh) -> str:
     """What to run first: a consumer's run is refused until its producers have published."""
-    sources = [d.name for d in mesh.domains if not d.input_ports]
+    sources = sorted(d.name for d in mesh.domains if not d.input_ports)
     jobs = ", ".join(f"{name}_products" for name in sources)
     return (f"Consumers run as their producers publish (automation). First run the source-aligned domains "
             f"{', '.join(sources)}: launch {jobs} in the UI (Jobs), or wait for their schedules.")
