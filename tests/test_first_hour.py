@@ -240,3 +240,57 @@ def test_a_mistyped_input_contract_is_one_violation_on_the_users_line_everywhere
     run = mesh("run", "--domain", "finance", env=env, check=False)
     assert run.returncode == 1 and f"\n    {where}{meant}\n" in run.stderr, run.stderr[-3000:]
     assert "which was not found" not in run.stderr and "\x1b" not in run.stderr, run.stderr[-3000:]
+
+
+def _problems(root: Path, env: dict, words: list[str]) -> list[str]:
+    """`mesh check`'s violations, each asserted to point at a file the newcomer wrote (its path, then its line)."""
+    checked = subprocess.run([str(BIN / "mesh"), *words[1:]], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    # The mesh's standing warnings (another domain's deprecated port) are not the newcomer's.
+    lines = [line for line in checked.stdout.splitlines() if not line.startswith("mesh check: ") and " warning] " not in line]
+    written = ("domains/loyalty/", "dbt_projects/loyalty/models/")
+    for line in lines:
+        found = re.match(rf"^{re.escape(str(root))}/(\S+?):(\d+): ", line)
+        assert found and found.group(1).startswith(written), f"not on a file the newcomer wrote, with its line: {line}"
+    return lines
+
+
+def test_a_newcomers_first_hour_with_a_typo_and_a_type_mismatch(seeded_env, tmp_path):
+    """The guide's steps as a newcomer takes them, with one typo and one type mismatch on the way:
+    each mistake is one message, on the file the newcomer wrote and its line, saying what to do."""
+    from tests.test_cli_run import fresh_home
+    from tests.test_newcomer_guide import command, run_in
+
+    root = mesh_copy(tmp_path)
+    env = fresh_home(seeded_env, tmp_path, root)
+    run_in(root, env, command(section("2. Create the domain"), "mesh", "new", "domain"))
+    run_in(root, env, ["mesh", "run", "--domain", "sales", "--domain", "customers"])
+    guide = section("An aggregate product")
+    run_in(root, env, command(guide, "mesh", "new", "product"))
+    (sql_text,) = blocks(guide, "sql")
+    sql = root / "dbt_projects" / "loyalty" / "models" / "segment_spend.sql"
+    sql.write_text(sql_text)
+    with open(root / "dbt_projects" / "loyalty" / "dbt_project.yml", "a") as project:
+        project.write("\n" + blocks(guide, "yaml")[0])
+    run_in(root, env, command(guide, "mesh", "contract", "sync"))
+    contract = root / "domains" / "loyalty" / "products" / "segment_spend" / "segment_spend.odcs.yaml"
+    contract.write_text(re.sub(r"'TODO: describe (\w+)'", r"What \1 says about the segment's orders.", contract.read_text()))
+    check = command(guide, "mesh", "check")
+
+    # A typo in a key of the contract.
+    edit(contract, "  classification: internal\n", "  clasification: internal\n")
+    (typo,) = _problems(root, env, check)
+    line = next(n for n, text in enumerate(contract.read_text().splitlines(), 1) if text.strip() == "clasification: internal")
+    assert typo.startswith(f"{contract}:{line}: ") and "did you mean 'classification'?" in typo, typo
+    edit(contract, "  clasification: internal\n", "  classification: internal\n")
+
+    # A model that makes a column of another type than its contract says.
+    edit(sql, "    count(*) as order_count,", "    cast(count(*) as integer) as order_count,")
+    (mismatch,) = _problems(root, env, check)
+    assert mismatch.startswith(f"{contract}:") and f"({sql}:3)" in mismatch and "cast(... as BIGINT) as order_count" in mismatch, mismatch
+    edit(sql, "    cast(count(*) as integer) as order_count,", "    count(*) as order_count,")
+
+    assert "mesh check: 0 violations" in run_in(root, env, check).stdout
+    run_in(root, env, command(guide, "mesh", "run"))
+    published = {p["table"] for p in json.loads(mesh("ports", "--json", env=env).stdout)}
+    assert "loyalty.segment_spend_v1" in published
