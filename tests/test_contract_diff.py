@@ -160,6 +160,13 @@ def test_identical_and_reordered_contracts_have_no_changes():
     assert changes_between(BASE, new) == []
 
 
+@pytest.mark.unit
+def test_a_type_spelt_otherwise_is_no_change():
+    new = copy.deepcopy(BASE)
+    put(col(new, "order_date"), physicalType="date")
+    assert changes_between(BASE, new) == []
+
+
 def versions(old_version, new_version, change):
     # The version is no change of its own: what it must be follows from the others.
     new = copy.deepcopy(BASE)

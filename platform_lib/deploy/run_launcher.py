@@ -8,8 +8,11 @@ proxy that does not answer which runs it holds, but does answer who it is."""
 
 from __future__ import annotations
 
-from dagster import DagsterRun
-from dagster._core.launcher import DefaultRunLauncher, LaunchRunContext
+from dagster import DagsterRun, DefaultRunLauncher
+
+# Private: the launcher's interface (its launch context and the health answer run monitoring asks
+# for) is not exported by dagster, though a custom run launcher must implement it.
+from dagster._core.launcher import LaunchRunContext
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 
 SERVER_TAG = "mesh/code_server_id"

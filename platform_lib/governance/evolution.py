@@ -15,6 +15,7 @@ from pathlib import Path
 from platform_lib.descriptors.contract import Column, Contract, QualityRule, Sla, load_contract
 from platform_lib.descriptors.derived import home_of
 from platform_lib.descriptors.fields import field
+from platform_lib.descriptors.types import same_type
 from platform_lib.descriptors.versions import parse_version
 from platform_lib.descriptors.yaml_file import Located
 
@@ -58,7 +59,7 @@ def _columns(old: tuple[Column, ...], new: tuple[Column, ...]) -> list[Change]:
         if name in new_names:
             changes += _column(path, column, new[new_names.index(name)])
         # A model edit that renames a column keeps its place and type: one rename, not a drop and an add.
-        elif i < len(new) and new[i].name not in old_names and new[i].physical_type == column.physical_type:
+        elif i < len(new) and new[i].name not in old_names and same_type(new[i].physical_type, column.physical_type):
             renamed.add(new[i].name)
             changes.append(Change(True, path, name, f"column renamed {name} -> {new[i].name}"))
             changes += _column(path, column, new[i])
@@ -75,7 +76,9 @@ def _column(path: str, old: Column, new: Column) -> list[Change]:
     name = old.name
     typed = (("physicalType", "type", old.physical_type, new.physical_type), ("logicalType", "logical type", old.logical_type, new.logical_type),
              ("classification", "classification", old.classification, new.classification))
-    changes = [Change(True, f"{path}.{key}", name, f"{name} {label} {a} -> {b}") for key, label, a, b in typed if a != b]
+    # A type spelt otherwise (bigint, BIGINT) is the same type: consumers read no change.
+    changes = [Change(True, f"{path}.{key}", name, f"{name} {label} {a} -> {b}") for key, label, a, b in typed
+               if (not same_type(a, b) if key == "physicalType" else a != b)]
     flags = (("required", "required", old.required, new.required), ("unique", "unique", old.unique, new.unique),
              ("primaryKey", "part of the primary key", old.primary_key, new.primary_key))
     changes += [Change(True, f"{path}.{key}", name, f"{name} {'now' if b else 'no longer'} {words}") for key, words, a, b in flags if a != b]

@@ -15,6 +15,7 @@ from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import WARNING, DescriptorError, Problem
 from platform_lib.descriptors.fields import custom_property
 from platform_lib.descriptors.keys import dbt_project, model_key, operational_source_key, port_key_of_contract
+from platform_lib.descriptors.types import same_type
 from platform_lib.governance.policy import Subject, policy
 from platform_lib.lineage.classification import violations
 
@@ -96,7 +97,7 @@ def pii_masking(s: Subject) -> Iterator[Problem]:
                 yield column.problem(
                     f"pii column {column.name} is published unmasked to every domain (role {PUBLIC_ROLE}): add "
                     "customProperties masking: hash or redact, or drop the public role and grant a restricted one", "classification")
-            if column.masking == "hash" and column.physical_type.upper() != "VARCHAR":
+            if column.masking == "hash" and not same_type(column.physical_type, "VARCHAR"):
                 yield column.problem("a hashed column is published as VARCHAR: set physicalType: VARCHAR", "physicalType")
 
 

@@ -151,6 +151,8 @@ class PortCatalog:
                 if pyarrow_to_schema(staged, name_mapping=current.name_mapping).as_struct() != current.as_struct():
                     with tx.update_schema() as update:
                         update.union_by_name(staged)
+                # Private: the public `add_files` appends; a version replaces the port's content in
+                # one snapshot, which needs the data file's entry for `overwrite`.
                 added = list(_parquet_files_to_data_files(tx.table_metadata, [data_uri], table.io))
                 overwrite(tx, table, base, added, {f"mesh.{k}": v for k, v in facts.items()})
         except CommitFailedException:

@@ -177,11 +177,12 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
         raise DescriptorError(survey.problems["workspace"])
     export_environment()
     # Per domain, now that the workspace loaded: what does not load, and what binds no port.
-    mesh, broken = survey.mesh, survey.problems | _unbound(survey)
+    unbound = _unbound(survey)
+    mesh, broken = survey.mesh, survey.problems | unbound
     selected = _selection(mesh, broken, domains, products)
     mesh.run_order()  # fails with the cycle before anything runs
     tell = announce(len(selected) + 1)  # and the governance scorecard
-    skipped = _skip_broken(mesh, broken, set(selected), tell)
+    skipped = _skip_broken(mesh, broken, set(selected), tell, set(unbound))
     _prepare_forks()
     for run in skipped:
         del selected[run.domain]
@@ -220,19 +221,20 @@ def _selected(domain: Domain, ids: set[str] | None) -> Selection:
     return Selection(domain.name, domain.folder, domain.dbt_project_dir, ports, whole=ids is None)
 
 
-def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str], tell: Tell) -> list[DomainRun]:
-    """The selected domains that do not load, and the selected ones downstream of any domain that
-    does not, selected or not (while its descriptors are broken, what its consumers may bind to is
-    unknown); a warning for the others that do not load."""
+def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str], tell: Tell, unbound: set[str]) -> list[DomainRun]:
+    """The selected domains that do not load or bind no port (`unbound`), and the selected ones
+    downstream of any of them, selected or not (while its descriptors are broken, what its consumers
+    may bind to is unknown); a warning for the others."""
     skipped = {}
     for name, problems in broken.items():
+        state = "reads a port no domain publishes" if name in unbound else "does not load"
         listed = "".join(f"\n    {problem}" for problem in problems)
         if name in selected:
-            skipped[name] = f"does not load:{listed}"
+            skipped[name] = f"{state}:{listed}"
         else:
-            print(f"{name:<12} WARNING  not selected, and does not load:{listed}", file=sys.stderr)
+            print(f"{name:<12} WARNING  not selected, and {state}:{listed}", file=sys.stderr)
         for consumer in sorted(mesh.downstream_domains(name) & selected):
-            skipped.setdefault(consumer, f"downstream of {name}, which does not load: {problems[0]}")
+            skipped.setdefault(consumer, f"downstream of {name}, which {state}: {problems[0]}")
     return [_skipped(name, reason, tell) for name, reason in skipped.items()]
 
 

@@ -26,6 +26,7 @@ from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError
 from platform_lib.descriptors.product import DESCRIPTOR_FILE, OutputPort
 from platform_lib.descriptors.standards import validate_odcs
+from platform_lib.descriptors.types import same_type
 from platform_lib.descriptors.yaml_file import load_yaml
 from platform_lib.mesh import Mesh
 from platform_lib.scaffold.domain import PROMISES
@@ -143,7 +144,7 @@ def _property(column: Column, first: bool, plan: Plan) -> dict:
             prop["primaryKeyPosition"] = plan.key.index(column.name) + 1
     prop["classification"] = column.classification
     if column.classification == "pii":
-        masking = "hash" if column.physical_type.upper() == "VARCHAR" else "redact"
+        masking = "hash" if same_type(column.physical_type, "VARCHAR") else "redact"
         prop["customProperties"] = [{"property": "masking", "value": masking}]
     return prop
 
