@@ -109,7 +109,7 @@ def _port_outcome(key: AssetKey, product: str, checks: list[AssetCheckEvaluation
 
 
 def run_report(result, ports: dict[AssetKey, str]) -> RunReport:
-    """The report of an execute_in_process result; `ports`: the port assets the run was to publish,
+    """The report of a run's execution result (execute_job); `ports`: the port assets the run was to publish,
     each with its product."""
     failures = _failures(result)
     checks: dict[AssetKey, list[AssetCheckEvaluation]] = {}
