@@ -258,21 +258,11 @@ def _problems(root: Path, env: dict, words: list[str]) -> list[str]:
 def test_a_newcomers_first_hour_with_a_typo_and_a_type_mismatch(seeded_env, tmp_path):
     """The guide's steps as a newcomer takes them, with one typo and one type mismatch on the way:
     each mistake is one message, on the file the newcomer wrote and its line, saying what to do."""
-    from tests.test_cli_run import fresh_home
-    from tests.test_newcomer_guide import command, run_in
+    from tests.test_newcomer_guide import GUIDE as guide
+    from tests.test_newcomer_guide import command, run_in, synced_product
 
-    root = mesh_copy(tmp_path)
-    env = fresh_home(seeded_env, tmp_path, root)
-    run_in(root, env, command(section("2. Create the domain"), "mesh", "new", "domain"))
-    run_in(root, env, ["mesh", "run", "--domain", "sales", "--domain", "customers"])
-    guide = section("An aggregate product")
-    run_in(root, env, command(guide, "mesh", "new", "product"))
-    (sql_text,) = blocks(guide, "sql")
+    root, env = synced_product(seeded_env, tmp_path)
     sql = root / "dbt_projects" / "loyalty" / "models" / "segment_spend.sql"
-    sql.write_text(sql_text)
-    with open(root / "dbt_projects" / "loyalty" / "dbt_project.yml", "a") as project:
-        project.write("\n" + blocks(guide, "yaml")[0])
-    run_in(root, env, command(guide, "mesh", "contract", "sync"))
     contract = root / "domains" / "loyalty" / "products" / "segment_spend" / "segment_spend.odcs.yaml"
     contract.write_text(re.sub(r"'TODO: describe (\w+)'", r"What \1 says about the segment's orders.", contract.read_text()))
     check = command(guide, "mesh", "check")

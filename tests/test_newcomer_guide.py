@@ -34,22 +34,29 @@ def run_in(root: Path, env: dict, words: list[str]) -> subprocess.CompletedProce
     return result
 
 
-def test_an_aggregate_product_made_with_the_guide_alone(seeded_env, tmp_path):
+GUIDE = section("An aggregate product")
+
+
+def synced_product(seeded_env, tmp_path) -> tuple[Path, dict]:
+    """The guide's steps up to `mesh contract sync`: the new domain, its product's SQL and dbt var,
+    and the draft contract synced from the model. The mesh's folder and environment."""
     root = mesh_copy(tmp_path)
     env = fresh_home(seeded_env, tmp_path, root)
     run_in(root, env, command(section("2. Create the domain"), "mesh", "new", "domain"))
     # The guide's first step published every domain; the product reads two of them.
     run_in(root, env, ["mesh", "run", "--domain", "sales", "--domain", "customers"])
-
-    guide = section("An aggregate product")
-    run_in(root, env, command(guide, "mesh", "new", "product"))
-    (sql,) = blocks(guide, "sql")
+    run_in(root, env, command(GUIDE, "mesh", "new", "product"))
+    (sql,) = blocks(GUIDE, "sql")
     (root / "dbt_projects" / "loyalty" / "models" / "segment_spend.sql").write_text(sql)
-    dbt_vars, synced = blocks(guide, "yaml")
     with open(root / "dbt_projects" / "loyalty" / "dbt_project.yml", "a") as project:
-        project.write("\n" + dbt_vars)
-    run_in(root, env, command(guide, "mesh", "contract", "sync"))
+        project.write("\n" + blocks(GUIDE, "yaml")[0])
+    run_in(root, env, command(GUIDE, "mesh", "contract", "sync"))
+    return root, env
 
+
+def test_an_aggregate_product_made_with_the_guide_alone(seeded_env, tmp_path):
+    root, env = synced_product(seeded_env, tmp_path)
+    guide, synced = GUIDE, blocks(GUIDE, "yaml")[1]
     contract = root / "domains" / "loyalty" / "products" / "segment_spend" / "segment_spend.odcs.yaml"
     assert yaml.safe_load(contract.read_text())["schema"][0]["properties"] == yaml.safe_load(synced)
     # The newcomer's own part: what each column means.
