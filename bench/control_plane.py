@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.free_ports import reserve_block
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -85,21 +87,15 @@ class PeakSampler(threading.Thread):
             time.sleep(0.5)
 
 
-def free_block(size: int) -> int:
-    for base in range(21000, 60000, size):
-        with socket.socket() as probe:
-            if all(probe.connect_ex(("127.0.0.1", p)) != 0 for p in range(base, base + size)):
-                return base
-    raise SystemExit("no free block of ports")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sf", type=float, default=0.1)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="mesh-control-plane-"))
-    # Code servers from base, SeaweedFS from base + 50, the webserver at base + 60.
-    name, base = f"mesh_bench_{secrets.token_hex(3)}", free_block(61)
+    # Code servers from base, SeaweedFS from base + 50, the webserver at base + 60: held until `mesh down`,
+    # every server binds its port anyway (tests.support.free_ports).
+    block = reserve_block(61)
+    name, base = f"mesh_bench_{secrets.token_hex(3)}", block.ports[0]
     port = base + 60
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESH_", "DAGSTER_"))} | {"MESH_HOME": str(home)}
     flags = ["--port", str(port), "--base-port", str(base), "--name", name]
@@ -148,6 +144,7 @@ def main() -> None:
         subprocess.run([str(BIN / "mesh"), "down", *flags], env=env, cwd=REPO, capture_output=True)
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"drop database if exists {name}_dagster with (force)",
                         "-c", f"drop database if exists {name}_ports with (force)"], capture_output=True)
+        block.release()
 
 
 if __name__ == "__main__":

@@ -45,7 +45,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,6 +57,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generated_mesh import clean_env, generate_synthetic_mesh, prepare_manifests
 from mesh_vs_dbt import tree_memory_bytes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.free_ports import reserve_ports
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -192,12 +194,6 @@ def location_loads(root: Path, names: list[str], env: dict, work: Path) -> dict:
 # --- 3. and 4. the webserver ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def graphql(url: str, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
                                      headers={"Content-Type": "application/json"})
@@ -322,7 +318,8 @@ def webserver(root: Path, env: dict, dagster_home: Path, plan, locations: int, w
     """Start, wait for every location, query the global asset graph, stop: all in one process group.
     `beside`: processes already serving the workspace (code servers), counted in the memory."""
     create_instance(dagster_home, env)
-    port, load = free_port(), load_average()
+    held = reserve_ports()  # until the webserver stops: it binds the port anyway (tests.support.free_ports)
+    (port,), load = held.ports, load_average()
     log = open(dagster_home / f"webserver-{port}.log", "w")
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -347,6 +344,7 @@ def webserver(root: Path, env: dict, dagster_home: Path, plan, locations: int, w
         peak = memory.stop()
         stop_group(proc)
         log.close()
+        held.release()
     failed = [{"location": e["name"], "error": (e["locationOrLoadError"].get("message") or "")[:2000]}
               for e in entries if e["locationOrLoadError"]["__typename"] != "RepositoryLocation"]
     ready = sorted(round(e["updatedTimestamp"] - start_epoch, 1) for e in entries)
@@ -395,11 +393,13 @@ def webserver_on_code_servers(root: Path, env: dict, dagster_home: Path, plan, n
     create_instance(dagster_home, env)
     env = {**env, "DAGSTER_HOME": str(dagster_home)}
     ports, procs, logs = {}, [], []
+    targets = code_server_targets(root, names)
+    held = reserve_ports(len(targets))  # until the code servers stop: gRPC binds them anyway
     load = load_average()
     started = time.perf_counter()
     try:
-        for name, target in code_server_targets(root, names).items():
-            ports[name] = free_port()
+        for (name, target), port in zip(targets.items(), held):
+            ports[name] = port
             logs.append(open(dagster_home / f"code-server-{name}.log", "w"))
             procs.append(subprocess.Popen(
                 [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(ports[name]), *target, "-d", str(root), "--location-name", name],
@@ -418,6 +418,7 @@ def webserver_on_code_servers(root: Path, env: dict, dagster_home: Path, plan, n
             stop_group(proc)
         for log in logs:
             log.close()
+        held.release()
     return {
         "code_servers": len(procs), "all_serving_s": round(serving, 1), "code_servers_cpu_s": round(cpu, 1),
         "code_servers_peak_memory_mb": round(peak / 2**20), "code_servers_memory_at_rest_mb": round(at_rest / 2**20),

@@ -1,9 +1,13 @@
 """The production topology, really run (`mesh up`): PostgreSQL instance and port catalog, SeaweedFS,
-a code server per location, the daemon and the webserver, and at the end a Spark cluster for
-marketing, moved to Spark. A sales publication launched through GraphQL makes the daemon run finance and
+a code server per location, the daemon and the webserver, and a Spark cluster for marketing, moved
+to Spark. A sales publication launched through GraphQL makes the daemon run finance and
 marketing by itself; one domain's runs queue one at a time;
 a schedule fires; a killed code server, a killed daemon and a restarted PostgreSQL lose nothing and
-publish nothing half-done."""
+publish nothing half-done.
+
+The tests share one deployment (it takes a minute to start) and run in any order, each alone too: a
+test publishes the ports it reads (`Deployment.published`), waits for the runs earlier tests left
+(`Deployment.quiet`) where they would meet its own, and puts back what it changes."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import sys
 import time
 import urllib.error
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import psycopg2
@@ -27,18 +31,22 @@ import pytest
 
 from platform_lib.deploy.catalog_authority import drop_roles
 from platform_lib.deploy.pairing import pair
+from platform_lib.deploy.processes import Supervisor
 from platform_lib.deploy.separation import drop_users, unreachable, user_name
-from platform_lib.deploy.sockets import listeners
+from platform_lib.deploy.sockets import gone, listeners, pids
 from platform_lib.deploy.topology import Plan, identity_environment, service_ports, services
 from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
+from tests.support.free_ports import reserve_block, reserve_ports
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.ports import port_catalog
 from tests.support.processes import graphql, mesh, other_server
-from tests.support.seaweed import free_ports
 from tests.support.tpch import TPCH_PRODUCTS, differences
 
 POSTGRES = "postgres@127.0.0.1:5432"
+# The ports of `mesh up --base-port B`: code servers from B, SeaweedFS from B + 50, a Spark cluster from B + 60.
+BLOCK = 66
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 RUNS = """{ runsOrError(limit: 100) { ... on Runs { results {
@@ -111,16 +119,44 @@ class Deployment:
         return {s["stepKey"]: s["status"] for s in graphql(self.url, STEPS, {"id": run_id})["runOrError"]["stepStats"]}
 
     def finished(self, run_id: str, timeout: float = 300) -> dict:
-        return self.wait(lambda: (r := self.run(run_id))["status"] in ("SUCCESS", "FAILURE", "CANCELED") and r, timeout, f"run {run_id}")
+        return self.wait(lambda: (r := self.run(run_id))["status"] in FINISHED and r, timeout, f"run {run_id}")
+
+    def quiet(self, *domains: str, timeout: float = 600) -> None:
+        """Returns once no run (of `domains`, or of any domain) is queued or running: what earlier tests
+        launched, and the automation runs their publications set off, are done."""
+        self.wait(lambda: not [r for r in self.runs() if r["status"] not in FINISHED and (not domains or r["tags"].get("mesh/domain") in domains)],
+                  timeout, f"no run of {', '.join(domains) or 'any domain'} in progress")
+
+    def published(self, *domains: str) -> None:
+        """Each domain's ports published, in the order given: a domain is run only if one of its ports has
+        no version yet, so a test reads its producers' ports whichever tests ran before it, and a
+        publication that sets consumers' automation off happens only where there was none."""
+        for domain in domains:
+            with port_catalog(self.as_platform()) as catalog:
+                missing = [port for port in load_mesh().domain(domain).output_ports if catalog.current(port.asset_key) is None]
+            if missing:
+                assert self.finished(self.launch(domain))["status"] == "SUCCESS", f"{domain}'s run to publish {missing[0].asset_key}"
 
     def pid(self, service: str) -> int:
         return int((Path(self.env["MESH_HOME"]) / "run" / f"{service}.pid").read_text())
 
-    def kill(self, service: str) -> None:
-        os.killpg(self.pid(service), signal.SIGKILL)
+    def kill(self, service: str, timeout: float = 30) -> None:
+        """SIGKILL to the service's process group; returns once no process of the group is left."""
+        group = self.pid(service)
+        os.killpg(group, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while [pid for pid in pids() if _in_group(pid, group) and not gone(pid)]:
+            assert time.monotonic() < deadline, f"{service}'s processes outlived SIGKILL by {timeout}s"
+            time.sleep(0.1)
 
     def locations(self) -> dict[str, dict]:
         return {e["name"]: e for e in graphql(self.url, LOCATIONS)["workspaceOrError"]["locationEntries"]}
+
+
+def _in_group(pid: int, group: int) -> bool:
+    with suppress(ProcessLookupError):
+        return os.getpgid(pid) == group
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +164,12 @@ def deployment(tmp_path_factory):
     root = mesh_copy(tmp_path_factory.mktemp("deployment"))
     env = {**mesh_env(root / ".mesh"), "MESH_ROOT": str(root), "MESH_POSTGRES": POSTGRES}
     name = f"mesh_test_{secrets.token_hex(4)}"
-    plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=free_ports(1)[0], base_port=_free_block(66))
-    deployment = Deployment(root, env, plan)
-    mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
     with ExitStack() as stack:
+        # Held until after `mesh down`: every server of the deployment binds its port anyway (tests.support.free_ports).
+        (webserver,), block = stack.enter_context(reserve_ports()), stack.enter_context(reserve_block(BLOCK))
+        plan = Plan(home=root / ".mesh", name=name, postgres=POSTGRES, webserver_port=webserver, base_port=block.ports[0])
+        deployment = Deployment(root, env, plan)
+        mesh("seed", "--sf", str(TEST_SCALE_FACTOR), env=env)
         # Each domain runs as its own OS user (the tests run as root), which must reach the interpreter and the code.
         for needed in (Path(sys.executable), root):
             stack.enter_context(entered_by_anyone(needed))
@@ -184,15 +222,20 @@ def _drop(plan: Plan) -> None:
     drop_users([user_name(plan.name, identity) for identity in identities])
 
 
-def _free_block(size: int) -> int:
-    """A base port whose next `size` ports are free (code servers and SeaweedFS take them)."""
-    import socket
-
-    for base in range(20000, 60000, size):
-        with socket.socket() as probe:
-            if all(probe.connect_ex(("127.0.0.1", p)) != 0 for p in range(base, base + size)):
-                return base
-    raise AssertionError("no free block of ports")
+def postgres_cluster() -> tuple[str, str]:
+    """The Debian cluster (version, name) of the server at POSTGRES, for pg_ctlcluster: the one whose
+    data directory the server names as its own."""
+    con = psycopg2.connect(f"postgresql://{POSTGRES}/postgres")
+    try:
+        with con.cursor() as cur:
+            cur.execute("show data_directory")
+            (data,) = cur.fetchone()
+    finally:
+        con.close()
+    clusters = json.loads(subprocess.run(["pg_lsclusters", "--json"], capture_output=True, text=True, check=True).stdout)
+    found = [c for c in clusters if Path(c["pgdata"]).resolve() == Path(data).resolve()]
+    assert len(found) == 1, f"not one cluster of pg_lsclusters with the data directory {data}: {clusters}"
+    return str(found[0]["version"]), found[0]["cluster"]
 
 
 def test_every_location_is_served_by_its_own_code_server(deployment):
@@ -204,8 +247,11 @@ def test_every_location_is_served_by_its_own_code_server(deployment):
 
 
 def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployment):
-    for domain in ("customers", "supply"):
-        assert deployment.finished(deployment.launch(domain))["status"] == "SUCCESS"
+    # Sales' fellow producers published, but not again: a new version of theirs sets finance's and
+    # marketing's automation off before sales publishes. And none of their runs still in progress:
+    # one in progress when sales publishes would be the materialization after it, and none would follow.
+    deployment.published("customers", "supply")
+    deployment.quiet()
     sales = deployment.finished(deployment.launch("sales"))
     assert sales["status"] == "SUCCESS"
     automated = lambda: [r for r in deployment.runs() if r["tags"].get("dagster/from_automation_condition") and r["creationTime"] >= sales["startTime"]]  # noqa: E731
@@ -222,11 +268,14 @@ def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployme
 def test_marketing_cannot_repoint_sales_port_with_its_own_catalog_credentials(deployment):
     """Issue 19's attack, with what marketing's code server holds: one SQL UPDATE to roll sales'
     port back to an older metadata file. The catalog's database refuses it (no row changes)."""
+    deployment.published("sales")  # rows for the UPDATE to meet: with none it changes none, whatever the grants
     uri = deployment.environ("code-server-marketing")["MESH_PORT_CATALOG"]
     assert uri.startswith(f"postgresql+psycopg2://{deployment.plan.name}_marketing:")
     con = psycopg2.connect(uri.replace("postgresql+psycopg2", "postgresql"))
     try:
         with con.cursor() as cur:
+            cur.execute("select count(*) from iceberg_tables where table_namespace = 'sales'")
+            assert cur.fetchone()[0] > 0, "marketing's role does not see sales' rows of the port catalog"
             cur.execute("update iceberg_tables set metadata_location = previous_metadata_location where table_namespace = 'sales'")
             assert cur.rowcount == 0, "marketing's role changed sales' rows of the port catalog"
     finally:
@@ -261,50 +310,59 @@ def test_two_launches_of_one_domain_queue_one_behind_the_other(deployment):
 
 
 def test_a_killed_code_server_fails_its_run_clearly_and_a_restart_recovers(deployment):
-    # A version of the port for the killed run to leave alone, whichever tests ran before this one.
+    # No other supply run to publish between `before` and the check, and a version of the port for
+    # the killed run to leave alone, whichever tests ran before this one.
+    deployment.quiet("supply")
     assert deployment.finished(deployment.launch("supply"))["status"] == "SUCCESS"
     others = {name: deployment.pid(f"code-server-{name}") for name in ("customers", "finance", "marketing")}
     with port_catalog(deployment.as_platform()) as catalog:
         before = catalog.current(("supply", "part_supply_v1"))
     run_id = deployment.launch("supply")
-    # Killed while its dbt step runs: its ports step, the only one that publishes, has not started.
-    deployment.wait(lambda: deployment.steps(run_id).get("supply_dbt_models") == "IN_PROGRESS", 120, "the supply run's dbt step")
-    deployment.kill("code-server-supply")
-    failed = deployment.finished(run_id, 180)
-    assert failed["status"] == "FAILURE"
-    entries = deployment.wait(lambda: (e := deployment.locations())["supply"]["locationOrLoadError"]["__typename"] == "PythonError" and e,
-                              120, "the webserver to show supply's error")
-    assert all(entries[name]["locationOrLoadError"]["__typename"] == "RepositoryLocation" for name in others)
-    assert {name: deployment.pid(f"code-server-{name}") for name in others} == others
-    with port_catalog(deployment.as_platform()) as catalog:
-        assert catalog.current(("supply", "part_supply_v1")) == before, "the killed run published nothing"
-        assert catalog.table(("supply", "part_supply_v1")).scan().to_arrow().num_rows == before.facts["row-count"]
-    deployment.mesh("restart", "supply")
+    try:
+        # Killed while its dbt step runs: its ports step, the only one that publishes, has not started.
+        deployment.wait(lambda: deployment.steps(run_id).get("supply_dbt_models") == "IN_PROGRESS", 120, "the supply run's dbt step")
+        deployment.kill("code-server-supply")
+        failed = deployment.finished(run_id, 180)
+        assert failed["status"] == "FAILURE"
+        entries = deployment.wait(lambda: (e := deployment.locations())["supply"]["locationOrLoadError"]["__typename"] == "PythonError" and e,
+                                  120, "the webserver to show supply's error")
+        assert all(entries[name]["locationOrLoadError"]["__typename"] == "RepositoryLocation" for name in others)
+        assert {name: deployment.pid(f"code-server-{name}") for name in others} == others
+        with port_catalog(deployment.as_platform()) as catalog:
+            assert catalog.current(("supply", "part_supply_v1")) == before, "the killed run published nothing"
+            assert catalog.table(("supply", "part_supply_v1")).scan().to_arrow().num_rows == before.facts["row-count"]
+    finally:
+        deployment.mesh("restart", "supply")  # the recovery under test, and supply served again for the tests after this one
     assert deployment.finished(deployment.launch("supply"))["status"] == "SUCCESS"
     with port_catalog(deployment.as_platform()) as catalog:
         assert catalog.current(("supply", "part_supply_v1")).snapshot_id != before.snapshot_id
 
 
 def test_a_killed_daemon_resumes_its_queue_without_duplicates(deployment):
-    before = {r["runId"] for r in deployment.runs()}
-    # Killed first: a kill that lands while the daemon is handing a run to its code server leaves that
-    # run STARTING until run monitoring fails it (Dagster's start timeout), which is not this test's point.
-    deployment.kill("daemon")
-    first, second = deployment.launch("customers"), deployment.launch("customers")
-    time.sleep(5)
-    assert deployment.run(first)["status"] == deployment.run(second)["status"] == "QUEUED"
-    deployment.mesh("up")  # starts only what is not running: the daemon
+    # Killed at rest, before this test's launches: a kill that lands while the daemon is handing a run
+    # (any test's) to its code server leaves that run STARTING until run monitoring fails it (Dagster's
+    # start timeout), which is not this test's point.
+    deployment.quiet()
+    started = time.time()
+    try:
+        deployment.kill("daemon")  # returns once no process of it is left: no run leaves the queue from here on
+        first, second = deployment.launch("customers"), deployment.launch("customers")
+        assert deployment.run(first)["status"] == deployment.run(second)["status"] == "QUEUED"
+    finally:
+        deployment.mesh("up")  # starts only what is not running: the daemon
     assert deployment.finished(first)["status"] == "SUCCESS" and deployment.finished(second)["status"] == "SUCCESS"
-    new_customer_runs = [r for r in deployment.runs() if r["runId"] not in before and r["tags"].get("mesh/domain") == "customers"]
+    new_customer_runs = [r for r in deployment.runs() if r["creationTime"] >= started and r["tags"].get("mesh/domain") == "customers"]
     assert sorted(r["runId"] for r in new_customer_runs) == sorted([first, second]), "a queued run was launched twice"
 
 
 def test_a_restarted_postgres_leaves_runs_resumed_or_failed_and_no_port_half_published(deployment):
-    # Versions of sales' ports for the restart to meet, whichever tests ran before this one.
+    version, cluster = postgres_cluster()
+    # The restart meets this test's runs alone, and versions of sales' ports, whichever tests ran before this one.
+    deployment.quiet()
     assert deployment.finished(deployment.launch("sales"))["status"] == "SUCCESS"
     run_id = deployment.launch("sales")
     queued = deployment.launch("sales")
-    subprocess.run(["pg_ctlcluster", "15", "main", "restart"], check=True, timeout=120)
+    subprocess.run(["pg_ctlcluster", version, cluster, "restart"], check=True, timeout=120)
     for run in (run_id, queued):
         assert deployment.finished(run, 400)["status"] in ("SUCCESS", "FAILURE")
     with port_catalog(deployment.as_platform()) as catalog:
@@ -322,22 +380,25 @@ def test_a_schedule_fires_after_its_domain_alone_is_restarted_with_new_code(depl
     others = {name: deployment.pid(f"code-server-{name}") for name in ("sales", "customers", "finance", "marketing")}
     descriptor = deployment.root / "domains" / "supply" / "domain.yaml"
     original = descriptor.read_text()
+    started = time.time()
     edit(descriptor, "cron: ", "cron: '* * * * *'  # was: ")
     try:
         deployment.mesh("restart", "supply")
         assert {name: deployment.pid(f"code-server-{name}") for name in others} == others
-        scheduled = deployment.wait(lambda: [r for r in deployment.runs() if r["tags"].get("dagster/schedule_name") == "supply_schedule"],
-                                    150, "a tick of supply_schedule")
+        scheduled = deployment.wait(lambda: [r for r in deployment.runs() if r["tags"].get("dagster/schedule_name") == "supply_schedule"
+                                             and r["creationTime"] >= started], 150, "a tick of supply_schedule")
         assert deployment.finished(scheduled[0]["runId"])["status"] == "SUCCESS"
     finally:
-        # Supply back on its daily schedule: no tick a minute queues runs into the tests after this one.
+        # Supply back on its daily schedule, and the runs its ticks queued done: none runs into the tests after this one.
         descriptor.write_text(original)
         deployment.mesh("restart", "supply")
+        deployment.quiet("supply")
 
 
 def test_mesh_up_without_postgres_says_so_and_starts_nothing(tmp_path):
     env = {**mesh_env(tmp_path / "home"), "MESH_POSTGRES": "postgres@127.0.0.1:1"}
-    result = mesh("up", "--port", str(free_ports(1)[0]), "--base-port", str(_free_block(60)), env=env, check=False)
+    with reserve_ports() as (port,), reserve_block(BLOCK) as block:
+        result = mesh("up", "--port", str(port), "--base-port", str(block.ports[0]), env=env, check=False)
     assert result.returncode == 1
     assert "PostgreSQL is not reachable at postgres@127.0.0.1:1" in result.stderr and "apt-get install postgresql" in result.stderr
     assert not (tmp_path / "home" / "run").exists() or not any((tmp_path / "home" / "run").iterdir())
@@ -355,16 +416,17 @@ def test_the_ports_checked_before_mesh_up_changes_anything_are_those_its_service
 
 
 def test_mesh_up_refuses_a_port_another_server_holds_and_starts_nothing(tmp_path):
-    plan = Plan(home=tmp_path / "home", name=f"mesh_test_{secrets.token_hex(4)}", postgres=POSTGRES,
-                webserver_port=free_ports(1)[0], base_port=_free_block(66))
-    env = {**mesh_env(plan.home), "MESH_POSTGRES": POSTGRES}
-    args = ["--port", str(plan.webserver_port), "--base-port", str(plan.base_port), "--name", plan.name]
-    try:
-        with other_server(plan.webserver_port) as other:
-            result = mesh("up", *args, env=env, check=False)
-    finally:
-        mesh("down", *args, env=env, check=False)
-        _drop(plan)
+    with reserve_ports() as (port,), reserve_block(BLOCK) as block:
+        plan = Plan(home=tmp_path / "home", name=f"mesh_test_{secrets.token_hex(4)}", postgres=POSTGRES,
+                    webserver_port=port, base_port=block.ports[0])
+        env = {**mesh_env(plan.home), "MESH_POSTGRES": POSTGRES}
+        args = ["--port", str(plan.webserver_port), "--base-port", str(plan.base_port), "--name", plan.name]
+        try:
+            with other_server(plan.webserver_port) as other:
+                result = mesh("up", *args, env=env, check=False)
+        finally:
+            mesh("down", *args, env=env, check=False)
+            _drop(plan)
     assert result.returncode == 1, result.stdout
     assert f"webserver: port {plan.webserver_port} is taken by pid {other.pid}" in result.stderr, result.stderr
     assert "http.server" in result.stderr and "answering HTTP as 'SimpleHTTP/" in result.stderr
@@ -375,12 +437,13 @@ def test_a_new_home_is_refused_the_catalog_of_a_deployment_whose_store_is_elsewh
     """The catalog's ports point at the first home's store: served with a new one, every consumer
     would load ports whose metadata is missing."""
     home = tmp_path / "home"
-    args = ["--port", str(free_ports(1)[0]), "--base-port", str(_free_block(60)), "--name", deployment.plan.name]
     env = {**deployment.env, "MESH_HOME": str(home)}
-    try:
-        result = mesh("up", *args, env=env, check=False)
-    finally:
-        mesh("down", *args, env=env, check=False)
+    with reserve_ports() as (port,), reserve_block(BLOCK) as block:
+        args = ["--port", str(port), "--base-port", str(block.ports[0]), "--name", deployment.plan.name]
+        try:
+            result = mesh("up", *args, env=env, check=False)
+        finally:
+            mesh("down", *args, env=env, check=False)
     assert result.returncode == 1, result.stdout
     assert (f"the port catalog postgresql+psycopg2://{POSTGRES}/{deployment.plan.name}_ports and the object store in "
             f"{home / 'deployment' / 's3'} (http://127.0.0.1:") in result.stderr, result.stderr
@@ -393,8 +456,8 @@ def test_the_store_of_a_deployment_is_refused_another_catalog(deployment):
     other = Plan(home=deployment.plan.home, name=f"{deployment.plan.name}_other", postgres=POSTGRES)
     instance = (deployment.plan.dagster_home / "dagster.yaml").read_text()
     try:
-        result = mesh("up", "--port", str(free_ports(1)[0]), "--base-port", str(_free_block(60)), "--name", other.name,
-                      env=deployment.env, check=False)
+        with reserve_ports() as (port,), reserve_block(BLOCK) as block:
+            result = mesh("up", "--port", str(port), "--base-port", str(block.ports[0]), "--name", other.name, env=deployment.env, check=False)
     finally:
         _drop(other)
     assert result.returncode == 1, result.stdout
@@ -449,32 +512,49 @@ def test_pairing_a_catalog_and_a_store(tmp_path):
 
 
 def test_a_domain_moved_to_spark_gets_its_own_cluster_run_as_itself(deployment):
-    """Last, as it changes the deployment: marketing moves to Spark (one line of domain.yaml, then
-    `mesh prepare` as its image build would); `mesh up` starts its cluster (a master, two workers) as
-    marketing's own OS user, its restarted code server names that master, and its run reads the
-    other domains' ports on S3 from its own copies and publishes the official answers."""
-    from platform_lib.deploy.spark_cluster import status
+    """Marketing moves to Spark (one line of domain.yaml, then `mesh prepare` as its image build
+    would); `mesh up` starts its cluster (a master, two workers) as marketing's own OS user, its
+    restarted code server names that master, and its run reads the other domains' ports on S3 from
+    its own copies and publishes the official answers. Then marketing moves back to DuckDB."""
+    from platform_lib.deploy.spark_cluster import status, stop
 
-    edit(deployment.root / "domains" / "marketing" / "domain.yaml", "name: marketing\n", "name: marketing\nengine: spark\n")
-    mesh("prepare", env=deployment.env)
-    deployment.mesh("up")
-    deployment.mesh("restart", "marketing")
+    deployment.published("customers", "sales")  # what marketing reads
+    deployment.quiet("marketing")  # no run of marketing's on DuckDB when its code server restarts
+    descriptor = deployment.root / "domains" / "marketing" / "domain.yaml"
+    original = descriptor.read_text()
     cluster = marketing_cluster(deployment.plan)
-    for service in ("spark-marketing-master", "spark-marketing-worker-0", "spark-marketing-worker-1"):
-        assert pwd.getpwuid(Path(f"/proc/{deployment.pid(service)}").stat().st_uid).pw_name == f"{deployment.plan.name}-marketing"
-    assert deployment.environ("code-server-marketing")["MESH_SPARK_MASTER"] == cluster.master_url
-    assert "MESH_SPARK_MASTER" not in deployment.environ("code-server-finance")
-    assert deployment.finished(deployment.launch("marketing"), 400)["status"] == "SUCCESS"
-    found = status(cluster)
-    assert [w["state"] for w in found["workers"]] == ["ALIVE", "ALIVE"], found
-    assert [a for a in found["completedapps"] if a["name"].startswith("mesh-marketing-") and a["cores"] == 2], found["completedapps"]
-    # Copies of the ports it is granted (sales' orders, customers' profiles), and of nothing else.
-    inputs = deployment.plan.home / "deployment" / "homes" / "marketing" / "warehouse" / "marketing.spark" / "inputs"
-    assert sorted(str(p.relative_to(inputs)) for p in inputs.glob("*/*")) == ["customers/customer_profiles_v1", "sales/orders_v1"]
-    with port_catalog(deployment.as_platform()) as catalog:
-        for (domain, product), query in TPCH_PRODUCTS.items():
-            if domain == "marketing":
-                assert differences(catalog.table((domain, f"{product}_v1")).scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], product
+    edit(descriptor, "name: marketing\n", "name: marketing\nengine: spark\n")
+    try:
+        mesh("prepare", env=deployment.env)
+        deployment.mesh("up")
+        deployment.mesh("restart", "marketing")
+        for service in ("spark-marketing-master", "spark-marketing-worker-0", "spark-marketing-worker-1"):
+            assert pwd.getpwuid(Path(f"/proc/{deployment.pid(service)}").stat().st_uid).pw_name == f"{deployment.plan.name}-marketing"
+        assert deployment.environ("code-server-marketing")["MESH_SPARK_MASTER"] == cluster.master_url
+        assert "MESH_SPARK_MASTER" not in deployment.environ("code-server-finance")
+        assert deployment.finished(deployment.launch("marketing"), 400)["status"] == "SUCCESS"
+        found = status(cluster)
+        assert [w["state"] for w in found["workers"]] == ["ALIVE", "ALIVE"], found
+        assert [a for a in found["completedapps"] if a["name"].startswith("mesh-marketing-") and a["cores"] == 2], found["completedapps"]
+        # Copies of the ports it is granted (sales' orders, customers' profiles), and of nothing else.
+        inputs = deployment.plan.home / "deployment" / "homes" / "marketing" / "warehouse" / "marketing.spark" / "inputs"
+        assert sorted(str(p.relative_to(inputs)) for p in inputs.glob("*/*")) == ["customers/customer_profiles_v1", "sales/orders_v1"]
+        with port_catalog(deployment.as_platform()) as catalog:
+            for (domain, product), query in TPCH_PRODUCTS.items():
+                if domain == "marketing":
+                    assert differences(catalog.table((domain, f"{product}_v1")).scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], product
+    finally:
+        # Back on DuckDB as its image build and `mesh up` would make it (`mesh up` hands the files
+        # `mesh prepare` wrote to marketing's user), its code server restarted on it, its runs on
+        # Spark done, and its cluster stopped: `mesh down` stops only the clusters of Spark domains.
+        deployment.quiet("marketing")
+        descriptor.write_text(original)
+        mesh("prepare", env=deployment.env)
+        deployment.mesh("up")
+        deployment.mesh("restart", "marketing")
+        supervisor = Supervisor(deployment.plan.home)
+        if any(name.startswith(f"{cluster.name}-") for name in supervisor.running()):
+            stop(cluster, supervisor)
 
 
 def test_mesh_up_says_which_domains_to_run_first(deployment):

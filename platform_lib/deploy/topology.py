@@ -13,7 +13,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-import urllib.request
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -257,7 +256,6 @@ def restart(plan: Plan, location: str, say=print) -> None:
 
 
 def reload_location(plan: Plan, location: str) -> None:
-    query = "mutation($l: String!) { reloadRepositoryLocation(repositoryLocationName: $l) { __typename } }"
-    request = urllib.request.Request(f"{plan.webserver_url}/graphql", data=json.dumps({"query": query, "variables": {"l": location}}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=120).read()
+    from dagster_graphql import DagsterGraphQLClient
+
+    DagsterGraphQLClient("127.0.0.1", port_number=plan.webserver_port, timeout=120).reload_repository_location(location)

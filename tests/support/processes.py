@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+from platform_lib.deploy.processes import port_open
+from tests.support.free_ports import free_port, reserve_ports  # noqa: F401  (free_port: callers not moved to reserve_ports yet)
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -24,53 +26,48 @@ def mesh(*args: str, env: dict, check: bool = True, timeout: int = 900) -> subpr
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def webserver(env: dict, timeout: float = 180, root: Path = REPO, mesh_ui: bool = False):
     """dagster-webserver on the workspace.yaml of `root`, on a free loopback port; yields its base URL.
     `mesh_ui`: started as a user does, with `mesh ui` (dg dev: the webserver and a daemon). Its
     output is MESH_HOME/webserver-<port>.log."""
-    port = free_port()
-    log = open(Path(env["MESH_HOME"]) / f"webserver-{port}.log", "w")
-    # The mesh's instance, as `mesh ui` serves it: runs and materializations of `mesh run` show.
-    # Made here if no command made it yet, as `mesh ui` does: loading a location writes nothing.
-    env = {"DAGSTER_HOME": str(Path(env["MESH_HOME"]) / "dagster"), **env}
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    argv = ([str(BIN / "mesh"), "ui", "--host", "127.0.0.1", "--port", str(port)] if mesh_ui else
-            [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)])
-    proc = subprocess.Popen(argv, cwd=root, env={**env, "MESH_ROOT": str(root)}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"webserver exited {proc.returncode}; see {log.name}")
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"webserver not up after {timeout}s; see {log.name}") from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        # dg dev stops what it started (code servers in sessions of their own) on an interrupt to
-        # itself; an interrupt to its whole group leaves them to their heartbeat's timeout.
-        if mesh_ui:
-            os.kill(proc.pid, signal.SIGINT)
-        else:
-            os.killpg(proc.pid, signal.SIGTERM)
+    # Held while the webserver starts and serves: uvicorn binds it anyway (tests.support.free_ports).
+    with reserve_ports() as (port,):
+        log = open(Path(env["MESH_HOME"]) / f"webserver-{port}.log", "w")
+        # The mesh's instance, as `mesh ui` serves it: runs and materializations of `mesh run` show.
+        # Made here if no command made it yet, as `mesh ui` does: loading a location writes nothing.
+        env = {"DAGSTER_HOME": str(Path(env["MESH_HOME"]) / "dagster"), **env}
+        Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        argv = ([str(BIN / "mesh"), "ui", "--host", "127.0.0.1", "--port", str(port)] if mesh_ui else
+                [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)])
+        proc = subprocess.Popen(argv, cwd=root, env={**env, "MESH_ROOT": str(root)}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"webserver exited {proc.returncode}; see {log.name}")
+                try:
+                    urllib.request.urlopen(f"{url}/server_info", timeout=2)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"webserver not up after {timeout}s; see {log.name}") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            # dg dev stops what it started (code servers in sessions of their own) on an interrupt to
+            # itself; an interrupt to its whole group leaves them to their heartbeat's timeout.
+            if mesh_ui:
+                os.kill(proc.pid, signal.SIGINT)
+            else:
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
 
 
 @contextmanager
@@ -82,9 +79,8 @@ def other_server(port: int):
     try:
         deadline = time.monotonic() + 30
         while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+            if port_open(port)():
+                break
             assert proc.poll() is None and time.monotonic() < deadline, f"http.server on port {port} did not start"
             time.sleep(0.1)
         yield proc
@@ -94,6 +90,7 @@ def other_server(port: int):
 
 
 def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    # Posted by hand: DagsterGraphQLClient runs only its own operations (any other query is its private _execute).
     request = urllib.request.Request(
         f"{url}/graphql",
         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
