@@ -158,11 +158,7 @@ def _bind_in_workspace(descriptor: Path, product) -> None:
     workspace = descriptor.parents[4] / "workspace.yaml"  # <root>/domains/<domain>/products/<product>/
     if not workspace.is_file():
         return
-    around = survey(workspace)
-    problems: list[Problem] = []
-    for port in product.input_ports:
-        if port.contract_id not in around.broken:
-            collect(problems, around.mesh.producer_port, port)
+    problems = survey(workspace).unbound(product.input_ports)
     if problems:
         raise DescriptorError(problems)
 

@@ -30,8 +30,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, JobD
 from platform_lib.assets.automation import DOMAIN_TAG
 from platform_lib.dbt.compile import ensure_prepared
 from platform_lib.descriptors.domain import Domain
-from platform_lib.descriptors.errors import DescriptorError, Problem, collect
-from platform_lib.descriptors.keys import port_key_of_contract
+from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey
 from platform_lib.runs.report import run_report
 from platform_lib.settings import export_environment
@@ -242,13 +241,7 @@ def _unbound(survey: Survey) -> dict[str, list[Problem]]:
     """Domains with an input port to a contract that a domain of the workspace should publish and
     does not (a mistyped id, a major never published): the workspace knows it before any run, which
     would only find its dbt source missing."""
-    unbound: dict[str, list[Problem]] = {}
-    names = {d.name for d in survey.mesh.domains} | set(survey.problems)
-    for domain in survey.mesh.domains:
-        for port in domain.input_ports:
-            key = port_key_of_contract(port.contract_id, port.major)
-            if key is not None and key[0] in names and port.contract_id not in survey.broken:
-                collect(unbound.setdefault(domain.name, []), survey.mesh.producer_port, port)
+    unbound = {domain.name: survey.unbound(domain.input_ports) for domain in survey.mesh.domains}
     return {name: problems for name, problems in unbound.items() if problems}
 
 
