@@ -231,7 +231,8 @@ def product_port_assets(
 
         catalog = PortCatalog(ports.storage())
         inputs = input_ports(domain, PublishedPorts(catalog.storage).producer_of)
-        classified = classify(domain, manifest, inputs)
+        # The product's own models only: each product of the domain is a step of its own.
+        classified = classify(domain, manifest, inputs, product.output_ports)
         database, masking_key = warehouse.warehouse(catalog.storage), masking.key()
         hold_domain(context, domain, database.path)  # held already when the run's dbt models ran first
         selected = [by_key[key] for key in sorted(context.selected_asset_keys)]
