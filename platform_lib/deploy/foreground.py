@@ -1,12 +1,11 @@
 """A program run in the foreground with everything it starts, stopped together on one Ctrl-C.
 
-`mesh ui` runs dg dev, which starts a webserver, a daemon and a code server per location, some in
-sessions of their own. A terminal's interrupt reaches its foreground process group only, so what
-runs in another session stops only if dg dev shuts it down, and not at all if dg dev dies first
-(a newcomer once counted 20 processes alive minutes after Ctrl-C). Here the program runs in a
-session of its own, this process adopts whatever it leaves behind (a child subreaper), passes the
-interrupt on once to the program alone (dg dev stops its services on it), and kills what still
-runs after a grace period.
+`mesh ui` runs dg dev, which starts a webserver, a daemon, and per location a code server, its gRPC
+server and a resource tracker. A newcomer who ran it as a shell's background job found all of them
+alive minutes after a Ctrl-C: such a job starts with SIGINT ignored, and every process inherits the
+ignore. Here the program runs in a session of its own with SIGINT at its default, this process
+adopts whatever it leaves behind (a child subreaper), passes the interrupt on once to the program
+alone (dg dev stops its services on it), and kills what still runs after a grace period.
 """
 
 from __future__ import annotations
@@ -28,17 +27,23 @@ def run_in_foreground(argv: list[str], grace: float = 6.0) -> int:
     """Run `argv` until it exits or this process is interrupted (SIGINT, SIGTERM); then stop it and
     every process it started, within `grace` seconds and a second or two more. Its exit code."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    child = subprocess.Popen(argv, start_new_session=True)
     asked: list[float] = []
+    started: list[subprocess.Popen] = []
 
     def stop(signum, frame) -> None:
         if not asked:
             asked.append(time.monotonic())
-            with suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGINT)
+            for child in started:
+                with suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGINT)
 
+    # Handled before the start, because exec resets a handled signal to its default but keeps an
+    # ignored one ignored: a shell's background job (`make demo &`) starts with SIGINT ignored, and
+    # dg dev with all it starts would inherit the ignore and outlive every Ctrl-C.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop)
+    child = subprocess.Popen(argv, start_new_session=True)
+    started.append(child)  # interrupted before this line: the grace runs out and the sweep stops it
     while child.poll() is None and not (asked and time.monotonic() - asked[0] > grace):
         time.sleep(0.2)
     _sweep(grace=1.5)
