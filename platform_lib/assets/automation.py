@@ -25,6 +25,14 @@ def automation_condition(domain: Domain) -> AutomationCondition | None:
 # Every run of a domain carries it, however launched (schedule, automation, the UI, `mesh run`):
 # the production instance queues runs one per value, so two never write the domain's DuckDB at once.
 DOMAIN_TAG = "mesh/domain"
+# Runs that recompute only what changed (ports.data_versions): the schedule's, the automation's and
+# `mesh run`'s without --force. A run launched by hand (the UI's materialize) recomputes everything.
+INCREMENTAL_TAG = "mesh/incremental"
+INCREMENTAL = {INCREMENTAL_TAG: "true"}
+
+
+def incremental(context) -> bool:
+    return context.run.tags.get(INCREMENTAL_TAG) == "true"
 
 
 def domain_job(domain: Domain, assets: list[AssetsDefinition]):
@@ -43,6 +51,7 @@ def domain_schedule(domain: Domain, job) -> ScheduleDefinition:
         job=job,
         cron_schedule=domain.cron,
         execution_timezone=domain.timezone,
+        tags=INCREMENTAL,
         default_status=DefaultScheduleStatus.RUNNING,
     )
 
@@ -53,5 +62,5 @@ def domain_automation_sensor(domain: Domain) -> AutomationConditionSensorDefinit
         f"{domain.name}_automation",
         target=AssetSelection.all(),
         default_status=DefaultSensorStatus.RUNNING,
-        run_tags={DOMAIN_TAG: domain.name},
+        run_tags={DOMAIN_TAG: domain.name, **INCREMENTAL},
     )

@@ -7,17 +7,19 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetsDefinition, AutomationCondition, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
+from platform_lib.assets.automation import incremental
 from platform_lib.assets.dbt_project import MeshDbtCliResource
-from platform_lib.assets.metadata import column_lineage, column_schema, domain_tags, port_tags
+from platform_lib.assets.metadata import column_lineage, column_schema, domain_tags, port_tags, up_to_date
 from platform_lib.assets.resources import PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
-from platform_lib.dbt.manifest import source_asset_key
+from platform_lib.dbt.manifest import lineage_of, source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import model_key
 from platform_lib.engines import SPARK
 from platform_lib.lineage.classification import input_ports, traced
 from platform_lib.lineage.columns import ModelLineage
 from platform_lib.ports.binding import UnboundSource, bind_sources
+from platform_lib.ports.data_versions import input_versions, plan_product
 from platform_lib.settings import dbt_environment
 
 
@@ -82,7 +84,7 @@ def with_column_lineage(context: AssetExecutionContext, event, lineage: dict[str
     return event if traced_model is None else event.with_metadata({**event.metadata, **column_lineage(traced_model)})
 
 
-def spark_build(context: AssetExecutionContext, domain: Domain, dbt: MeshDbtCliResource, manifest, translator, env, bound):
+def spark_build(context: AssetExecutionContext, domain: Domain, dbt: MeshDbtCliResource, manifest, translator, env, bound, models):
     """dbt on Spark: the run's own application, its sources the views over what was bound; stopped
     when dbt is done, so the cluster's executors are free for the next run (the export reads the
     tables' files without Spark)."""
@@ -97,9 +99,30 @@ def spark_build(context: AssetExecutionContext, domain: Domain, dbt: MeshDbtCliR
         for schema, table, files in bound.views:
             for statement in spark.view_statements(schema, table, files):
                 session.sql(statement)
-        yield from dbt.build(context, manifest, translator, env, domain.engine)
+        yield from dbt.build(context, manifest, translator, env, domain.engine, models)
     finally:
         session.stop()
+
+
+def changed_models(context: AssetExecutionContext, domain: Domain, manifest, pinned, catalog) -> list[str]:
+    """The selected models a product whose data version changed is computed from (unique ids);
+    each port of the other selected products is observed up to date."""
+    selected = {f"model.{domain.name}.{key.path[-1]}" for key in context.selected_asset_keys if key.path[0] == domain.name}
+    inputs = input_versions(domain, manifest, pinned)
+    needed = set()
+    for product in domain.products:
+        models = {f"model.{domain.name}.{port.contract.model}" for port in product.output_ports}
+        if not models & selected:
+            continue
+        plan = plan_product(domain, product, manifest, inputs, catalog)
+        if plan.stale is None:
+            for key, version in plan.versions.items():
+                context.log_event(up_to_date(key, f"data version {version} unchanged"))
+            continue
+        context.log.info(f"product {product.name} is recomputed: {plan.stale}")
+        for model in models:
+            needed |= set(lineage_of(manifest, model)[0])
+    return sorted(needed & selected)
 
 
 def domain_dbt_assets(
@@ -123,13 +146,19 @@ def domain_dbt_assets(
         except (UnboundSource, CorruptPort) as exc:
             raise Failure(description=f"input binding refused, dbt did not run: {exc}") from None
         context.log.info(f"bound sources: {bound}")
+        models = None
+        if incremental(context):
+            models = changed_models(context, domain, manifest, bound.pinned, PortCatalog(storage))
+            if not models:
+                context.log.info("every selected product is up to date: dbt did not run")
+                return
         lineage = traced(domain, manifest, input_ports(domain, PublishedPorts(storage).producer_of))
         env = dbt_environment(database.memory_limit, storage.s3, database.path)
         if domain.engine == SPARK:
-            events = spark_build(context, domain, dbt, manifest, translator, env, bound)
+            events = spark_build(context, domain, dbt, manifest, translator, env, bound, models)
         else:
             # dbt reads the domain's file, as the domain's identity, fenced to what was bound.
-            events = dbt.build(context, manifest, translator, env | fenced(bound.files), domain.engine)
+            events = dbt.build(context, manifest, translator, env | fenced(bound.files), domain.engine, models)
         for event in events:
             yield with_column_lineage(context, event, lineage)
 

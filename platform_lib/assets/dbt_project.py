@@ -31,12 +31,14 @@ class MeshDbtCliResource(DbtCliResource):
         # package index. The dbt executable is the one of this environment, so its package says it.
         return Version(version("dbt-core"))
 
-    def build(self, context, manifest: Mapping[str, Any], translator, env: Mapping[str, str], engine: str) -> Iterator:
+    def build(self, context, manifest: Mapping[str, Any], translator, env: Mapping[str, str], engine: str,
+              models: list[str] | None = None) -> Iterator:
         """`dbt build` of the run's selection in this process (platform_lib.dbt.invoke), as
         dagster-dbt's events: a model is materialized and a dbt test checked exactly as with
         `dbt.cli(...).stream()`. dbt runs with `env` in the process's environment, where its
         profile reads it, and only dbt. `engine`: the domain's (platform_lib.engines), which
-        decides how products are built."""
+        decides how products are built. `models`: the unique ids of the selection's models to
+        build, when not all of them."""
         # Private: dagster-dbt's public `cli()` runs dbt as a subprocess; this is how it turns a
         # context into dbt's selection.
         from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
@@ -47,7 +49,8 @@ class MeshDbtCliResource(DbtCliResource):
         own = Path(self.project_dir)
         with target_folder(own, own / "target" / "runs" / context.run_id, keep_parse=True) as target:
             args = ["build", *mesh_vars(engine), "--project-dir", str(project_dir), "--profiles-dir", str(self.profiles_dir),
-                    "--target-path", str(target), *params.selection_args]
+                    "--target-path", str(target)]
+            args += ["--select", *(".".join(manifest["nodes"][m]["fqn"]) for m in models)] if models is not None else params.selection_args
             if params.indirect_selection:
                 args += ["--indirect-selection", params.indirect_selection]
             outcome = invoke(args, env)

@@ -20,6 +20,7 @@ from dagster import (
     AssetSpec,
     AutomationCondition,
     DagsterInstance,
+    DataVersion,
     Failure,
     FreshnessPolicy,
     MaterializeResult,
@@ -27,7 +28,8 @@ from dagster import (
     multi_asset,
 )
 
-from platform_lib.assets.metadata import column_lineage, column_schema, port_tags
+from platform_lib.assets.automation import incremental
+from platform_lib.assets.metadata import column_lineage, column_schema, port_tags, up_to_date
 from platform_lib.assets.resources import MaskingResource, PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.dbt.manifest import model_relation
@@ -38,6 +40,7 @@ from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.lineage.classification import CHECK_DESCRIPTION as CLASSIFICATION_DESCRIPTION
 from platform_lib.lineage.classification import PortClassification, classify, input_ports, violations
 from platform_lib.lineage.columns import ModelLineage
+from platform_lib.ports.data_versions import input_versions, plan_product
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
 if TYPE_CHECKING:
@@ -80,6 +83,8 @@ def port_spec(domain: Domain, port: OutputPort, automation_condition: Automation
         kinds={"iceberg", "port"},
         tags=port_tags(port),
         code_version=port.contract.version,
+        # Not materialized when the run finds it up to date (ports.data_versions).
+        skippable=True,
         automation_condition=automation_condition,
         freshness_policy=freshness_policy(port),
         metadata={
@@ -189,10 +194,12 @@ def held_back(versions: list[Audited]) -> dict[AssetKey, str]:
     return held
 
 
-def published_result(version: Audited, published: "PortVersion", lineage: ModelLineage) -> MaterializeResult:
-    """`lineage`: the port's columns traced down to the domain's inputs, other domains' ports first."""
+def published_result(version: Audited, published: "PortVersion", lineage: ModelLineage, data_version: str) -> MaterializeResult:
+    """`lineage`: the port's columns traced down to the domain's inputs, other domains' ports first;
+    `data_version`: its code's and inputs' (ports.data_versions), which the UI compares."""
     return MaterializeResult(
         asset_key=version.key,
+        data_version=DataVersion(data_version),
         # Where this version's time went: the export of the model, the checks, the commit.
         metadata={**version_metadata(version.port, published), "mesh/seconds": version.clock.seconds, **column_lineage(lineage)},
         check_results=[check_result(version.key, o, f"snapshot {published.snapshot_id}") for o in version.outcomes],
@@ -224,6 +231,7 @@ def product_port_assets(
     def _publish(context: AssetExecutionContext, ports: PortsResource, warehouse: WarehouseResource, masking: MaskingResource):
         # pyiceberg and pyarrow are imported by runs only: they would add most of a second to every
         # location load.
+        from platform_lib.ports.binding import last_bound
         from platform_lib.ports.catalog import PortCatalog, PublishConflict
         from platform_lib.ports.publish import begin, discard_run, export_of, publish, stage
         from platform_lib.ports.published import PublishedPorts
@@ -239,6 +247,14 @@ def product_port_assets(
         for port in selected:
             if note := reconcile(context.instance, port, catalog):
                 context.log.warning(f"{'/'.join(port.asset_key)}: {note}")
+        with database.connect(read_only=True) as con:
+            pinned = last_bound(con)  # what this run's binding pinned
+        plan = plan_product(domain, product, manifest, input_versions(domain, manifest, pinned), catalog)
+        if incremental(context) and plan.stale is None:
+            # dbt built a model this product shares with a product that changed.
+            for port in selected:
+                yield up_to_date(port.asset_key, f"data version {plan.versions[port.asset_key]} unchanged")
+            return
 
         def audited(port: OutputPort) -> Audited:
             key, clock = AssetKey(list(port.asset_key)), Stopwatch()
@@ -263,11 +279,17 @@ def product_port_assets(
                     continue
                 try:
                     published = version.clock.time("publish", publish, version.port, product, version.table,
-                                                   version.staged, context.run_id, [o.to_dict() for o in version.outcomes], catalog)
+                                                   version.staged, context.run_id, [o.to_dict() for o in version.outcomes], catalog,
+                                                   plan.versions[version.port.asset_key], keep_same=incremental(context))
                 except PublishConflict as exc:
                     not_published[version.key] = str(exc)
                     continue
-                yield published_result(version, published, classified[version.port.asset_key].lineage)
+                if published is None:
+                    current = version.table.current_snapshot().snapshot_id
+                    yield from (check_result(version.key, o, f"snapshot {current}") for o in version.outcomes)
+                    yield up_to_date(version.port.asset_key, f"recomputed, the same content as snapshot {current}: no snapshot committed")
+                    continue
+                yield published_result(version, published, classified[version.port.asset_key].lineage, plan.versions[version.port.asset_key])
         finally:
             # Whatever failed, and wherever: a version staged but not yet audited included.
             discard_run(context.run_id)

@@ -27,6 +27,7 @@ from platform_lib.assets.metadata import domain_tags
 from platform_lib.dbt.manifest import source_asset_key
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import operational_source_key, operational_table
+from platform_lib.ports.data_versions import file_version
 from platform_lib.settings import operational_source_file
 
 
@@ -59,7 +60,7 @@ def observed_first(domain: Domain) -> AssetSelection:
 
 def observe(domain: str, key: AssetKey) -> ObserveResult:
     """The landed file's footer and size, never its data: cheap at any scale factor. Its version is
-    its size and modification time, as a rewrite is a new version, whatever its rows."""
+    the one a port's data version reads (ports.data_versions)."""
     import pyarrow.parquet as pq  # at run time: location load stays without pyarrow
 
     path = operational_source_file(domain, operational_table(domain, tuple(key.path)))
@@ -70,7 +71,7 @@ def observe(domain: str, key: AssetKey) -> ObserveResult:
         rows = pq.read_metadata(file).num_rows
     return ObserveResult(
         asset_key=key,
-        data_version=DataVersion(f"{stat.st_size}-{stat.st_mtime_ns}"),
+        data_version=DataVersion(file_version(stat)),
         metadata={
             "dagster/row_count": rows,
             "path": MetadataValue.path(str(path)),

@@ -171,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
                    help="only this product's dbt models and ports, in its domain (repeatable; a --domain named runs whole)")
     s.add_argument("--parallelism", type=int, help="domains run at once (default: one per core)")
     s.add_argument("--verbose", action="store_true", help="also print Dagster's and dbt's logs (the UI keeps them either way)")
+    s.add_argument("--force", action="store_true", help="recompute every selected product, even those whose inputs and code did not change")
     s.set_defaults(func=_run)
     s = sub.add_parser("ports", help="list every published output port; `mesh ports rollback` restores an older version")
     s.add_argument("--json", action="store_true", help="machine-readable output")

@@ -23,5 +23,5 @@ def progress(total: int) -> Tell:
 
 def run(args) -> int:
     # The mesh as far as it loads: a broken domain is reported and skipped, not fatal to the others.
-    runs = run_domains(survey(), progress, args.domain, args.parallelism, args.product, args.verbose)
+    runs = run_domains(survey(), progress, args.domain, args.parallelism, args.product, args.verbose, args.force)
     return 0 if all(r.success for r in runs) else 1

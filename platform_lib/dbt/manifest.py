@@ -57,3 +57,23 @@ def compiled_as_written(project: Path, manifest: Mapping[str, Any], compiled_at:
     if any(n.get("compiled_code") is None or (project / path).read_text().strip() != n["raw_code"].strip() for path, n in models.items()):
         return False
     return all(f.stat().st_mtime <= compiled_at for f in files if f.is_file() and str(f.relative_to(project)) not in models)
+
+
+def lineage_of(manifest: Mapping[str, Any], model: str) -> tuple[dict[str, str], list[Mapping[str, Any]]]:
+    """What a model is computed from, transitively: each model's SQL as dbt compiled it (its raw SQL
+    where it was not compiled), by unique id, and the sources read on the way."""
+    nodes, sources = manifest["nodes"], manifest["sources"]
+    code, read, todo = {}, {}, [model]
+    while todo:
+        uid = todo.pop()
+        if uid in code or uid in read:
+            continue
+        if uid in sources:
+            read[uid] = sources[uid]
+            continue
+        node = nodes.get(uid)
+        if node is None or node.get("resource_type") != "model":
+            continue
+        code[uid] = node.get("compiled_code") or node["raw_code"]
+        todo += node["depends_on"]["nodes"]
+    return code, list(read.values())

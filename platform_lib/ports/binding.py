@@ -107,12 +107,13 @@ def require_forward(domain: Domain, key: tuple[str, str], table, snapshot, last:
 class Binding(dict):
     """Asset key -> what it bound (a snapshot, or the operational source), `files`: every file
     the views read, which is all the run's dbt may read, and `views`: (schema, table, files) of
-    each dbt source."""
+    each dbt source; `pinned`: port -> (snapshot id, sequence number) of each input port."""
 
     def __init__(self) -> None:
         super().__init__()
         self.files: list[str] = []
         self.views: list[tuple[str, str, list[str]]] = []
+        self.pinned: dict[str, tuple[int, int]] = {}
 
 
 def spark_inputs(domain: Domain, key: tuple[str, ...], snapshot: int, files: list[str], storage: PortStorage) -> list[str]:
@@ -145,7 +146,8 @@ def bind_sources(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
     domain's run creates them in its session from `views`), each input port pinned to its current
     version in `catalog`."""
     require_profile(domain)
-    bound, pinned = Binding(), {}
+    bound = Binding()
+    pinned = bound.pinned
     with warehouse.connect() as con:
         last = last_bound(con)
     for source in domain_sources(domain, manifest):

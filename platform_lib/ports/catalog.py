@@ -164,6 +164,11 @@ class PortCatalog:
             ) from None
         return self.current(key)
 
+    def note(self, table: Table, properties: dict[str, str]) -> None:
+        """Set table properties without a snapshot: what consumers pin does not move."""
+        with table.transaction() as tx:
+            tx.set_properties(**properties)
+
     def expire(self, key: tuple[str, str], older_than: timedelta) -> list[int]:
         """Retention: drop snapshots published before the window (never the current one) and the
         data files no retained snapshot references any more."""

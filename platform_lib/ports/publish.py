@@ -27,6 +27,7 @@ from platform_lib.descriptors.yaml_file import dump
 from platform_lib.engines import SPARK
 from platform_lib.engines.spark import table_relation
 from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
+from platform_lib.ports.data_versions import PROPERTY
 from platform_lib.ports.history import restore_newest
 from platform_lib.ports.integrity import CONTENT, content_fact, sha256
 from platform_lib.ports.masking import masked_select, masking_macro
@@ -160,6 +161,13 @@ def published_properties(port: OutputPort, product: Product) -> dict[str, str]:
     }
 
 
+def _content_of(snapshot) -> list[str] | None:
+    """The SHA-256 of each file a snapshot's publication recorded (ports.integrity)."""
+    summary = snapshot.summary.additional_properties if snapshot is not None and snapshot.summary else {}
+    content = summary.get(f"mesh.{CONTENT}")
+    return [file["sha256"] for file in json.loads(content).values()] if content else None
+
+
 def begin(port: OutputPort, staged: Path, catalog: PortCatalog):
     """The port's table as this run finds it, before the audit: a publication that lands in
     between makes this run's commit fail instead of silently replacing it. A table whose catalog row
@@ -170,14 +178,22 @@ def begin(port: OutputPort, staged: Path, catalog: PortCatalog):
     return catalog.start(port.asset_key, pq.read_schema(staged), {})
 
 
-def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str, checks: list[dict], catalog: PortCatalog) -> PortVersion:
-    """Register an audited staged file as the port's next snapshot, its content's digest recorded;
-    expire versions past `retention` and remove the files no version uses."""
-    data_uri = f"{catalog.storage.data_location(port.asset_key)}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
-    fingerprint = schema_fingerprint(pq.read_schema(staged))
+def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str, checks: list[dict], catalog: PortCatalog,
+            data_version: str | None = None, keep_same: bool = False) -> PortVersion | None:
+    """Register an audited staged file as the port's next snapshot, its content's digest and
+    `data_version` (ports.data_versions) recorded; expire versions past `retention` and remove the
+    files no version uses. `keep_same`: a file whose content is the current snapshot's is not
+    committed (no snapshot, no consumer woken), only `data_version` is recorded; then None."""
     # Hashed where it lies, just read by the audit (about 0.1 s for 142 MB): hashing while uploading
     # it instead saves nothing measurable (bench/README.md).
     digest = sha256(pafs.LocalFileSystem(), str(staged))
+    properties = published_properties(port, product) | ({PROPERTY: data_version} if data_version else {})
+    if keep_same and _content_of(table.current_snapshot()) == [digest]:
+        catalog.note(table, properties)
+        discard(staged)
+        return None
+    data_uri = f"{catalog.storage.data_location(port.asset_key)}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
+    fingerprint = schema_fingerprint(pq.read_schema(staged))
     fs = catalog.storage.filesystem(data_uri)
     if on_s3(data_uri):
         pafs.copy_files(str(staged), path_of(data_uri), pafs.LocalFileSystem(), fs)
@@ -197,7 +213,7 @@ def publish(port: OutputPort, product: Product, table, staged: Path, run_id: str
         CONTENT: content_fact(fs, data_uri, digest),
     }
     try:
-        published = catalog.commit(table, data_uri, facts, published_properties(port, product))
+        published = catalog.commit(table, data_uri, facts, properties)
     except PublishConflict:
         fs.delete_file(path_of(data_uri))
         raise

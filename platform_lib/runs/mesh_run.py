@@ -27,7 +27,7 @@ from pathlib import Path
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, JobDefinition, build_reconstructable_job, execute_job
 
-from platform_lib.assets.automation import DOMAIN_TAG
+from platform_lib.assets.automation import DOMAIN_TAG, INCREMENTAL
 from platform_lib.dbt.compile import ensure_prepared
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
@@ -66,6 +66,8 @@ class Selection:
     # Each port the run is to publish, with its product.
     ports: dict[AssetKey, str]
     whole: bool
+    # Recompute every selected product, changed or not (`mesh run --force`).
+    force: bool = False
 
 
 Tell = Callable[[DomainRun], None]
@@ -116,13 +118,14 @@ def running_job(name: str, job_name: str) -> JobDefinition:
 
 
 def _execute(name: str, defs: Definitions, job_name: str, started: float, ports: dict[AssetKey, str],
-             verbose: bool, assets: list[AssetKey] | None = None) -> DomainRun:
+             verbose: bool, assets: list[AssetKey] | None = None, incremental: bool = False) -> DomainRun:
     loaded = time.perf_counter()
     _RUNNING[name] = defs
     job = build_reconstructable_job(__name__, running_job.__name__, (name, job_name))
     try:
         with DagsterInstance.get() as instance, _off_the_terminal(verbose):
-            result = execute_job(job, instance, tags={DOMAIN_TAG: name}, asset_selection=assets, raise_on_error=False)
+            tags = {DOMAIN_TAG: name} | (INCREMENTAL if incremental else {})
+            result = execute_job(job, instance, tags=tags, asset_selection=assets, raise_on_error=False)
     finally:
         # A Dagster run leaves SIGTERM raising KeyboardInterrupt in its process (Dagster maps it to
         # SIGINT's handler, for Kubernetes): the pool ends a worker still exiting with SIGTERM,
@@ -150,7 +153,8 @@ def _run_domain(selection: Selection, mesh: Mesh, verbose: bool) -> DomainRun:
     ensure_prepared(selection.dbt_project_dir, mesh)
     defs = load_definitions(selection.folder)
     assets = None if selection.whole else _products_assets(defs, selection.ports)
-    return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets)
+    return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets,
+                    incremental=not selection.force)
 
 
 def _crashed(name: str, exc: BaseException) -> DomainRun:
@@ -167,9 +171,10 @@ def run_governance(verbose: bool) -> DomainRun:
 
 
 def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[str] | None = None, parallelism: int | None = None,
-                products: list[str] | None = None, verbose: bool = False) -> list[DomainRun]:
+                products: list[str] | None = None, verbose: bool = False, force: bool = False) -> list[DomainRun]:
     """Run the selected domains' jobs (of some, only the products named), each after the selected
-    domains upstream of it, then the governance scorecard. A domain that does not load, or whose run
+    domains upstream of it, then the governance scorecard. A run recomputes only the products whose
+    data version changed (ports.data_versions), every selected one with `force`. A domain that does not load, or whose run
     fails, is skipped with every domain downstream of it; the domains independent of it still run.
     `announce(n)`: what to tell of each of the n runs as it finishes."""
     if "workspace" in survey.problems:
@@ -185,7 +190,7 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
     _prepare_forks()
     for run in skipped:
         del selected[run.domain]
-    runs = skipped + _run_in_order(mesh, {name: _selected(mesh.domain(name), ids) for name, ids in selected.items()}, parallelism, verbose, tell)
+    runs = skipped + _run_in_order(mesh, {name: _selected(mesh.domain(name), ids, force) for name, ids in selected.items()}, parallelism, verbose, tell)
     governance = run_governance(verbose)
     tell(governance)
     return runs + [governance]
@@ -214,10 +219,10 @@ def _selection(mesh: Mesh, broken: dict[str, list[Problem]], domains: list[str] 
     return partly | dict.fromkeys(domains or [])
 
 
-def _selected(domain: Domain, ids: set[str] | None) -> Selection:
+def _selected(domain: Domain, ids: set[str] | None, force: bool) -> Selection:
     products = [product for product in domain.products if ids is None or product.id in ids]
     ports = {AssetKey(list(port.asset_key)): product.name for product in products for port in product.output_ports}
-    return Selection(domain.name, domain.folder, domain.dbt_project_dir, ports, whole=ids is None)
+    return Selection(domain.name, domain.folder, domain.dbt_project_dir, ports, whole=ids is None, force=force)
 
 
 def _skip_broken(mesh: Mesh, broken: dict[str, list[Problem]], selected: set[str], tell: Tell, unbound: set[str]) -> list[DomainRun]:

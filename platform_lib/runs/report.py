@@ -1,5 +1,5 @@
 """What `mesh run` says of one Dagster run, read from its events: a line per port of the products it
-ran (published, refused by its checks, held back, not run) and, under each refused port, its failing
+ran (published, up to date, refused by its checks, held back, not run) and, under each refused port, its failing
 checks with what they observed; above them, the failures no port's line tells (a dbt model's error,
 the run lock). First causes only: a port whose schema check failed shows what the schema check
 observed, not the rules it stopped from running."""
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from dagster import AssetCheckEvaluation, AssetKey, DagsterEvent
 
+from platform_lib.assets.metadata import UP_TO_DATE
 from platform_lib.quality.rules import SCHEMA_CHECK
 
 
@@ -17,7 +18,7 @@ from platform_lib.quality.rules import SCHEMA_CHECK
 class PortOutcome:
     product: str
     port: str
-    status: str  # published, refused, held back, not published, not run
+    status: str  # published, up to date, refused, held back, not published, not run
     summary: str
     # Each failing check that is a first cause: its name and what it observed.
     failing: tuple[str, ...] = ()
@@ -91,11 +92,13 @@ def _refused(product: str, port: str, checks: list[AssetCheckEvaluation]) -> Por
     return PortOutcome(product, port, "refused", summary, tuple(map(_observed, schema or failed)))
 
 
-def _port_outcome(key: AssetKey, product: str, checks: list[AssetCheckEvaluation], published: dict | None,
+def _port_outcome(key: AssetKey, product: str, checks: list[AssetCheckEvaluation], published: dict | None, kept: str | None,
                   failures: list[tuple[str, str]]) -> PortOutcome:
     port = key.path[-1]
     if published is not None:
         return PortOutcome(product, port, "published", f"{published['dagster/row_count'].value} rows, {len(checks)} checks passed")
+    if kept is not None:
+        return PortOutcome(product, port, "up to date", kept + (f", {len(checks)} checks passed" if checks else ""))
     if any(not c.passed for c in checks):
         return _refused(product, port, checks)
     if checks:
@@ -116,7 +119,9 @@ def run_report(result, ports: dict[AssetKey, str]) -> RunReport:
     for check in result.get_asset_check_evaluations():
         checks.setdefault(check.asset_key, []).append(check)
     published = {m.asset_key: m.metadata for m in (e.step_materialization_data.materialization for e in result.get_asset_materialization_events())}
+    observed = (e.asset_observation_data.asset_observation for e in result.get_asset_observation_events())
+    kept = {o.asset_key: o.metadata[UP_TO_DATE].value for o in observed if UP_TO_DATE in o.metadata}
     return RunReport(
         causes=tuple(f"{step}: {reason}" for step, reason in failures if not any(_told(reason, key) for key in ports)),
-        ports=tuple(_port_outcome(key, product, checks.get(key, []), published.get(key), failures) for key, product in ports.items()),
+        ports=tuple(_port_outcome(key, product, checks.get(key, []), published.get(key), kept.get(key), failures) for key, product in ports.items()),
     )

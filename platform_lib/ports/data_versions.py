@@ -1,0 +1,99 @@
+"""A port's data version, as Dagster's data versions are meant: derived from its code and its inputs'
+versions, so a run can tell, before any dbt model runs, whether a new version could differ from
+the current one.
+
+- Code: the SQL of the port's model and of every model it is computed from (as dbt compiled it),
+  the export's SQL (the contract's masking), the contract as published, the domain's engine and
+  the platform's release.
+- Inputs: each operational source's file version (size and modification time, what its
+  observation records) and each input port's snapshot, the one binding pinned for the run.
+
+The version travels with the port's table (a table property, `PROPERTY`), written with every
+snapshot, and alone when a recomputed version's content equals the current snapshot's, so that no
+snapshot is committed for the same content and no consumer is woken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import version as release
+from typing import TYPE_CHECKING, Any
+
+from platform_lib.dbt.manifest import lineage_of, model_relation, source_asset_key
+from platform_lib.descriptors.domain import Domain
+from platform_lib.descriptors.keys import operational_table
+from platform_lib.descriptors.product import OutputPort, Product
+from platform_lib.descriptors.yaml_file import dump
+from platform_lib.ports.masking import masked_select
+from platform_lib.settings import operational_source_file
+
+if TYPE_CHECKING:
+    from platform_lib.ports.catalog import PortCatalog
+
+PROPERTY = "mesh.data-version"
+# The platform's own release: how it exports, masks and audits.
+_PLATFORM = release("tpch-mesh")
+
+
+def file_version(stat: os.stat_result) -> str:
+    """An operational source's version: a rewrite is a new version, whatever its rows."""
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def input_versions(domain: Domain, manifest: Mapping[str, Any], pinned: Mapping[str, tuple[int, int]]) -> dict[str, str]:
+    """Source asset key ("/"-joined) -> its version now: an operational source's file version (or
+    "missing"), an input port's pinned snapshot (or "unbound")."""
+    versions = {}
+    for source in manifest["sources"].values():
+        key = source_asset_key(source)
+        if key is None:
+            continue
+        table = operational_table(domain.name, key)
+        if table is not None:
+            path = operational_source_file(domain.name, table)
+            versions["/".join(key)] = file_version(path.stat()) if path.exists() else "missing"
+        else:
+            snapshot = pinned.get(".".join(key))
+            versions["/".join(key)] = f"snapshot {snapshot[0]}" if snapshot else "unbound"
+    return versions
+
+
+def port_version(domain: Domain, port: OutputPort, manifest: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
+    code, sources = lineage_of(manifest, f"model.{domain.name}.{port.contract.model}")
+    read = sorted("/".join(source_asset_key(s) or (s["unique_id"],)) for s in sources)
+    facts = {
+        "platform": _PLATFORM,
+        "engine": domain.engine,
+        "contract": dump(port.contract.data),
+        "export": masked_select(port.contract, model_relation(port, manifest)),
+        "models": dict(sorted(code.items())),
+        "inputs": {key: inputs.get(key, "unknown") for key in read},
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ProductPlan:
+    """What a run should do for one product: `versions` of its ports as they would now be, and
+    whether any differs from the version its table holds (`stale`, with the first reason)."""
+
+    product: Product
+    versions: dict[tuple[str, str], str]
+    stale: str | None
+
+
+def plan_product(domain: Domain, product: Product, manifest: Mapping[str, Any], inputs: Mapping[str, str], catalog: PortCatalog) -> ProductPlan:
+    """A product is stale when any of its ports is: a product's ports are published together."""
+    versions = {port.asset_key: port_version(domain, port, manifest, inputs) for port in product.output_ports}
+    stale = None
+    for port in product.output_ports:
+        table = catalog.table(port.asset_key)
+        held = table.properties.get(PROPERTY) if table is not None and table.current_snapshot() is not None else None
+        if held != versions[port.asset_key]:
+            stale = f"{port.name}: " + ("never published" if held is None else f"data version {held} -> {versions[port.asset_key]}")
+            break
+    return ProductPlan(product, versions, stale)
