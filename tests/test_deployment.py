@@ -29,6 +29,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from platform_lib.assets.automation import INCREMENTAL
 from platform_lib.deploy.catalog_authority import drop_roles
 from platform_lib.deploy.pairing import pair
 from platform_lib.deploy.processes import Supervisor
@@ -39,7 +40,7 @@ from platform_lib.mesh import load_mesh
 from tests.conftest import TEST_SCALE_FACTOR, mesh_env
 from tests.support.free_ports import reserve_block, reserve_ports
 from tests.support.mesh_copy import edit, mesh_copy
-from tests.support.ports import port_catalog
+from tests.support.ports import current, port_catalog
 from tests.support.processes import graphql, mesh, other_server
 from tests.support.tpch import TPCH_PRODUCTS, differences
 
@@ -52,6 +53,8 @@ LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
 RUNS = """{ runsOrError(limit: 100) { ... on Runs { results {
   runId jobName status creationTime startTime endTime tags { key value } } } } }"""
 STEPS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { stepStats { stepKey status } } } }"""
+TICKS = """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { sensorState {
+  ticks(limit: 10) { timestamp status } } } } }"""
 LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
@@ -75,10 +78,11 @@ class Deployment:
     def mesh(self, *command: str, check: bool = True):
         return mesh(*command, *self.args, env=self.env, check=check, timeout=600)
 
-    def launch(self, domain: str, attempts: int = 1) -> str:
-        """Launch the domain's job as the UI does; with attempts > 1, retry what the webserver failed
-        (HTTP 500) as a client would."""
-        variables = {"p": {"selector": {"repositoryLocationName": domain, "repositoryName": "__repository__", "jobName": f"{domain}_products"}}}
+    def launch(self, domain: str, attempts: int = 1, tags: dict[str, str] | None = None) -> str:
+        """Launch the domain's job as the UI does (`tags`: as its schedule does, with the schedule's
+        tags); with attempts > 1, retry what the webserver failed (HTTP 500) as a client would."""
+        variables = {"p": {"selector": {"repositoryLocationName": domain, "repositoryName": "__repository__", "jobName": f"{domain}_products"},
+                           "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}}}
         for attempt in range(attempts):
             try:
                 result = graphql(self.url, LAUNCH, variables)
@@ -136,6 +140,12 @@ class Deployment:
                 missing = [port for port in load_mesh().domain(domain).output_ports if catalog.current(port.asset_key) is None]
             if missing:
                 assert self.finished(self.launch(domain))["status"] == "SUCCESS", f"{domain}'s run to publish {missing[0].asset_key}"
+
+    def ticked_since(self, domain: str, since: float, ticks: int = 2) -> bool:
+        """Whether the domain's automation sensor has evaluated `ticks` times since `since`."""
+        found = graphql(self.url, TICKS, {"s": {"repositoryLocationName": domain, "repositoryName": "__repository__",
+                                                "sensorName": f"{domain}_automation"}})
+        return sum(t["timestamp"] > since for t in found["sensorOrError"]["sensorState"]["ticks"]) >= ticks
 
     def pid(self, service: str) -> int:
         return int((Path(self.env["MESH_HOME"]) / "run" / f"{service}.pid").read_text())
@@ -263,6 +273,27 @@ def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployme
             table = catalog.table((domain, f"{product}_v1"))
             assert table.metadata_location.startswith(f"s3://ports/{domain}/")
             assert differences(table.scan().to_arrow(), query, TEST_SCALE_FACTOR) == [], f"{domain}.{product}"
+
+
+def test_a_scheduled_run_of_sales_that_finds_nothing_changed_wakes_no_consumer(deployment):
+    """Issue 23: a run of sales as its schedule launches it, with nothing changed since sales last
+    published, commits no snapshot and materializes nothing, so finance's and marketing's
+    automation (eager on sales' ports) start no run. The test above is its twin: a publication
+    does start them."""
+    deployment.published("customers", "supply", "sales")
+    deployment.quiet()
+    before = {port.asset_key: current(deployment.as_platform(), port.asset_key) for port in load_mesh().domain("sales").output_ports}
+    consumers = ("finance", "marketing")
+    # Whatever an earlier publication set off has been evaluated, and its runs are done.
+    settled = time.time()
+    deployment.wait(lambda: all(deployment.ticked_since(d, settled) for d in consumers), 240, "the consumers' automation evaluated")
+    deployment.quiet()
+    sales = deployment.finished(deployment.launch("sales", tags=INCREMENTAL))
+    assert sales["status"] == "SUCCESS", sales
+    assert {key: current(deployment.as_platform(), key) for key in before} == before, "a run with nothing changed committed a snapshot"
+    deployment.wait(lambda: all(deployment.ticked_since(d, sales["endTime"]) for d in consumers), 240, "the consumers' automation evaluated")
+    woken = [r for r in deployment.runs() if r["tags"].get("mesh/domain") in consumers and r["creationTime"] >= sales["startTime"]]
+    assert not woken, woken
 
 
 def test_marketing_cannot_repoint_sales_port_with_its_own_catalog_credentials(deployment):

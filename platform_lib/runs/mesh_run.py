@@ -219,7 +219,7 @@ def _selection(mesh: Mesh, broken: dict[str, list[Problem]], domains: list[str] 
     return partly | dict.fromkeys(domains or [])
 
 
-def _selected(domain: Domain, ids: set[str] | None, force: bool) -> Selection:
+def _selected(domain: Domain, ids: set[str] | None, force: bool = False) -> Selection:
     products = [product for product in domain.products if ids is None or product.id in ids]
     ports = {AssetKey(list(port.asset_key)): product.name for product in products for port in product.output_ports}
     return Selection(domain.name, domain.folder, domain.dbt_project_dir, ports, whole=ids is None, force=force)

@@ -1,0 +1,111 @@
+"""Nothing changed, nothing runs (issue 23): a `mesh run` recomputes only the products whose data
+version changed (their inputs' versions or their code), across domains, and commits no snapshot
+for the same content; `--force` recomputes everything."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterEventType, DagsterInstance
+
+from tests.conftest import mesh_env
+from tests.support.mesh_copy import edit, mesh_copy
+from tests.support.ports import port_catalog
+from tests.support.processes import mesh
+
+RUN_LINE = re.compile(r"^\[\d+/\d+\] (\w+)\s+ok .* run ([0-9a-f-]{36})$", re.MULTILINE)
+
+
+def snapshots(env) -> dict[tuple[str, str], int]:
+    """Port -> its current snapshot."""
+    with port_catalog(env) as catalog:
+        return {key: catalog.current(key).snapshot_id for key in catalog.ports()}
+
+
+def materialized(env, output: str) -> dict[str, set[str]]:
+    """Domain -> every asset the runs of one `mesh run` materialized (dbt models and ports)."""
+    runs = dict(RUN_LINE.findall(output))
+    assert runs, output
+    with DagsterInstance.from_config(str(Path(env["MESH_HOME"]) / "dagster")) as instance:
+        return {domain: {e.dagster_event.asset_key.to_user_string() for e in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)}
+                for domain, run_id in runs.items() if domain != "governance"}
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    return {"/".join(key) for key in after if before.get(key) != after[key]}
+
+
+def rewrite(path: Path, where: str) -> None:
+    """A new version of an operational source: its rows filtered."""
+    with duckdb.connect() as con:
+        con.execute(f"COPY (select * from read_parquet('{path}') where {where}) TO '{path}.new' (FORMAT parquet)")
+    os.replace(f"{path}.new", path)
+
+
+@pytest.fixture(scope="module")
+def home(seeded_env, tmp_path_factory) -> dict:
+    """A mesh of this module's own, run whole once. Each test first brings it up to date."""
+    home = tmp_path_factory.mktemp("incremental")
+    shutil.copytree(Path(seeded_env["MESH_HOME"]) / "sources", home / "sources")
+    env = mesh_env(home)
+    mesh("run", env=env)
+    return env
+
+
+def test_a_second_run_with_nothing_changed_commits_no_snapshot_and_runs_no_dbt_model(home):
+    mesh("run", env=home)
+    before = snapshots(home)
+    result = mesh("run", env=home)
+    assert snapshots(home) == before
+    assert materialized(home, result.stderr) == dict.fromkeys(["sales", "customers", "supply", "finance", "marketing"], set()), result.stderr
+    ports = re.findall(r"^    \S+\s+(\S+_v\d+)\s+(.+?)\s{2}", result.stderr, re.MULTILINE)
+    assert len(ports) == len(before) and {status for _, status in ports} == {"up to date"}, result.stderr
+
+
+def test_a_changed_operational_source_recomputes_what_reads_it_across_domains_only(home):
+    mesh("run", env=home)
+    before = snapshots(home)
+    rewrite(Path(home["MESH_HOME"]) / "sources" / "sales" / "lineitem.parquet", "l_orderkey % 97 <> 5")
+    result = mesh("run", env=home)
+    made = materialized(home, result.stderr)
+    # Sales' products that read line items, and finance's that read them in turn, are recomputed;
+    # nothing that does not (sales' orders; marketing's products read orders and customers). A
+    # recomputed product publishes only if its content changed.
+    assert {"sales/line_items_v1", "sales/pricing_summary_v1"} <= changed(before, snapshots(home)) <= {
+        "sales/line_items_v1", "sales/pricing_summary_v1", "finance/revenue_by_nation_v1", "finance/returned_item_report_v1",
+        "finance/shipping_priority_v1"}, result.stderr
+    assert {"finance/revenue_by_nation", "finance/returned_item_report", "finance/shipping_priority"} <= made["finance"], result.stderr
+    assert made["customers"] == made["supply"] == made["marketing"] == set(), result.stderr
+    assert not {"sales/orders", "sales/orders_v1"} & made["sales"], made["sales"]
+
+
+def test_force_recomputes_and_publishes_every_product(home):
+    mesh("run", env=home)
+    before = snapshots(home)
+    result = mesh("run", "--domain", "supply", "--force", env=home)
+    supply = {"/".join(key) for key in before if key[0] == "supply"}
+    assert changed(before, snapshots(home)) == supply, result.stderr
+    assert {"supply/parts", "supply/part_supply", "supply/suppliers"} | supply <= materialized(home, result.stderr)["supply"]
+
+
+def test_a_changed_model_recomputes_its_product_and_its_consumers_only(seeded_env, tmp_path):
+    root = mesh_copy(tmp_path)
+    home = tmp_path / "home"
+    shutil.copytree(Path(seeded_env["MESH_HOME"]) / "sources", home / "sources")
+    env = {**mesh_env(home), "MESH_ROOT": str(root)}
+    mesh("run", env=env)
+    before = snapshots(env)
+    edit(root / "dbt_projects" / "supply" / "models" / "products" / "suppliers.sql", "select * from {{ ref('stg_supplier') }}",
+         "select * from {{ ref('stg_supplier') }} where supplier_key % 10 <> 3")
+    result = mesh("run", env=env)
+    made = materialized(env, result.stderr)
+    assert changed(before, snapshots(env)) == {"supply/suppliers_v1", "finance/revenue_by_nation_v1"}, result.stderr
+    assert made["supply"] == {"supply/suppliers", "supply/stg_supplier", "supply/suppliers_v1"}, made["supply"]
+    assert made["sales"] == made["customers"] == made["marketing"] == set(), result.stderr
+    assert {"finance/revenue_by_nation", "finance/revenue_by_nation_v1"} <= made["finance"], made["finance"]
+    assert not {"finance/shipping_priority", "finance/returned_item_report"} & made["finance"], made["finance"]
