@@ -30,12 +30,17 @@ def _domain_phases(instance, run) -> dict[str, float]:
         kind = event.dagster_event.event_type
         if kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
             steps[event.step_key.split("_")[-1]].append(event.timestamp)
-        if kind == DagsterEventType.ASSET_MATERIALIZATION:
-            seconds = event.dagster_event.event_specific_data.materialization.metadata.get("mesh/seconds")
+        # A version recomputed to the same content is observed, not materialized, with its seconds.
+        if kind in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION):
+            recorded = event.dagster_event.event_specific_data
+            seconds = (recorded.materialization if kind == DagsterEventType.ASSET_MATERIALIZATION else recorded.asset_observation).metadata.get("mesh/seconds")
             for phase, value in (seconds.value if seconds else {}).items():
                 ports[phase] += value
-    dbt_start, dbt_end = steps["models"][0], steps["models"][-1]
-    port_start, port_end = steps["ports"][0], steps["ports"][-1]
+    # An incremental run with nothing to recompute starts no ports step (and a run that failed early
+    # may not even reach the dbt step): a missing step is a phase of 0 s, not an error.
+    first = events[0].timestamp
+    dbt_start, dbt_end = (steps["models"][0], steps["models"][-1]) if steps["models"] else (first, first)
+    port_start, port_end = (steps["ports"][0], steps["ports"][-1]) if steps["ports"] else (first, first)
     export_audit_publish = sum(ports.values())
     return {
         "binding": (bound or dbt_start) - dbt_start,
@@ -46,7 +51,7 @@ def _domain_phases(instance, run) -> dict[str, float]:
         # Steps' own bookkeeping: events, check results, the run's start and end records.
         "bookkeeping": (events[-1].timestamp - events[0].timestamp) - (dbt_end - dbt_start) - export_audit_publish,
         "_port_step": port_end - port_start,
-        "_first_event": events[0].timestamp,
+        "_first_event": first,
     }
 
 
@@ -59,8 +64,12 @@ def split(started: float, wall: float, stderr: str) -> dict:
         runs = [r for r in instance.get_run_records() if r.create_timestamp.timestamp() >= started]
         per_domain = {r.dagster_run.tags["mesh/domain"]: _domain_phases(instance, r.dagster_run) for r in runs if r.dagster_run.job_name.endswith("_products")}
         scorecard = sum((r.end_time or 0) - (r.start_time or 0) for r in runs if not r.dagster_run.job_name.endswith("_products"))
-    first = min(p["_first_event"] for p in per_domain.values())
-    totals = defaultdict(float)
+    # A domain with nothing to recompute may be told without a Dagster run: with none at all, the
+    # first run is the scorecard's.
+    starts = [p["_first_event"] for p in per_domain.values()] or [r.start_time for r in runs if r.start_time]
+    first = min(starts, default=started)
+    # Every phase, even when no domain ran.
+    totals = dict.fromkeys(("binding", "dbt", "export", "audit", "publish", "bookkeeping"), 0.0)
     for phases in per_domain.values():
         for phase, seconds in phases.items():
             if not phase.startswith("_"):

@@ -19,7 +19,7 @@ from platform_lib.engines import SPARK
 from platform_lib.lineage.classification import input_ports, traced
 from platform_lib.lineage.columns import ModelLineage
 from platform_lib.ports.binding import UnboundSource, bind_sources
-from platform_lib.ports.data_versions import input_versions, plan_product
+from platform_lib.ports.data_versions import plan
 from platform_lib.settings import dbt_environment
 
 
@@ -108,19 +108,15 @@ def changed_models(context: AssetExecutionContext, domain: Domain, manifest, pin
     """The selected models a product whose data version changed is computed from (unique ids);
     each port of the other selected products is observed up to date."""
     selected = {f"model.{domain.name}.{key.path[-1]}" for key in context.selected_asset_keys if key.path[0] == domain.name}
-    inputs = input_versions(domain, manifest, pinned)
+    models = {product.name: {f"model.{domain.name}.{port.contract.model}" for port in product.output_ports} for product in domain.products}
     needed = set()
-    for product in domain.products:
-        models = {f"model.{domain.name}.{port.contract.model}" for port in product.output_ports}
-        if not models & selected:
-            continue
-        plan = plan_product(domain, product, manifest, inputs, catalog)
-        if plan.stale is None:
-            for key, version in plan.versions.items():
+    for product_plan in plan(domain, [p for p in domain.products if models[p.name] & selected], manifest, pinned, catalog):
+        if product_plan.stale is None:
+            for key, version in product_plan.versions.items():
                 context.log_event(up_to_date(key, f"data version {version} unchanged"))
             continue
-        context.log.info(f"product {product.name} is recomputed: {plan.stale}")
-        for model in models:
+        context.log.info(f"product {product_plan.product.name} is recomputed: {product_plan.stale}")
+        for model in models[product_plan.product.name]:
             needed |= set(lineage_of(manifest, model)[0])
     return sorted(needed & selected)
 

@@ -69,5 +69,7 @@ def column_lineage(lineage: ModelLineage) -> dict[str, Any]:
 UP_TO_DATE = "mesh/up_to_date"
 
 
-def up_to_date(key: tuple[str, ...], why: str) -> AssetObservation:
-    return AssetObservation(asset_key=AssetKey(list(key)), metadata={UP_TO_DATE: why})
+def up_to_date(key: tuple[str, ...], why: str, seconds: dict[str, float] | None = None) -> AssetObservation:
+    """`seconds`: where the time of a version recomputed to the same content went, as a published
+    version's `mesh/seconds` says it."""
+    return AssetObservation(asset_key=AssetKey(list(key)), metadata={UP_TO_DATE: why} | ({"mesh/seconds": seconds} if seconds else {}))

@@ -40,7 +40,7 @@ from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.lineage.classification import CHECK_DESCRIPTION as CLASSIFICATION_DESCRIPTION
 from platform_lib.lineage.classification import PortClassification, classify, input_ports, violations
 from platform_lib.lineage.columns import ModelLineage
-from platform_lib.ports.data_versions import input_versions, plan_product
+from platform_lib.ports.data_versions import plan
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
 if TYPE_CHECKING:
@@ -249,11 +249,11 @@ def product_port_assets(
                 context.log.warning(f"{'/'.join(port.asset_key)}: {note}")
         with database.connect(read_only=True) as con:
             pinned = last_bound(con)  # what this run's binding pinned
-        plan = plan_product(domain, product, manifest, input_versions(domain, manifest, pinned), catalog)
-        if incremental(context) and plan.stale is None:
+        (product_plan,) = plan(domain, [product], manifest, pinned, catalog)
+        if incremental(context) and product_plan.stale is None:
             # dbt built a model this product shares with a product that changed.
             for port in selected:
-                yield up_to_date(port.asset_key, f"data version {plan.versions[port.asset_key]} unchanged")
+                yield up_to_date(port.asset_key, f"data version {product_plan.versions[port.asset_key]} unchanged")
             return
 
         def audited(port: OutputPort) -> Audited:
@@ -280,16 +280,17 @@ def product_port_assets(
                 try:
                     published = version.clock.time("publish", publish, version.port, product, version.table,
                                                    version.staged, context.run_id, [o.to_dict() for o in version.outcomes], catalog,
-                                                   plan.versions[version.port.asset_key], keep_same=incremental(context))
+                                                   product_plan.versions[version.port.asset_key], keep_same=incremental(context))
                 except PublishConflict as exc:
                     not_published[version.key] = str(exc)
                     continue
                 if published is None:
                     current = version.table.current_snapshot().snapshot_id
                     yield from (check_result(version.key, o, f"snapshot {current}") for o in version.outcomes)
-                    yield up_to_date(version.port.asset_key, f"recomputed, the same content as snapshot {current}: no snapshot committed")
+                    yield up_to_date(version.port.asset_key, f"recomputed, the same content as snapshot {current}: no snapshot committed",
+                                     version.clock.seconds)
                     continue
-                yield published_result(version, published, classified[version.port.asset_key].lineage, plan.versions[version.port.asset_key])
+                yield published_result(version, published, classified[version.port.asset_key].lineage, product_plan.versions[version.port.asset_key])
         finally:
             # Whatever failed, and wherever: a version staged but not yet audited included.
             discard_run(context.run_id)

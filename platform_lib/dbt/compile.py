@@ -33,7 +33,7 @@ def mesh_vars(engine: str) -> list[str]:
     return ["--vars", json.dumps({"mesh_product_materialization": PRODUCT_MATERIALIZATION[engine]})]
 
 
-def _current_manifest(project: Path, producers: ProducerIndex | None) -> dict | None:
+def prepared_manifest(project: Path, producers: ProducerIndex | None) -> dict | None:
     """The prepared manifest while nothing of the project changed since it was compiled. A
     descriptor changed since rewrites a generated file first, which makes it stale."""
     write_dbt_files(project, producers)
@@ -48,14 +48,14 @@ def _current_manifest(project: Path, producers: ProducerIndex | None) -> dict | 
 def ensure_prepared(project: Path, producers: ProducerIndex | None = None) -> None:
     """Prepare the project again when it or its descriptors changed since (`mesh run`, before any
     domain runs: a run builds from the prepared manifest and the generated files)."""
-    if _current_manifest(project, producers) is None:
+    if prepared_manifest(project, producers) is None:
         compile_project(project, project / "target", producers)
 
 
 def compiled_manifest(project: Path, producers: ProducerIndex | None = None) -> dict:
     """The manifest with each model's SQL compiled from the project as it is now: the prepared one
     while nothing of the project changed since, else a compile into a scratch target folder."""
-    manifest = _current_manifest(project, producers)
+    manifest = prepared_manifest(project, producers)
     if manifest is not None:
         return manifest
     with tempfile.TemporaryDirectory(prefix="mesh-compile-") as scratch, target_folder(project, Path(scratch) / "target") as target:

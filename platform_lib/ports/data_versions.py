@@ -62,6 +62,21 @@ def input_versions(domain: Domain, manifest: Mapping[str, Any], pinned: Mapping[
     return versions
 
 
+def current_pins(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatalog) -> dict[str, tuple[int, int]]:
+    """What binding would pin now, as `Binding.pinned` says it: each input port's current snapshot
+    (snapshot id, sequence number), for a check made without binding (`mesh run`'s, before a run)."""
+    pins = {}
+    for source in manifest["sources"].values():
+        key = source_asset_key(source)
+        if key is None or operational_table(domain.name, key) is not None:
+            continue
+        table = catalog.table(key)
+        snapshot = table.current_snapshot() if table is not None else None
+        if snapshot is not None:
+            pins[".".join(key)] = (snapshot.snapshot_id, snapshot.sequence_number)
+    return pins
+
+
 def port_version(domain: Domain, port: OutputPort, manifest: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
     code, sources = lineage_of(manifest, f"model.{domain.name}.{port.contract.model}")
     read = sorted("/".join(source_asset_key(s) or (s["unique_id"],)) for s in sources)
@@ -86,7 +101,14 @@ class ProductPlan:
     stale: str | None
 
 
-def plan_product(domain: Domain, product: Product, manifest: Mapping[str, Any], inputs: Mapping[str, str], catalog: PortCatalog) -> ProductPlan:
+def plan(domain: Domain, products: list[Product], manifest: Mapping[str, Any], pinned: Mapping[str, tuple[int, int]],
+         catalog: PortCatalog) -> list[ProductPlan]:
+    """Each product's plan, its input ports at the snapshots `pinned` (as `Binding.pinned` says them)."""
+    inputs = input_versions(domain, manifest, pinned)
+    return [_plan_product(domain, product, manifest, inputs, catalog) for product in products]
+
+
+def _plan_product(domain: Domain, product: Product, manifest: Mapping[str, Any], inputs: Mapping[str, str], catalog: PortCatalog) -> ProductPlan:
     """A product is stale when any of its ports is: a product's ports are published together."""
     versions = {port.asset_key: port_version(domain, port, manifest, inputs) for port in product.output_ports}
     stale = None

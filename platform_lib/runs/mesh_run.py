@@ -28,11 +28,13 @@ from pathlib import Path
 from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, JobDefinition, build_reconstructable_job, execute_job
 
 from platform_lib.assets.automation import DOMAIN_TAG, INCREMENTAL
-from platform_lib.dbt.compile import ensure_prepared
+from platform_lib.assets.metadata import up_to_date
+from platform_lib.dbt.compile import ensure_prepared, prepared_manifest
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey
-from platform_lib.runs.report import run_report
+from platform_lib.ports.data_versions import current_pins, plan
+from platform_lib.runs.report import PortOutcome, RunReport, run_report
 from platform_lib.settings import export_environment
 
 
@@ -157,6 +159,32 @@ def _run_domain(selection: Selection, mesh: Mesh, verbose: bool) -> DomainRun:
                     incremental=not selection.force)
 
 
+def _unchanged(selection: Selection, mesh: Mesh) -> DomainRun | None:
+    """The domain's run told without one, when it would recompute nothing: its project compiled as
+    written and every selected product's data version the one its tables hold (ports.data_versions).
+    Each port records the check, as the run's own would; None when the domain must run."""
+    started = time.perf_counter()
+    manifest = None if selection.force else prepared_manifest(selection.dbt_project_dir, mesh)
+    if manifest is None:
+        return None
+    from platform_lib.ports.catalog import PortCatalog
+
+    domain, catalog = mesh.domain(selection.domain), PortCatalog()
+    selected = [product for product in domain.products if product.name in selection.ports.values()]
+    plans = plan(domain, selected, manifest, current_pins(domain, manifest, catalog), catalog)
+    if any(product.stale for product in plans):
+        return None
+    kept = []
+    with DagsterInstance.get() as instance:
+        for product in plans:
+            for key, version in product.versions.items():
+                said = f"data version {version} unchanged"
+                instance.report_runless_asset_event(up_to_date(key, f"{said}, checked by `mesh run`"))
+                kept.append(PortOutcome(product.product.name, key[1], "up to date", said))
+    return DomainRun(domain.name, True, time.perf_counter() - started, no_run="up to date  no run: no product's inputs or code changed",
+                     details=tuple(RunReport(ports=tuple(kept)).lines()))
+
+
 def _crashed(name: str, exc: BaseException) -> DomainRun:
     """A domain run that raised before Dagster could record it (its definitions did not load)."""
     return DomainRun(name, False, no_run=f"FAILED  {type(exc).__name__}: {exc}")
@@ -187,7 +215,7 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
     mesh.run_order()  # fails with the cycle before anything runs
     tell = announce(len(selected) + 1)  # and the governance scorecard
     skipped = _skip_broken(mesh, broken, set(selected), tell, set(unbound))
-    _prepare_forks()
+    _prepare_instance()
     for run in skipped:
         del selected[run.domain]
     runs = skipped + _run_in_order(mesh, {name: _selected(mesh.domain(name), ids, force) for name, ids in selected.items()}, parallelism, verbose, tell)
@@ -256,17 +284,24 @@ def _skipped(name: str, reason: str, tell: Tell) -> DomainRun:
     return run
 
 
-def _prepare_forks() -> None:
-    """What every forked domain run would otherwise do again, or race to do, done once here."""
+def _prepare_instance() -> None:
+    """What every forked domain run, or the checks of those that need none, would otherwise do
+    again, or race to do, done once here."""
     # The instance's databases: forked runs creating them at the same time race in their schema
     # migrations.
     with DagsterInstance.get() as instance:
         instance.get_runs(limit=1)
     # The port catalog's tables likewise, and pyiceberg imported once for every forked run.
     from platform_lib.ports.catalog import PortCatalog
-    from platform_lib.ports.storage import install_extensions
 
     _ = PortCatalog().catalog
+
+
+def _prepare_forks() -> None:
+    """Before the first fork, what each domain run would otherwise pay again: not before, since a
+    mesh with nothing changed forks none."""
+    from platform_lib.ports.storage import install_extensions
+
     # DuckDB's extensions, which every run's first session would otherwise install at once.
     install_extensions()
     # dbt and its DuckDB adapter take about 2 s to import, which each run would pay again. (GX is
@@ -282,15 +317,27 @@ def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int
     after = mesh.upstream_among(selections)
     waiting, pending, succeeded, runs = set(selections), set(), set(), []
     finished: queue.Queue[DomainRun] = queue.Queue()
-    # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain keeps its
-    # allocator's high-water mark, which the next domain run in it would carry on top of its own.
-    with multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1) as pool:
+    pool = None
+    with contextlib.ExitStack() as stack:
         while True:
             for name in sorted(name for name in waiting if after[name] <= succeeded):
-                pool.apply_async(_run_domain, (selections[name], mesh, verbose), callback=finished.put,
-                                 error_callback=lambda exc, name=name: finished.put(_crashed(name, exc)))
                 waiting.discard(name)
                 pending.add(name)
+                # Checked when its producers are done: a producer that published makes it run.
+                try:
+                    unchanged = _unchanged(selections[name], mesh)
+                except Exception:  # the run will meet it too, and report it as a run's failure
+                    unchanged = None
+                if unchanged is not None:
+                    finished.put(unchanged)
+                    continue
+                if pool is None:
+                    _prepare_forks()
+                    # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain
+                    # keeps its allocator's high-water mark, which the next domain run in it would carry.
+                    pool = stack.enter_context(multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1))
+                pool.apply_async(_run_domain, (selections[name], mesh, verbose), callback=finished.put,
+                                 error_callback=lambda exc, name=name: finished.put(_crashed(name, exc)))
             if not pending:
                 return runs
             run = finished.get()
