@@ -20,6 +20,7 @@ import pytest
 from platform_lib.mesh import load_mesh
 from platform_lib.ports.binding import Binding, UnboundSource, bind_sources
 from platform_lib.ports.catalog import PortCatalog
+from platform_lib.ports.data_versions import held_version
 from platform_lib.ports.integrity import CorruptPort
 from platform_lib.ports.storage import PortStorage
 from platform_lib.ports.warehouse import Warehouse
@@ -265,7 +266,10 @@ def test_a_consumer_refuses_history_moved_back_and_accepts_a_recorded_rollback(e
     # A deliberate rollback to the full version is a new version that says why; consumers accept it.
     mesh("ports", "rollback", "sales.orders_v1", "--to", str(full.snapshot_id), "--reason", "the partial loads were a mistake", env=env)
     with ports.port_catalog(env) as catalog:
-        summary = catalog.table(ORDERS).current_snapshot().summary
+        table = catalog.table(ORDERS)
+    summary = table.current_snapshot().summary
     assert summary["mesh.rollback-reason"] == "the partial loads were a mistake" and summary["mesh.run-id"] == full.facts["run-id"]
+    # It holds the data version of the content it restores, not of the content it replaced (issue 23).
+    assert held_version(table) == table.snapshot_by_id(full.snapshot_id).summary["mesh.data-version"]
     bind_finance(env)
     assert finance_reads(env, "sales__orders_v1") == full.facts["row-count"] == 15000

@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from platform_lib.assets.automation import incremental
 from platform_lib.assets.dbt_project import MeshDbtCliResource
 from platform_lib.assets.metadata import column_lineage, column_schema, domain_tags, port_tags, up_to_date
+from platform_lib.assets.ports import reconcile
 from platform_lib.assets.resources import PortsResource, WarehouseResource
 from platform_lib.assets.run_lock import hold_domain
 from platform_lib.dbt.manifest import lineage_of, source_asset_key
@@ -112,8 +113,10 @@ def changed_models(context: AssetExecutionContext, domain: Domain, manifest, pin
     needed = set()
     for product_plan in plan(domain, [p for p in domain.products if models[p.name] & selected], manifest, pinned, catalog):
         if product_plan.stale is None:
-            for key, version in product_plan.versions.items():
-                context.log_event(up_to_date(key, f"data version {version} unchanged"))
+            for port in product_plan.product.output_ports:
+                if note := reconcile(context.instance, port, catalog):
+                    context.log.warning(f"{'/'.join(port.asset_key)}: {note}")
+                context.log_event(up_to_date(port.asset_key, f"data version {product_plan.versions[port.asset_key]} unchanged"))
             continue
         context.log.info(f"product {product_plan.product.name} is recomputed: {product_plan.stale}")
         for model in models[product_plan.product.name]:

@@ -33,11 +33,39 @@ class Invocation:
     results: list[dict]
 
 
+# What the platform's profile renders from MESH_HOME and the machine: the domain's database file,
+# DuckDB's extension directory, the memory limit. Parsing a project reads none of them.
+_PER_HOME = frozenset({"path", "config_options", "settings"})
+
+
+def _parse_survives_a_new_home() -> None:
+    """dbt parses a whole project again (its macros included: seconds per domain) whenever the
+    connection its profile renders differs from the kept parse's, and the platform's profile
+    renders paths under MESH_HOME: every new home (a test's, a benchmark's, a domain's own under
+    `mesh up`) paid a full parse on its first run. Left out of what dbt compares, the parse that
+    `mesh prepare` keeps serves every home."""
+    # Private: dbt compares `connection_info()`, which the adapter's `_connection_keys` lists, and
+    # offers no setting to narrow it.
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+
+    keys = DuckDBCredentials._connection_keys
+    if getattr(keys, "without_home", False):
+        return
+
+    def parsed_keys(self) -> tuple[str, ...]:
+        return tuple(key for key in keys(self) if key not in _PER_HOME)
+
+    parsed_keys.without_home = True
+    DuckDBCredentials._connection_keys = parsed_keys
+
+
 def invoke(args: list[str], env: Mapping[str, str] | None = None) -> Invocation:
     """dbt with `args`, `env` set in the process's environment (where the profile reads it) for
     this invocation only."""
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
+
+    _parse_survives_a_new_home()
 
     results = []
     with environment(env or {}):
@@ -74,9 +102,9 @@ def target_folder(project: Path, target: Path, keep_parse: bool = False) -> Iter
 
 
 def _keep_parse(fresh: Path, kept: Path) -> None:
-    """Keep the parse this run made for the next one. dbt re-parses a whole project when the
-    profile it renders differs from the parse's (MESH_HOME is in the profile's paths), so a parse
-    prepared elsewhere (an image build, another MESH_HOME) is replaced by this environment's."""
+    """Keep the parse this run made for the next one: a parse made by another dbt, or with other
+    vars or connection settings than those left out of the comparison (_PER_HOME), is replaced by
+    this environment's."""
     if fresh.exists() and (not kept.exists() or fresh.read_bytes() != kept.read_bytes()):
         staged = kept.with_name(f".{kept.name}.{os.getpid()}")
         shutil.copy(fresh, staged)

@@ -37,6 +37,8 @@ from platform_lib.settings import operational_source_file
 from platform_lib.sql import sql_identifier, sql_string
 
 if TYPE_CHECKING:
+    from pyiceberg.table.snapshots import Snapshot
+
     from platform_lib.ports.catalog import PortCatalog
 
 # The dbt-duckdb plugin every domain's profile declares (ports.dbt_fence), named here so a run can
@@ -62,13 +64,21 @@ def pin(domain: Domain, key: tuple[str, str], catalog: PortCatalog, last: tuple[
     check out."""
     from platform_lib.ports.integrity import verify  # pyiceberg: imported by runs, not at location load
 
-    name = ".".join(key)
     table = catalog.table(key)
+    snapshot = granted(domain, key, table, catalog.storage)
+    require_forward(domain, key, table, snapshot, last)
+    return snapshot.snapshot_id, snapshot.sequence_number, verify(table, snapshot, catalog.storage)
+
+
+def granted(domain: Domain, key: tuple[str, str], table, storage: PortStorage) -> Snapshot:
+    """The port's current snapshot, once its contract as published grants the domain the role its
+    input port reads with."""
+    name = ".".join(key)
     snapshot = table.current_snapshot() if table else None
     if snapshot is None:
         raise UnboundSource(f"port {name} has no published version yet; materialize it in domain {key[0]} first")
     try:
-        contract = published_port(key, table.metadata_location, table.properties, catalog.storage).port.contract
+        contract = published_port(key, table.metadata_location, table.properties, storage).port.contract
     except DescriptorError as exc:
         raise UnboundSource(str(exc)) from None
     role = _role(domain, key)
@@ -79,8 +89,7 @@ def pin(domain: Domain, key: tuple[str, str], catalog: PortCatalog, last: tuple[
             f"port {name}: domain {domain.name} is not granted role {role or '(none named)'} on {contract.id} as published "
             f"(snapshot {snapshot.snapshot_id}); request it from the {key[0]} domain"
         )
-    require_forward(domain, key, table, snapshot, last)
-    return snapshot.snapshot_id, snapshot.sequence_number, verify(table, snapshot, catalog.storage)
+    return snapshot
 
 
 def require_forward(domain: Domain, key: tuple[str, str], table, snapshot, last: tuple[int, int] | None) -> None:

@@ -8,9 +8,10 @@ the current one.
 - Inputs: each operational source's file version (size and modification time, what its
   observation records) and each input port's snapshot, the one binding pinned for the run.
 
-The version travels with the port's table (a table property, `PROPERTY`), written with every
-snapshot, and alone when a recomputed version's content equals the current snapshot's, so that no
-snapshot is committed for the same content and no consumer is woken.
+The version is a fact of each snapshot the platform publishes (`PROPERTY` in its summary). When a
+recomputed version's content is the current snapshot's, no snapshot is committed (no consumer is
+woken): the table's property `PROPERTY` then names the snapshot and the version it holds now. A
+snapshot committed any other way holds no version, and its port is recomputed.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.keys import operational_table
 from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.descriptors.yaml_file import dump
+from platform_lib.ports.binding import granted
 from platform_lib.ports.masking import masked_select
 from platform_lib.settings import operational_source_file
 
 if TYPE_CHECKING:
     from platform_lib.ports.catalog import PortCatalog
 
-PROPERTY = "mesh.data-version"
+# The snapshot's fact (summary key `mesh.data-version`), and the table property of the same name.
+FACT = "data-version"
+PROPERTY = f"mesh.{FACT}"
 # The platform's own release: how it exports, masks and audits.
 _PLATFORM = release("tpch-mesh")
 
@@ -64,16 +68,15 @@ def input_versions(domain: Domain, manifest: Mapping[str, Any], pinned: Mapping[
 
 def current_pins(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatalog) -> dict[str, tuple[int, int]]:
     """What binding would pin now, as `Binding.pinned` says it: each input port's current snapshot
-    (snapshot id, sequence number), for a check made without binding (`mesh run`'s, before a run)."""
+    (snapshot id, sequence number), for a check made without binding (`mesh run`'s, before a run).
+    A port binding would refuse (not granted, not published) raises UnboundSource, as binding would."""
     pins = {}
     for source in manifest["sources"].values():
         key = source_asset_key(source)
         if key is None or operational_table(domain.name, key) is not None:
             continue
-        table = catalog.table(key)
-        snapshot = table.current_snapshot() if table is not None else None
-        if snapshot is not None:
-            pins[".".join(key)] = (snapshot.snapshot_id, snapshot.sequence_number)
+        snapshot = granted(domain, key, catalog.table(key), catalog.storage)
+        pins[".".join(key)] = (snapshot.snapshot_id, snapshot.sequence_number)
     return pins
 
 
@@ -114,8 +117,25 @@ def _plan_product(domain: Domain, product: Product, manifest: Mapping[str, Any],
     stale = None
     for port in product.output_ports:
         table = catalog.table(port.asset_key)
-        held = table.properties.get(PROPERTY) if table is not None and table.current_snapshot() is not None else None
-        if held != versions[port.asset_key]:
-            stale = f"{port.name}: " + ("never published" if held is None else f"data version {held} -> {versions[port.asset_key]}")
+        if table is None or table.current_snapshot() is None:
+            stale = f"{port.name}: never published"
+        elif (held := held_version(table)) != versions[port.asset_key]:
+            stale = f"{port.name}: " + (f"data version {held} -> {versions[port.asset_key]}" if held else "its current snapshot holds no data version")
+        if stale:
             break
     return ProductPlan(product, versions, stale)
+
+
+def held_version(table) -> str | None:
+    """The data version of the table's current snapshot: as noted since it was published, or as
+    published."""
+    snapshot = table.current_snapshot()
+    noted, _, version = table.properties.get(PROPERTY, "").partition(" ")
+    if version and noted == str(snapshot.snapshot_id):
+        return version
+    return (snapshot.summary.additional_properties if snapshot.summary else {}).get(PROPERTY)
+
+
+def noted(table, version: str) -> dict[str, str]:
+    """The table property saying that its current snapshot's data version is now `version`."""
+    return {PROPERTY: f"{table.current_snapshot().snapshot_id} {version}"}

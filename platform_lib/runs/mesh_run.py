@@ -29,11 +29,12 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, JobD
 
 from platform_lib.assets.automation import DOMAIN_TAG, INCREMENTAL
 from platform_lib.assets.metadata import up_to_date
+from platform_lib.assets.ports import reconcile
 from platform_lib.dbt.compile import ensure_prepared, prepared_manifest
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey
-from platform_lib.ports.data_versions import current_pins, plan
+from platform_lib.ports.data_versions import ProductPlan, current_pins, plan
 from platform_lib.runs.report import PortOutcome, RunReport, run_report
 from platform_lib.settings import export_environment
 
@@ -153,34 +154,51 @@ def _run_domain(selection: Selection, mesh: Mesh, verbose: bool) -> DomainRun:
     # in the domain's forked run: dbt run in the parent would leave its threads' locks held in
     # every child forked after it.
     ensure_prepared(selection.dbt_project_dir, mesh)
+    # Checked now that its producers are done: one that published makes it run.
+    plans = _unchanged(selection, mesh)
+    if plans is not None:
+        return _told_unchanged(mesh.domain(selection.domain), plans, started)
     defs = load_definitions(selection.folder)
     assets = None if selection.whole else _products_assets(defs, selection.ports)
     return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets,
                     incremental=not selection.force)
 
 
-def _unchanged(selection: Selection, mesh: Mesh) -> DomainRun | None:
-    """The domain's run told without one, when it would recompute nothing: its project compiled as
-    written and every selected product's data version the one its tables hold (ports.data_versions).
-    Each port records the check, as the run's own would; None when the domain must run."""
-    started = time.perf_counter()
+def _unchanged(selection: Selection, mesh: Mesh) -> list[ProductPlan] | None:
+    """Each selected product's plan, when none needs recomputing: the domain's project is compiled
+    as written and every data version is the one its tables hold (ports.data_versions); None
+    when the domain must run."""
     manifest = None if selection.force else prepared_manifest(selection.dbt_project_dir, mesh)
     if manifest is None:
         return None
+    from platform_lib.ports.binding import UnboundSource
     from platform_lib.ports.catalog import PortCatalog
 
     domain, catalog = mesh.domain(selection.domain), PortCatalog()
     selected = [product for product in domain.products if product.name in selection.ports.values()]
-    plans = plan(domain, selected, manifest, current_pins(domain, manifest, catalog), catalog)
-    if any(product.stale for product in plans):
+    try:
+        pins = current_pins(domain, manifest, catalog)
+    except UnboundSource:  # the run refuses it, and tells why
         return None
-    kept = []
+    plans = plan(domain, selected, manifest, pins, catalog)
+    return None if any(product.stale for product in plans) else plans
+
+
+def _told_unchanged(domain: Domain, plans: list[ProductPlan], started: float) -> DomainRun:
+    """The domain's run told without one, doing what a run's would besides: what a killed run left
+    staged is cleared, a version a killed run committed is recorded, each port records the check."""
+    from platform_lib.ports.catalog import PortCatalog
+    from platform_lib.ports.publish import clear_dead_staging
+
+    clear_dead_staging(domain)
+    catalog, kept = PortCatalog(), []
     with DagsterInstance.get() as instance:
         for product in plans:
-            for key, version in product.versions.items():
-                said = f"data version {version} unchanged"
-                instance.report_runless_asset_event(up_to_date(key, f"{said}, checked by `mesh run`"))
-                kept.append(PortOutcome(product.product.name, key[1], "up to date", said))
+            for port in product.product.output_ports:
+                said = f"data version {product.versions[port.asset_key]} unchanged"
+                reconciled = reconcile(instance, port, catalog)
+                instance.report_runless_asset_event(up_to_date(port.asset_key, f"{said}, checked by `mesh run`"))
+                kept.append(PortOutcome(product.product.name, port.asset_key[1], "up to date", said + (f"; {reconciled}" if reconciled else "")))
     return DomainRun(domain.name, True, time.perf_counter() - started, no_run="up to date  no run: no product's inputs or code changed",
                      details=tuple(RunReport(ports=tuple(kept)).lines()))
 
@@ -218,7 +236,8 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
     _prepare_instance()
     for run in skipped:
         del selected[run.domain]
-    runs = skipped + _run_in_order(mesh, {name: _selected(mesh.domain(name), ids, force) for name, ids in selected.items()}, parallelism, verbose, tell)
+    selections = {name: _selected(mesh.domain(name), ids, force) for name, ids in selected.items()}
+    runs = skipped + (_all_unchanged(mesh, selections, tell) or _run_in_order(mesh, selections, parallelism, verbose, tell))
     governance = run_governance(verbose)
     tell(governance)
     return runs + [governance]
@@ -284,6 +303,26 @@ def _skipped(name: str, reason: str, tell: Tell) -> DomainRun:
     return run
 
 
+def _all_unchanged(mesh: Mesh, selections: dict[str, Selection], tell: Tell) -> list[DomainRun]:
+    """Every domain told without a run when none has anything to recompute: then no producer
+    publishes, and no consumer has more to do than it has now. Checked before any fork (a fork
+    while this process reads the catalog would copy its locks held), and no dbt imported. Empty
+    when some domain must run: each then checks for itself in its forked run."""
+    started = time.perf_counter()
+    checked = {}
+    for name in (name for name in mesh.run_order() if name in selections):
+        try:
+            checked[name] = _unchanged(selections[name], mesh)
+        except Exception:  # the domain's run meets it too, and reports it as its failure
+            return []
+        if checked[name] is None:
+            return []
+    runs = [_told_unchanged(mesh.domain(name), plans, started) for name, plans in checked.items()]
+    for run in runs:
+        tell(run)
+    return runs
+
+
 def _prepare_instance() -> None:
     """What every forked domain run, or the checks of those that need none, would otherwise do
     again, or race to do, done once here."""
@@ -298,8 +337,8 @@ def _prepare_instance() -> None:
 
 
 def _prepare_forks() -> None:
-    """Before the first fork, what each domain run would otherwise pay again: not before, since a
-    mesh with nothing changed forks none."""
+    """What each forked domain run would otherwise pay again, paid once before the forks (and not
+    by a mesh with nothing changed, which forks none)."""
     from platform_lib.ports.storage import install_extensions
 
     # DuckDB's extensions, which every run's first session would otherwise install at once.
@@ -317,27 +356,16 @@ def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int
     after = mesh.upstream_among(selections)
     waiting, pending, succeeded, runs = set(selections), set(), set(), []
     finished: queue.Queue[DomainRun] = queue.Queue()
-    pool = None
-    with contextlib.ExitStack() as stack:
+    _prepare_forks()
+    # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain keeps its
+    # allocator's high-water mark, which the next domain run in it would carry on top of its own.
+    with multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1) as pool:
         while True:
             for name in sorted(name for name in waiting if after[name] <= succeeded):
-                waiting.discard(name)
-                pending.add(name)
-                # Checked when its producers are done: a producer that published makes it run.
-                try:
-                    unchanged = _unchanged(selections[name], mesh)
-                except Exception:  # the run will meet it too, and report it as a run's failure
-                    unchanged = None
-                if unchanged is not None:
-                    finished.put(unchanged)
-                    continue
-                if pool is None:
-                    _prepare_forks()
-                    # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain
-                    # keeps its allocator's high-water mark, which the next domain run in it would carry.
-                    pool = stack.enter_context(multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1))
                 pool.apply_async(_run_domain, (selections[name], mesh, verbose), callback=finished.put,
                                  error_callback=lambda exc, name=name: finished.put(_crashed(name, exc)))
+                waiting.discard(name)
+                pending.add(name)
             if not pending:
                 return runs
             run = finished.get()
