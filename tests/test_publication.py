@@ -70,8 +70,8 @@ def assert_refused_and_consumers_unaffected(env, before: dict, result) -> None:
     assert current(env) == before, "a failed audit must not move the current version"
     assert ports.read_port(env, PROFILES).num_rows == before.facts["row-count"]
     # The consumer still runs, bound to the last good version (its run's log, which says so, shows
-    # only with --verbose).
-    result = mesh("run", "--domain", "finance", "--verbose", env=env)
+    # only with --verbose); forced, as nothing it reads changed.
+    result = mesh("run", "--domain", "finance", "--force", "--verbose", env=env)
     assert f"'customers/customer_profiles_v1': 'snapshot {before.snapshot_id}'" in result.stderr
     with ports.port_catalog(env) as catalog:
         (data_file,) = catalog.data_files(catalog.table(PROFILES), before.snapshot_id)
@@ -162,6 +162,6 @@ def test_a_run_killed_during_publication_leaves_every_port_readable(env):
         assert ports.read_port(env, key).num_rows == after.facts["row-count"]
     staging = Path(env["MESH_HOME"]) / "staging" / "customers"
     assert any(staging.glob("*/*/data.parquet")), "the killed run left the versions it audited staged"
-    mesh("run", "--domain", "customers", env=env)
+    mesh("run", "--domain", "customers", "--force", env=env)
     assert all(current(env, key).snapshot_id != before[key].snapshot_id for key in keys)
     assert not any(staging.glob("*/*/data.parquet")), "the next run clears what the killed run staged"

@@ -30,6 +30,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, JobD
 from platform_lib.assets.automation import DOMAIN_TAG, INCREMENTAL
 from platform_lib.assets.metadata import up_to_date
 from platform_lib.assets.ports import reconcile
+from platform_lib.assets.resources import PortsResource
 from platform_lib.dbt.compile import ensure_prepared, prepared_manifest
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
@@ -172,9 +173,8 @@ def _unchanged(selection: Selection, mesh: Mesh) -> list[ProductPlan] | None:
     if manifest is None:
         return None
     from platform_lib.ports.binding import UnboundSource
-    from platform_lib.ports.catalog import PortCatalog
 
-    domain, catalog = mesh.domain(selection.domain), PortCatalog()
+    domain, catalog = mesh.domain(selection.domain), _catalog_of(selection.domain)
     selected = [product for product in domain.products if product.name in selection.ports.values()]
     try:
         pins = current_pins(domain, manifest, catalog)
@@ -184,14 +184,20 @@ def _unchanged(selection: Selection, mesh: Mesh) -> list[ProductPlan] | None:
     return None if any(product.stale for product in plans) else plans
 
 
+def _catalog_of(domain: str):
+    """The port catalog as the domain's runs reach it: with its own identity (its ports resource)."""
+    from platform_lib.ports.catalog import PortCatalog
+
+    return PortCatalog(PortsResource.from_settings(domain).storage())
+
+
 def _told_unchanged(domain: Domain, plans: list[ProductPlan], started: float) -> DomainRun:
     """The domain's run told without one, doing what a run's would besides: what a killed run left
     staged is cleared, a version a killed run committed is recorded, each port records the check."""
-    from platform_lib.ports.catalog import PortCatalog
     from platform_lib.ports.publish import clear_dead_staging
 
     clear_dead_staging(domain)
-    catalog, kept = PortCatalog(), []
+    catalog, kept = _catalog_of(domain.name), []
     with DagsterInstance.get() as instance:
         for product in plans:
             for port in product.product.output_ports:
