@@ -51,7 +51,8 @@ def seeded_env(tmp_path_factory) -> Mapping[str, str]:
 def mesh_run(seeded_env) -> Mapping[str, str]:
     """The whole mesh materialized once through `mesh run`: the environment it ran in, with the
     run's stderr as MESH_RUN_LOG. seeded_env itself is left as it was."""
-    result = mesh("run", env=seeded_env)
+    # Forced: every port published by this run, whatever other tests ran on seeded_env before.
+    result = mesh("run", "--force", env=seeded_env)
     return MappingProxyType({**seeded_env, "MESH_RUN_LOG": result.stderr})
 
 
