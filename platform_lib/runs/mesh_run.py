@@ -158,7 +158,8 @@ def _run_domain(selection: Selection, mesh: Mesh, verbose: bool) -> DomainRun:
     # Checked now that its producers are done: one that published makes it run.
     plans = _unchanged(selection, mesh)
     if plans is not None:
-        return _told_unchanged(mesh.domain(selection.domain), plans, started)
+        with DagsterInstance.get() as instance:
+            return _told_unchanged(mesh.domain(selection.domain), plans, started, instance)
     defs = load_definitions(selection.folder)
     assets = None if selection.whole else _products_assets(defs, selection.ports)
     return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets,
@@ -191,20 +192,19 @@ def _catalog_of(domain: str):
     return PortCatalog(PortsResource.from_settings(domain).storage())
 
 
-def _told_unchanged(domain: Domain, plans: list[ProductPlan], started: float) -> DomainRun:
+def _told_unchanged(domain: Domain, plans: list[ProductPlan], started: float, instance: DagsterInstance) -> DomainRun:
     """The domain's run told without one, doing what a run's would besides: what a killed run left
     staged is cleared, a version a killed run committed is recorded, each port records the check."""
     from platform_lib.ports.publish import clear_dead_staging
 
     clear_dead_staging(domain)
     catalog, kept = _catalog_of(domain.name), []
-    with DagsterInstance.get() as instance:
-        for product in plans:
-            for port in product.product.output_ports:
-                said = f"data version {product.versions[port.asset_key]} unchanged"
-                reconciled = reconcile(instance, port, catalog)
-                instance.report_runless_asset_event(up_to_date(port.asset_key, f"{said}, checked by `mesh run`"))
-                kept.append(PortOutcome(product.product.name, port.asset_key[1], "up to date", said + (f"; {reconciled}" if reconciled else "")))
+    for product in plans:
+        for port in product.product.output_ports:
+            said = f"data version {product.versions[port.asset_key]} unchanged"
+            reconciled = reconcile(instance, port, catalog)
+            instance.report_runless_asset_event(up_to_date(port.asset_key, f"{said}, checked by `mesh run`"))
+            kept.append(PortOutcome(product.product.name, port.asset_key[1], "up to date", said + (f"; {reconciled}" if reconciled else "")))
     return DomainRun(domain.name, True, time.perf_counter() - started, no_run="up to date  no run: no product's inputs or code changed",
                      details=tuple(RunReport(ports=tuple(kept)).lines()))
 
@@ -323,7 +323,8 @@ def _all_unchanged(mesh: Mesh, selections: dict[str, Selection], tell: Tell) -> 
             return []
         if checked[name] is None:
             return []
-    runs = [_told_unchanged(mesh.domain(name), plans, started) for name, plans in checked.items()]
+    with DagsterInstance.get() as instance:  # one for every domain: each costs a fifth of a second
+        runs = [_told_unchanged(mesh.domain(name), plans, started, instance) for name, plans in checked.items()]
     for run in runs:
         tell(run)
     return runs
