@@ -20,6 +20,7 @@ from tests.support.processes import mesh
 
 RUN_LINE = re.compile(r"^\[\d+/\d+\] (\w+)\s+ok .* run ([0-9a-f-]{36})$", re.MULTILINE)
 DOMAIN_LINE = re.compile(r"^\[\d+/\d+\] (\w+) ", re.MULTILINE)
+UP_TO_DATE = re.compile(r"^\[\d+/\d+\] (\w+)\s+up to date  no run", re.MULTILINE)
 
 
 def snapshots(env) -> dict[tuple[str, str], int]:
@@ -63,10 +64,10 @@ def test_a_second_run_with_nothing_changed_commits_no_snapshot_and_runs_no_dbt_m
     before = snapshots(home)
     result = mesh("run", env=home)
     assert snapshots(home) == before
-    # No domain needed a Dagster run (no dbt model, no materialization): the scorecard's alone.
-    assert set(dict(RUN_LINE.findall(result.stderr))) == {"governance"}, result.stderr
-    assert sorted(re.findall(r"^\[\d+/\d+\] (\w+)\s+up to date  no run", result.stderr, re.MULTILINE)) == [
-        "customers", "finance", "marketing", "sales", "supply"], result.stderr
+    # No Dagster run (no dbt model, no materialization): not a domain's, and not the scorecard's,
+    # which would record what the last run recorded.
+    assert RUN_LINE.findall(result.stderr) == [], result.stderr
+    assert sorted(UP_TO_DATE.findall(result.stderr)) == ["customers", "finance", "governance", "marketing", "sales", "supply"], result.stderr
     ports = re.findall(r"^    \S+\s+(\S+_v\d+)\s+(.+?)\s{2}", result.stderr, re.MULTILINE)
     assert len(ports) == len(before) and {status for _, status in ports} == {"up to date"}, result.stderr
     # Each port records that it was checked, as an observation (which wakes no consumer).
@@ -117,3 +118,14 @@ def test_a_changed_model_recomputes_its_product_and_its_consumers_only(seeded_en
     assert made["sales"] == made["customers"] == made["marketing"] == set(), result.stderr
     assert {"finance/revenue_by_nation", "finance/revenue_by_nation_v1"} <= made["finance"], made["finance"]
     assert not {"finance/shipping_priority", "finance/returned_item_report"} & made["finance"], made["finance"]
+    # Two ports published, and every policy judges the mesh as before: the scorecard needs no run.
+    assert "governance" in UP_TO_DATE.findall(result.stderr), result.stderr
+
+    # A policy held to a higher severity changes the scorecard, and no data version: only the
+    # scorecard runs.
+    edit(root / "domains" / "customers" / "domain.yaml", "operationalSources:", "governance:\n  severities: {deprecated-consumers: error}\noperationalSources:")
+    result = mesh("run", env=env)
+    assert [domain for domain, _ in RUN_LINE.findall(result.stderr)] == ["governance"], result.stderr
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        scorecard = instance.get_latest_materialization_event(AssetKey(["governance", "scorecard"])).asset_materialization
+    assert scorecard.metadata["violations"].value == 1, scorecard.metadata

@@ -238,9 +238,6 @@ def product_port_assets(
         from platform_lib.quality.audit import audit
 
         catalog = PortCatalog(ports.storage())
-        inputs = input_ports(domain, PublishedPorts(catalog.storage).producer_of)
-        # The product's own models only: each product of the domain is a step of its own.
-        classified = classify(domain, manifest, inputs, product.output_ports)
         database, masking_key = warehouse.warehouse(catalog.storage), masking.key()
         hold_domain(context, domain, database.path)  # held already when the run's dbt models ran first
         selected = [by_key[key] for key in sorted(context.selected_asset_keys)]
@@ -255,6 +252,9 @@ def product_port_assets(
             for port in selected:
                 yield up_to_date(port.asset_key, f"data version {product_plan.versions[port.asset_key]} unchanged")
             return
+        inputs = input_ports(domain, PublishedPorts(catalog.storage).producer_of)
+        # The product's own models only: each product of the domain is a step of its own.
+        classified = classify(domain, manifest, inputs, product.output_ports)
 
         def audited(port: OutputPort) -> Audited:
             key, clock = AssetKey(list(port.asset_key)), Stopwatch()

@@ -59,6 +59,19 @@ def _parse_survives_a_new_home() -> None:
     DuckDBCredentials._connection_keys = parsed_keys
 
 
+def warm_up() -> None:
+    """What every invocation in a fresh process pays before dbt does anything, paid once by a
+    process that forks invocations: dbt's imports (about 2 s) and the JSON schemas dbt builds to
+    validate a project and its profile (0.6 s; cached per class once built)."""
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dbt.cli.main import dbtRunner  # noqa: F401
+    from dbt.contracts.project import Configuration, PackageConfig, ProfileConfig, Project, ProjectFlags
+    from dbt.contracts.selection import SelectorFile
+
+    for contract in (DuckDBCredentials, Configuration, PackageConfig, ProfileConfig, Project, ProjectFlags, SelectorFile):
+        contract.json_schema()
+
+
 def invoke(args: list[str], env: Mapping[str, str] | None = None) -> Invocation:
     """dbt with `args`, `env` set in the process's environment (where the profile reads it) for
     this invocation only."""

@@ -3,6 +3,9 @@ Without Dagster: the catalog shows it too; the scheduled asset is the governance
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from platform_lib.dbt.manifest import load_manifest
 from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.producers import Layered
@@ -40,3 +43,9 @@ def score(workspace_file, published: PublishedPorts | None = None) -> tuple[list
         findings[name] = problems
         rows.append(domain_score(name, problems, 0, 0))
     return rows, findings
+
+
+def version_of(rows: list[dict], findings: dict[str, list[Problem]]) -> str:
+    """The scorecard's data version: the same rows and findings, the same version."""
+    said = {domain: [str(problem) for problem in problems] for domain, problems in sorted(findings.items())}
+    return hashlib.sha256(json.dumps([rows, said], sort_keys=True).encode()).hexdigest()[:16]

@@ -32,6 +32,7 @@ from platform_lib.assets.metadata import up_to_date
 from platform_lib.assets.ports import reconcile
 from platform_lib.assets.resources import PortsResource
 from platform_lib.dbt.compile import ensure_prepared, prepared_manifest
+from platform_lib.dbt.invoke import warm_up
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey
@@ -214,11 +215,18 @@ def _crashed(name: str, exc: BaseException) -> DomainRun:
     return DomainRun(name, False, no_run=f"FAILED  {type(exc).__name__}: {exc}")
 
 
-def run_governance(verbose: bool) -> DomainRun:
-    """The governance scorecard over the mesh as it now stands (its location's scheduled job)."""
+def run_governance(verbose: bool, incremental: bool = False) -> DomainRun:
+    """The governance scorecard over the mesh as it now stands (its location's scheduled job);
+    `incremental`: without a run when the last one recorded the scorecard as it stands."""
     started = time.perf_counter()
-    from platform_lib.governance.definitions import defs, governance_job
+    from platform_lib.governance.definitions import SCORECARD, defs, governance_job, recorded_as_is
 
+    if incremental:
+        with DagsterInstance.get() as instance:
+            if recorded := recorded_as_is(instance):
+                said = f"the scorecard is the one run {recorded} recorded"
+                instance.report_runless_asset_event(up_to_date(SCORECARD.path, f"{said}, checked by `mesh run`"))
+                return DomainRun("governance", True, time.perf_counter() - started, no_run=f"up to date  no run: {said}")
     return _execute("governance", defs, governance_job.name, started, {}, verbose)
 
 
@@ -239,12 +247,15 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
     mesh.run_order()  # fails with the cycle before anything runs
     tell = announce(len(selected) + 1)  # and the governance scorecard
     skipped = _skip_broken(mesh, broken, set(selected), tell, set(unbound))
-    _prepare_instance()
     for run in skipped:
         del selected[run.domain]
     selections = {name: _selected(mesh.domain(name), ids, force) for name, ids in selected.items()}
-    runs = skipped + (_all_unchanged(mesh, selections, tell) or _run_in_order(mesh, selections, parallelism, verbose, tell))
-    governance = run_governance(verbose)
+    # One instance for what this process does before any fork: each costs a fifth of a second.
+    with DagsterInstance.get() as instance:
+        _prepare_instance(instance)
+        told = _all_unchanged(mesh, selections, tell, instance)
+    runs = skipped + (told or _run_in_order(mesh, selections, parallelism, verbose, tell))
+    governance = run_governance(verbose, incremental=not force)
     tell(governance)
     return runs + [governance]
 
@@ -309,7 +320,7 @@ def _skipped(name: str, reason: str, tell: Tell) -> DomainRun:
     return run
 
 
-def _all_unchanged(mesh: Mesh, selections: dict[str, Selection], tell: Tell) -> list[DomainRun]:
+def _all_unchanged(mesh: Mesh, selections: dict[str, Selection], tell: Tell, instance: DagsterInstance) -> list[DomainRun]:
     """Every domain told without a run when none has anything to recompute: then no producer
     publishes, and no consumer has more to do than it has now. Checked before any fork (a fork
     while this process reads the catalog would copy its locks held), and no dbt imported. Empty
@@ -323,20 +334,18 @@ def _all_unchanged(mesh: Mesh, selections: dict[str, Selection], tell: Tell) -> 
             return []
         if checked[name] is None:
             return []
-    with DagsterInstance.get() as instance:  # one for every domain: each costs a fifth of a second
-        runs = [_told_unchanged(mesh.domain(name), plans, started, instance) for name, plans in checked.items()]
+    runs = [_told_unchanged(mesh.domain(name), plans, started, instance) for name, plans in checked.items()]
     for run in runs:
         tell(run)
     return runs
 
 
-def _prepare_instance() -> None:
+def _prepare_instance(instance: DagsterInstance) -> None:
     """What every forked domain run, or the checks of those that need none, would otherwise do
     again, or race to do, done once here."""
     # The instance's databases: forked runs creating them at the same time race in their schema
     # migrations.
-    with DagsterInstance.get() as instance:
-        instance.get_runs(limit=1)
+    instance.get_runs(limit=1)
     # The port catalog's tables likewise, and pyiceberg imported once for every forked run.
     from platform_lib.ports.catalog import PortCatalog
 
@@ -350,10 +359,9 @@ def _prepare_forks() -> None:
 
     # DuckDB's extensions, which every run's first session would otherwise install at once.
     install_extensions()
-    # dbt and its DuckDB adapter take about 2 s to import, which each run would pay again. (GX is
-    # imported only by an audit that needs it: quality.audit.)
-    for module in ("dbt.cli.main", "dbt.adapters.duckdb"):
-        importlib.import_module(module)
+    # dbt's imports and schemas, which each run would pay again. (GX is imported only by an audit
+    # that needs it: quality.audit.)
+    warm_up()
 
 
 def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int | None, verbose: bool, tell: Tell) -> list[DomainRun]:
