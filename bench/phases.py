@@ -65,9 +65,10 @@ def split(started: float, wall: float, stderr: str) -> dict:
         per_domain = {r.dagster_run.tags["mesh/domain"]: _domain_phases(instance, r.dagster_run) for r in runs if r.dagster_run.job_name.endswith("_products")}
         scorecard = sum((r.end_time or 0) - (r.start_time or 0) for r in runs if not r.dagster_run.job_name.endswith("_products"))
     # A domain with nothing to recompute may be told without a Dagster run: with none at all, the
-    # first run is the scorecard's.
+    # first run is the scorecard's; with not even that one, the whole wall is start-up and the
+    # up-to-date checks.
     starts = [p["_first_event"] for p in per_domain.values()] or [r.start_time for r in runs if r.start_time]
-    first = min(starts, default=started)
+    first = min(starts, default=started + wall)
     # Every phase, even when no domain ran.
     totals = dict.fromkeys(("binding", "dbt", "export", "audit", "publish", "bookkeeping"), 0.0)
     for phases in per_domain.values():

@@ -16,6 +16,7 @@ from platform_lib.dbt.manifest import load_manifest
 from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.mesh import load_mesh
 from platform_lib.ports.binding import UnboundSource
+from platform_lib.ports.data_versions import code_version
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
 pytestmark = pytest.mark.unit
@@ -61,8 +62,9 @@ def test_each_port_is_an_asset_behind_its_model_with_a_blocking_check_per_rule(n
     model_keys = {MeshTranslator(domain, None).get_asset_key(model) for model in models}
     assert domain.output_ports
     for port in domain.output_ports:
-        spec = port_spec(domain, port, None)
-        assert spec.key == AssetKey(list(port.asset_key)) and spec.group_name == name and spec.code_version == port.contract.version
+        spec = port_spec(domain, port, load_manifest(domain), None)
+        assert spec.key == AssetKey(list(port.asset_key)) and spec.group_name == name
+        assert spec.code_version == code_version(domain, port, load_manifest(domain))
         (dep,) = spec.deps
         assert dep.asset_key == AssetKey([name, port.contract.model]) and dep.asset_key in model_keys
         assert [c.name for c in spec.metadata["dagster/column_schema"].columns] == [c.name for c in port.contract.columns]

@@ -16,7 +16,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance
 from tests.conftest import mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.ports import port_catalog
-from tests.support.processes import mesh
+from tests.support.processes import graphql, mesh, webserver
 
 RUN_LINE = re.compile(r"^\[\d+/\d+\] (\w+)\s+ok .* run ([0-9a-f-]{36})$", re.MULTILINE)
 DOMAIN_LINE = re.compile(r"^\[\d+/\d+\] (\w+) ", re.MULTILINE)
@@ -36,6 +36,20 @@ def materialized(env, output: str) -> dict[str, set[str]]:
     with DagsterInstance.from_config(str(Path(env["MESH_HOME"]) / "dagster")) as instance:
         return {domain: {e.dagster_event.asset_key.to_user_string() for e in instance.all_logs(runs[domain], of_type=DagsterEventType.ASSET_MATERIALIZATION)}
                 if domain in runs else set() for domain in DOMAIN_LINE.findall(output) if domain != "governance"}
+
+
+STALENESS_OF = ("supply/suppliers", "supply/suppliers_v1", "supply/parts_v1", "finance/revenue_by_nation_v1")
+STALENESS = """
+query Staleness($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) {
+  assetKey { path } staleStatus staleCauses { reason category } } }
+"""
+
+
+def staleness(url: str) -> dict[str, tuple[str, list[str]]]:
+    """What the UI says of some assets: each one's stale status, and why."""
+    keys = [{"path": key.split("/")} for key in STALENESS_OF]
+    nodes = graphql(url, STALENESS, {"keys": keys})["assetNodes"]
+    return {"/".join(n["assetKey"]["path"]): (n["staleStatus"], [c["reason"] for c in n["staleCauses"]]) for n in nodes}
 
 
 def changed(before: dict, after: dict) -> set[str]:
@@ -111,7 +125,16 @@ def test_a_changed_model_recomputes_its_product_and_its_consumers_only(seeded_en
     before = snapshots(env)
     edit(root / "dbt_projects" / "supply" / "models" / "products" / "suppliers.sql", "select * from {{ ref('stg_supplier') }}",
          "select * from {{ ref('stg_supplier') }} where supplier_key % 10 <> 3")
-    result = mesh("run", env=env)
+    mesh("prepare", env=env)
+    with webserver(env, root=root) as url:
+        # The UI shows it the Dagster way: the model and its port have a new code version (the
+        # port's is the code part of its data version); finance's port, whose input has no new
+        # data version yet, is not stale until there is one.
+        stale = staleness(url)
+        assert stale["supply/suppliers"] == stale["supply/suppliers_v1"] == ("STALE", ["has a new code version"]), stale
+        assert stale["supply/parts_v1"] == stale["finance/revenue_by_nation_v1"] == ("FRESH", []), stale
+        result = mesh("run", env=env)
+        assert {key: status for key, (status, _) in staleness(url).items()} == dict.fromkeys(STALENESS_OF, "FRESH"), result.stderr
     made = materialized(env, result.stderr)
     assert changed(before, snapshots(env)) == {"supply/suppliers_v1", "finance/revenue_by_nation_v1"}, result.stderr
     assert made["supply"] == {"supply/suppliers", "supply/stg_supplier", "supply/suppliers_v1"}, made["supply"]

@@ -40,7 +40,7 @@ from platform_lib.lineage.classification import CHECK as CLASSIFICATION_CHECK
 from platform_lib.lineage.classification import CHECK_DESCRIPTION as CLASSIFICATION_DESCRIPTION
 from platform_lib.lineage.classification import PortClassification, classify, input_ports, violations
 from platform_lib.lineage.columns import ModelLineage
-from platform_lib.ports.data_versions import plan
+from platform_lib.ports.data_versions import code_version, plan
 from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def freshness_policy(port: OutputPort) -> FreshnessPolicy | None:
     return FreshnessPolicy.time_window(fail_window=late_after, warn_window=frequency if frequency and latency else None)
 
 
-def port_spec(domain: Domain, port: OutputPort, automation_condition: AutomationCondition | None) -> AssetSpec:
+def port_spec(domain: Domain, port: OutputPort, manifest: Mapping[str, Any], automation_condition: AutomationCondition | None) -> AssetSpec:
     return AssetSpec(
         key=AssetKey(list(port.asset_key)),
         deps=[AssetKey(list(model_key(domain.name, port.contract.model)))],
@@ -82,7 +82,7 @@ def port_spec(domain: Domain, port: OutputPort, automation_condition: Automation
         owners=domain.owners,
         kinds={"iceberg", "port"},
         tags=port_tags(port),
-        code_version=port.contract.version,
+        code_version=code_version(domain, port, manifest),
         # Not materialized when the run finds it up to date (ports.data_versions).
         skippable=True,
         automation_condition=automation_condition,
@@ -224,7 +224,7 @@ def product_port_assets(
 
     @multi_asset(
         name=f"{domain.name}_{product.name}_ports",
-        specs=[port_spec(domain, port, automation_condition) for port in by_key.values()],
+        specs=[port_spec(domain, port, manifest, automation_condition) for port in by_key.values()],
         check_specs=[spec for port in by_key.values() for spec in check_specs(port)],
         can_subset=True,
     )

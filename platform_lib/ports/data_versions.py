@@ -80,18 +80,27 @@ def current_pins(domain: Domain, manifest: Mapping[str, Any], catalog: PortCatal
     return pins
 
 
-def port_version(domain: Domain, port: OutputPort, manifest: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
-    code, sources = lineage_of(manifest, f"model.{domain.name}.{port.contract.model}")
-    read = sorted("/".join(source_asset_key(s) or (s["unique_id"],)) for s in sources)
-    facts = {
+def _digest(facts: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def code_version(domain: Domain, port: OutputPort, manifest: Mapping[str, Any]) -> str:
+    """The code part of the port's version, which is also its Dagster code version: the UI shows a
+    port whose code changed as stale before any run."""
+    code, _ = lineage_of(manifest, f"model.{domain.name}.{port.contract.model}")
+    return _digest({
         "platform": _PLATFORM,
         "engine": domain.engine,
         "contract": dump(port.contract.data),
         "export": masked_select(port.contract, model_relation(port, manifest)),
         "models": dict(sorted(code.items())),
-        "inputs": {key: inputs.get(key, "unknown") for key in read},
-    }
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+    })
+
+
+def port_version(domain: Domain, port: OutputPort, manifest: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
+    _, sources = lineage_of(manifest, f"model.{domain.name}.{port.contract.model}")
+    read = sorted("/".join(source_asset_key(s) or (s["unique_id"],)) for s in sources)
+    return _digest({"code": code_version(domain, port, manifest), "inputs": {key: inputs.get(key, "unknown") for key in read}})
 
 
 @dataclass(frozen=True)
