@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -252,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DescriptorError, KeyError, ValueError, RuntimeError, OSError) as exc:
         print(f"mesh {args.command}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        # The process ends with the command. The interpreter's last collections would walk every
+        # object it built (Dagster's, pyiceberg's: 0.8 s of a `mesh run` with nothing changed)
+        # only to find what exit frees anyway.
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -201,12 +201,13 @@ def _told_unchanged(domain: Domain, plans: list[ProductPlan], started: float, in
 
     clear_dead_staging(domain)
     catalog, kept = _catalog_of(domain.name), []
+    reconciled = reconcile(instance, [port for product in plans for port in product.product.output_ports], catalog)
     for product in plans:
         for port in product.product.output_ports:
             said = f"data version {product.versions[port.asset_key]} unchanged"
-            reconciled = reconcile(instance, port, catalog)
             instance.report_runless_asset_event(up_to_date(port.asset_key, f"{said}, checked by `mesh run`"))
-            kept.append(PortOutcome(product.product.name, port.asset_key[1], "up to date", said + (f"; {reconciled}" if reconciled else "")))
+            note = reconciled.get(port.asset_key)
+            kept.append(PortOutcome(product.product.name, port.asset_key[1], "up to date", said + (f"; {note}" if note else "")))
     return DomainRun(domain.name, True, time.perf_counter() - started, no_run="up to date  no run: no product's inputs or code changed",
                      details=tuple(RunReport(ports=tuple(kept)).lines()))
 
