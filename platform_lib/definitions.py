@@ -79,7 +79,7 @@ def build_domain(folder: Path, resources: Mapping[str, ConfigurableResource] | N
     resources = {**domain_resources(domain.name), **(resources or {})}
     # What the producers published, as the domain's runs will read it (its ports resource, its
     # identity): the input ports' columns of a manifest prepared here, and what the policies judge.
-    published = PublishedPorts(resources["ports"].process_config_and_initialize().storage())
+    published = PublishedPorts(resources["ports"].storage())
     project = dbt_project(domain.dbt_project_dir)
     if not project.manifest_path.exists():
         project = prepare(domain.dbt_project_dir, published)

@@ -116,6 +116,9 @@ def test_secrets_are_configured_by_the_variable_that_holds_them_and_read_at_run_
     assert masking.shared_secret == EnvVar("MESH_MASKING_SALT") and ports.s3_secret_access_key == EnvVar("MESH_S3_SECRET_ACCESS_KEY")
     assert masking.process_config_and_initialize().key() == b"a deployment's secret"
     assert ports.process_config_and_initialize().storage().s3.secret_key == "an s3 secret"
+    # And as the location's load and `mesh run`'s up-to-date check reach the port catalog, without
+    # Dagster's processing of the configuration (an ephemeral instance: 0.1 s of every load).
+    assert ports.storage().s3.secret_key == "an s3 secret"
     # Unset when the location loads: the installation's key file, no EnvVar a run would fail to read.
     monkeypatch.delenv("MESH_MASKING_SALT")
     masking = MaskingResource.from_settings().process_config_and_initialize()

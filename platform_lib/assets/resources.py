@@ -45,6 +45,12 @@ def _secret(variable: str) -> str:
     return EnvVar(variable) if os.environ.get(variable) else ""
 
 
+def _value(field: str) -> str:
+    """A field's value, also before Dagster processed the configuration (a location's load, `mesh
+    run`'s up-to-date check), when a secret is still the EnvVar naming the variable that holds it."""
+    return (field.get_value() or "") if isinstance(field, EnvVar) else field
+
+
 class PortsResource(ConfigurableResource):
     """The port catalog and the storage of the port tables, reached as one S3 identity."""
 
@@ -69,7 +75,7 @@ class PortsResource(ConfigurableResource):
 
     def storage(self) -> PortStorage:
         keys = s3_keys(Path(self.s3_credentials_file)) if self.s3_credentials_file else {
-            "access_key": self.s3_access_key_id, "secret_key": self.s3_secret_access_key,
+            "access_key": _value(self.s3_access_key_id), "secret_key": _value(self.s3_secret_access_key),
         }
         return PortStorage(self.catalog_uri, self.warehouse_uri, S3(self.s3_endpoint, self.s3_region, **keys))
 
