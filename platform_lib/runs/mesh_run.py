@@ -361,9 +361,10 @@ def _prepare_forks() -> None:
 
     # DuckDB's extensions, which every run's first session would otherwise install at once.
     install_extensions()
-    # dbt's imports and schemas, which each run would pay again. (GX is imported only by an audit
-    # that needs it: quality.audit.)
+    # dbt's imports and schemas, and dagster-dbt's, which each run would pay again. (GX is imported
+    # only by an audit that needs it: quality.audit.)
     warm_up()
+    import platform_lib.assets.dbt  # noqa: F401
     # What this process built so far is every fork's, unchanged: out of the garbage collector's
     # reach, a fork's collections neither walk it nor copy the pages they would touch.
     gc.freeze()
