@@ -173,6 +173,16 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+_FIRST_EMBEDDED_INSTANCE = "telemetry:\n  enabled: false\n"
+# Dagster's default SQLite storage in DAGSTER_HOME, its event log's databases opened once per process.
+EMBEDDED_INSTANCE = _FIRST_EMBEDDED_INSTANCE + """event_log_storage:
+  module: platform_lib.runs.event_log
+  class: KeptConnectionsEventLogStorage
+  config:
+    base_dir: {event_logs}
+"""
+
+
 def export_environment() -> None:
     """For the commands that start Dagster or dbt (`mesh run`, `mesh ui`, `mesh check`), never a code
     location: the resolved homes in this process's environment and that of the processes it starts,
@@ -182,5 +192,6 @@ def export_environment() -> None:
     os.environ["MESH_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
     dagster_home().mkdir(parents=True, exist_ok=True)
     instance_config = dagster_home() / "dagster.yaml"
-    if not instance_config.exists():
-        instance_config.write_text("telemetry:\n  enabled: false\n")
+    # A home made before the event log kept its connections has the first default: same databases.
+    if not instance_config.exists() or instance_config.read_text() == _FIRST_EMBEDDED_INSTANCE:
+        instance_config.write_text(EMBEDDED_INSTANCE.format(event_logs=dagster_home() / "history" / "runs"))
