@@ -23,7 +23,7 @@ from dagster import (
 
 from platform_lib.governance.evaluate import errors
 from platform_lib.governance.scorecard import score, version_of
-from platform_lib.mesh import domain_folders
+from platform_lib.mesh import Survey, domain_folders
 from platform_lib.ports.identities import PLATFORM
 from platform_lib.ports.published import PublishedPorts
 from platform_lib.ports.storage import PortStorage
@@ -43,16 +43,16 @@ COLUMNS = TableSchema(columns=[
 ])
 
 
-def scored(workspace_file=WORKSPACE_FILE):
+def scored(workspace_file=WORKSPACE_FILE, around: Survey | None = None):
     """The scorecard of the mesh as it stands: every domain's published contracts, read as the platform."""
-    return score(workspace_file, PublishedPorts(PortStorage.from_settings(PLATFORM)))
+    return score(workspace_file, PublishedPorts(PortStorage.from_settings(PLATFORM)), around)
 
 
-def recorded_as_is(instance: DagsterInstance) -> str | None:
+def recorded_as_is(instance: DagsterInstance, around: Survey) -> str | None:
     """The run that recorded the scorecard as it would be scored now, if the last one did: then a
     run would record it again, the same."""
     latest = instance.get_latest_materialization_event(SCORECARD)
-    if latest is None or latest.asset_materialization.tags.get("dagster/data_version") != version_of(*scored()):
+    if latest is None or latest.asset_materialization.tags.get("dagster/data_version") != version_of(*scored(around=around)):
         return None
     return latest.run_id
 

@@ -11,7 +11,7 @@ from platform_lib.descriptors.errors import Problem, collect
 from platform_lib.descriptors.producers import Layered
 from platform_lib.governance.evaluate import domain_policies, errors, evaluate
 from platform_lib.governance.policy import Subject
-from platform_lib.mesh import survey
+from platform_lib.mesh import Survey, survey
 from platform_lib.ports.published import PublishedPorts
 
 
@@ -25,9 +25,10 @@ def domain_score(name: str, findings: list[Problem], policies: int, products: in
     }
 
 
-def score(workspace_file, published: PublishedPorts | None = None) -> tuple[list[dict], dict[str, list[Problem]]]:
-    """(one row per domain, findings per domain). A domain whose descriptors do not load scores 0."""
-    around = survey(workspace_file)
+def score(workspace_file, published: PublishedPorts | None = None, around: Survey | None = None) -> tuple[list[dict], dict[str, list[Problem]]]:
+    """(one row per domain, findings per domain). A domain whose descriptors do not load scores 0.
+    `around`: the workspace's survey, when the caller has it already."""
+    around = around or survey(workspace_file)
     # Producers outside this workspace (domains deployed from their own repositories) are judged
     # by what they published.
     producers = Layered(around.mesh, published or PublishedPorts())

@@ -217,16 +217,17 @@ def _crashed(name: str, exc: BaseException) -> DomainRun:
     return DomainRun(name, False, no_run=f"FAILED  {type(exc).__name__}: {exc}")
 
 
-def run_governance(verbose: bool, incremental: bool = False) -> DomainRun:
+def run_governance(verbose: bool, around: Survey, incremental: bool = False) -> DomainRun:
     """The governance scorecard over the mesh as it now stands (its location's scheduled job);
-    `incremental`: without a run when the last one recorded the scorecard as it stands."""
+    `incremental`: without a run when the last one recorded the scorecard as it stands (`around`:
+    the workspace's survey, whose descriptors a run does not change)."""
     started = time.perf_counter()
     from platform_lib.governance.definitions import SCORECARD, defs, governance_job, recorded_as_is
 
     if incremental:
         with DagsterInstance.get() as instance:
             try:
-                recorded = recorded_as_is(instance)
+                recorded = recorded_as_is(instance, around)
             except Exception:  # the scorecard's run meets it too, and reports it as its failure
                 recorded = None
             if recorded:
@@ -261,7 +262,7 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
         _prepare_instance(instance)
         told = _all_unchanged(mesh, selections, tell, instance)
     runs = skipped + (told or _run_in_order(mesh, selections, parallelism, verbose, tell))
-    governance = run_governance(verbose, incremental=not force)
+    governance = run_governance(verbose, survey, incremental=not force)
     tell(governance)
     return runs + [governance]
 
