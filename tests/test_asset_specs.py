@@ -71,3 +71,16 @@ def test_each_port_is_an_asset_behind_its_model_with_a_blocking_check_per_rule(n
         checks = check_specs(port)
         assert [c.name for c in checks] == [SCHEMA_CHECK, CLASSIFICATION_CHECK, *(rule.name for rule in contract_rules(port.contract))]
         assert all(c.blocking and c.asset_key == spec.key for c in checks)
+
+
+def test_a_port_code_version_changes_with_the_compiled_sql_of_the_models_it_is_computed_from():
+    sales = MESH.domain("sales")
+    manifest = load_manifest(sales)
+    before = {port.asset_key[1]: code_version(sales, port, manifest) for port in sales.output_ports}
+    # A staging model two of the ports are computed from, the third not.
+    edited = copy.deepcopy(manifest)
+    edited["nodes"]["model.sales.stg_lineitem"]["compiled_code"] += "\nwhere l_quantity > 0"
+    after = {port.asset_key[1]: code_version(sales, port, edited) for port in sales.output_ports}
+    assert after["line_items_v1"] != before["line_items_v1"]
+    assert after["pricing_summary_v1"] != before["pricing_summary_v1"]
+    assert after["orders_v1"] == before["orders_v1"]
