@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -16,7 +18,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance
 from tests.conftest import mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.ports import port_catalog
-from tests.support.processes import graphql, mesh, webserver
+from tests.support.processes import REPO, graphql, mesh, webserver
 
 RUN_LINE = re.compile(r"^\[\d+/\d+\] (\w+)\s+ok .* run ([0-9a-f-]{36})$", re.MULTILINE)
 DOMAIN_LINE = re.compile(r"^\[\d+/\d+\] (\w+) ", re.MULTILINE)
@@ -88,6 +90,19 @@ def test_a_second_run_with_nothing_changed_commits_no_snapshot_and_runs_no_dbt_m
     with DagsterInstance.from_config(str(Path(home["MESH_HOME"]) / "dagster")) as instance:
         (checked,) = instance.fetch_observations(AssetKey(["sales", "orders_v1"]), limit=1).records
     assert "unchanged, checked by `mesh run`" in checked.asset_observation.metadata["mesh/up_to_date"].value
+
+
+def test_with_nothing_changed_the_commands_own_process_never_opens_the_catalog(home):
+    """Whether anything changed is asked in a process forked before Dagster is imported
+    (runs.unchanged): the command's own process imports Dagster to record the check, and neither
+    pyiceberg nor dbt. Each is a second of imports, most of what such a run would cost."""
+    mesh("run", env=home)
+    said = subprocess.run([sys.executable, "-c", (
+        "import sys\nfrom platform_lib.cli.main import main\nrc = main(['run'])\n"
+        "print(rc, sorted(m for m in ('dagster', 'pyiceberg', 'dbt') if m in sys.modules))")],
+        env=home, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert sorted(UP_TO_DATE.findall(said.stderr)) == ["customers", "finance", "governance", "marketing", "sales", "supply"], said.stderr
+    assert said.stdout.split("\n")[-2] == "0 ['dagster']", said.stdout + said.stderr
 
 
 def test_a_changed_operational_source_recomputes_what_reads_it_across_domains_only(home):

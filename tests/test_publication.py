@@ -17,7 +17,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from platform_lib.mesh import load_mesh
-from platform_lib.ports.catalog import PortVersion
+from platform_lib.ports.version import PortVersion
 from tests.conftest import mesh_env
 from tests.support import ports
 from tests.support.processes import BIN, REPO, mesh

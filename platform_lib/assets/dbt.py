@@ -113,7 +113,7 @@ def changed_models(context: AssetExecutionContext, domain: Domain, manifest, pin
     needed = set()
     for product_plan in plan(domain, [p for p in domain.products if models[p.name] & selected], manifest, pinned, catalog):
         if product_plan.stale is None:
-            for key, note in reconcile(context.instance, product_plan.product.output_ports, catalog).items():
+            for key, note in reconcile(context.instance, product_plan.product.output_ports, catalog.current).items():
                 context.log.warning(f"{'/'.join(key)}: {note}")
             for port in product_plan.product.output_ports:
                 context.log_event(up_to_date(port.asset_key, f"data version {product_plan.versions[port.asset_key]} unchanged"))

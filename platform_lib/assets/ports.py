@@ -5,7 +5,7 @@ is audited before any is published, and a refused port holds back the other port
 the catalog holds but Dagster never recorded (its run was killed between the two) is recorded first."""
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ from platform_lib.quality.rules import SCHEMA_CHECK, contract_rules
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-    from platform_lib.ports.catalog import PortCatalog, PortVersion
+    from platform_lib.ports.version import PortVersion
     from platform_lib.quality.audit import CheckOutcome
 
 
@@ -139,11 +139,12 @@ def version_metadata(port: OutputPort, version: "PortVersion") -> dict[str, Any]
     }
 
 
-def reconcile(instance: DagsterInstance, ports: list[OutputPort], catalog: "PortCatalog") -> dict[tuple[str, ...], str]:
+def reconcile(instance: DagsterInstance, ports: list[OutputPort], current: Callable[[tuple[str, str]], "PortVersion | None"]) -> dict[tuple[str, ...], str]:
     """A run killed between its catalog commit and its materialization event leaves a current
-    version Dagster never recorded. Consumers read what the catalog says, so whenever Dagster's last
-    materialization differs from it, the catalog's version is recorded, reported by the platform
-    rather than by a run (the one that published it is gone). Returns what was recorded, by port."""
+    version Dagster never recorded. Consumers read what the catalog says (`current`: a port's
+    current version there, `PortCatalog.current`), so whenever Dagster's last materialization
+    differs from it, the catalog's version is recorded, reported by the platform rather than by a
+    run (the one that published it is gone). Returns what was recorded, by port."""
     # Dagster's last materializations of all the ports in one query: one per port cost a few
     # hundredths of a second each.
     latest = instance.get_latest_materialization_events([AssetKey(list(port.asset_key)) for port in ports])
@@ -153,7 +154,7 @@ def reconcile(instance: DagsterInstance, ports: list[OutputPort], catalog: "Port
         event = latest.get(key)
         recorded = event.asset_materialization.metadata.get("mesh/snapshot_id") if event else None
         recorded = recorded.value if recorded else None
-        version = catalog.current(port.asset_key)
+        version = current(port.asset_key)
         if version is None or str(version.snapshot_id) == recorded:
             continue
         notes[port.asset_key] = note = (
@@ -244,7 +245,7 @@ def product_port_assets(
         database, masking_key = warehouse.warehouse(catalog.storage), masking.key()
         hold_domain(context, domain, database.path)  # held already when the run's dbt models ran first
         selected = [by_key[key] for key in sorted(context.selected_asset_keys)]
-        for key, note in reconcile(context.instance, selected, catalog).items():
+        for key, note in reconcile(context.instance, selected, catalog.current).items():
             context.log.warning(f"{'/'.join(key)}: {note}")
         with database.connect(read_only=True) as con:
             pinned = last_bound(con)  # what this run's binding pinned

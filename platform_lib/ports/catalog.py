@@ -10,8 +10,6 @@ published, which is all a consumer needs to bind to the port without the produce
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -32,9 +30,7 @@ from sqlalchemy.exc import OperationalError
 from platform_lib.descriptors.keys import table_name
 from platform_lib.ports.published import CATALOG_NAME
 from platform_lib.ports.storage import CatalogUnreachable, PortStorage, path_of
-
-# Snapshot summary keys: the facts of one published version.
-FACTS = ("contract-id", "contract-version", "run-id", "schema-fingerprint", "row-count", "published-at", "checks")
+from platform_lib.ports.version import PortVersion
 
 
 def schema_fingerprint(schema) -> str:
@@ -43,27 +39,6 @@ def schema_fingerprint(schema) -> str:
 
 class PublishConflict(RuntimeError):
     """Another run published the port between this run's start and its commit."""
-
-
-@dataclass(frozen=True)
-class PortVersion:
-    """One published version of a port: an Iceberg snapshot and the facts in its summary."""
-
-    key: tuple[str, str]
-    snapshot_id: int
-    facts: dict
-
-    @classmethod
-    def of(cls, key: tuple[str, str], snapshot: Snapshot) -> PortVersion:
-        summary = snapshot.summary.additional_properties if snapshot.summary else {}
-        facts = {name: summary.get(f"mesh.{name}") for name in FACTS}
-        facts["checks"] = json.loads(facts["checks"] or "[]")
-        facts["row-count"] = int(summary.get("total-records", 0))
-        return cls(key, snapshot.snapshot_id, facts)
-
-    @property
-    def published_at(self) -> datetime:
-        return datetime.fromisoformat(self.facts["published-at"])
 
 
 def overwrite(tx, table: Table, base: Snapshot | None, files: list, summary: dict[str, str]) -> None:

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pyarrow.fs import FileSelector
 
 from platform_lib.descriptors.keys import table_name
-from platform_lib.ports.catalog import PortCatalog, PortVersion, overwrite
+from platform_lib.ports.catalog import PortCatalog, overwrite
 from platform_lib.ports.storage import path_of
+from platform_lib.ports.version import PortVersion
 
 # Iceberg names a table's metadata files <number>-<uuid>.metadata.json, the number growing by one per commit.
 METADATA_FILE = re.compile(r"^(\d+)-[0-9a-f-]+\.metadata\.json$")

@@ -26,7 +26,7 @@ from platform_lib.descriptors.product import OutputPort, Product
 from platform_lib.descriptors.yaml_file import dump
 from platform_lib.engines import SPARK
 from platform_lib.engines.spark import table_relation
-from platform_lib.ports.catalog import PortCatalog, PortVersion, PublishConflict, schema_fingerprint
+from platform_lib.ports.catalog import PortCatalog, PublishConflict, schema_fingerprint
 from platform_lib.ports.data_versions import FACT as DATA_VERSION
 from platform_lib.ports.data_versions import noted
 from platform_lib.ports.history import restore_newest
@@ -34,6 +34,7 @@ from platform_lib.ports.integrity import CONTENT, content_fact, sha256
 from platform_lib.ports.masking import masked_select, masking_macro
 from platform_lib.ports.published import CONTRACT, PRODUCT
 from platform_lib.ports.storage import on_s3, path_of
+from platform_lib.ports.version import PortVersion
 from platform_lib.ports.warehouse import Warehouse
 from platform_lib.settings import mesh_home, orphan_grace, staging_dir
 from platform_lib.sql import sql_string

@@ -31,14 +31,15 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, JobD
 from platform_lib.assets.automation import DOMAIN_TAG, INCREMENTAL
 from platform_lib.assets.metadata import up_to_date
 from platform_lib.assets.ports import reconcile
-from platform_lib.assets.resources import PortsResource
-from platform_lib.dbt.compile import ensure_prepared, prepared_manifest
+from platform_lib.dbt.compile import ensure_prepared
 from platform_lib.dbt.invoke import warm_up
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.mesh import Mesh, Survey
-from platform_lib.ports.data_versions import ProductPlan, current_pins, plan
+from platform_lib.ports.data_versions import ProductPlan
+from platform_lib.ports.version import PortVersion
 from platform_lib.runs.report import PortOutcome, RunReport, run_report
+from platform_lib.runs.unchanged import Checking, MeshCheck, catalog_of, plans
 from platform_lib.settings import export_environment
 
 
@@ -158,10 +159,14 @@ def _run_domain(selection: Selection, mesh: Mesh, verbose: bool) -> DomainRun:
     # every child forked after it.
     ensure_prepared(selection.dbt_project_dir, mesh)
     # Checked now that its producers are done: one that published makes it run.
-    plans = _unchanged(selection, mesh)
-    if plans is not None:
+    unchanged = _unchanged(selection, mesh)
+    if unchanged is not None:
+        from platform_lib.ports.publish import clear_dead_staging
+
+        domain = mesh.domain(selection.domain)
+        clear_dead_staging(domain)
         with DagsterInstance.get() as instance:
-            return _told_unchanged(mesh.domain(selection.domain), plans, started, instance)
+            return _told_unchanged(domain, unchanged, started, instance, catalog_of(domain.name).current)
     defs = load_definitions(selection.folder)
     assets = None if selection.whole else _products_assets(defs, selection.ports)
     return _execute(selection.domain, defs, f"{selection.domain}_products", started, selection.ports, verbose, assets,
@@ -172,37 +177,22 @@ def _unchanged(selection: Selection, mesh: Mesh) -> list[ProductPlan] | None:
     """Each selected product's plan, when none needs recomputing: the domain's project is compiled
     as written and every data version is the one its tables hold (ports.data_versions); None
     when the domain must run."""
-    manifest = None if selection.force else prepared_manifest(selection.dbt_project_dir, mesh)
-    if manifest is None:
+    if selection.force:
         return None
-    from platform_lib.ports.binding import UnboundSource
-
-    domain, catalog = mesh.domain(selection.domain), _catalog_of(selection.domain)
+    domain = mesh.domain(selection.domain)
     selected = [product for product in domain.products if product.name in selection.ports.values()]
-    try:
-        pins = current_pins(domain, manifest, catalog)
-    except UnboundSource:  # the run refuses it, and tells why
-        return None
-    plans = plan(domain, selected, manifest, pins, catalog)
-    return None if any(product.stale for product in plans) else plans
+    found = plans(domain, selected, mesh, catalog_of(domain.name))
+    return None if found is None or any(product.stale for product in found) else found
 
 
-def _catalog_of(domain: str):
-    """The port catalog as the domain's runs reach it: with its own identity (its ports resource)."""
-    from platform_lib.ports.catalog import PortCatalog
-
-    return PortCatalog(PortsResource.from_settings(domain).storage())
-
-
-def _told_unchanged(domain: Domain, plans: list[ProductPlan], started: float, instance: DagsterInstance) -> DomainRun:
-    """The domain's run told without one, doing what a run's would besides: what a killed run left
-    staged is cleared, a version a killed run committed is recorded, each port records the check."""
-    from platform_lib.ports.publish import clear_dead_staging
-
-    clear_dead_staging(domain)
-    catalog, kept = _catalog_of(domain.name), []
-    reconciled = reconcile(instance, [port for product in plans for port in product.product.output_ports], catalog)
-    for product in plans:
+def _told_unchanged(domain: Domain, unchanged: list[ProductPlan], started: float, instance: DagsterInstance,
+                    current: Callable[[tuple[str, str]], PortVersion | None]) -> DomainRun:
+    """The domain's run told without one, doing what a run's would besides (its staging cleared
+    first by the caller): a version a killed run committed is recorded (`current`: a port's
+    current version in the catalog), each port records the check."""
+    kept = []
+    reconciled = reconcile(instance, [port for product in unchanged for port in product.product.output_ports], current)
+    for product in unchanged:
         for port in product.product.output_ports:
             said = f"data version {product.versions[port.asset_key]} unchanged"
             instance.report_runless_asset_event(up_to_date(port.asset_key, f"{said}, checked by `mesh run`"))
@@ -217,15 +207,16 @@ def _crashed(name: str, exc: BaseException) -> DomainRun:
     return DomainRun(name, False, no_run=f"FAILED  {type(exc).__name__}: {exc}")
 
 
-def run_governance(verbose: bool, around: Survey, incremental: bool = False) -> DomainRun:
+def run_governance(verbose: bool, around: Survey, incremental: bool = False, instance: DagsterInstance | None = None) -> DomainRun:
     """The governance scorecard over the mesh as it now stands (its location's scheduled job);
     `incremental`: without a run when the last one recorded the scorecard as it stands (`around`:
-    the workspace's survey, whose descriptors a run does not change)."""
+    the workspace's survey, whose descriptors a run does not change), checked on `instance` when
+    the caller has one open."""
     started = time.perf_counter()
     from platform_lib.governance.definitions import SCORECARD, defs, governance_job, recorded_as_is
 
     if incremental:
-        with DagsterInstance.get() as instance:
+        with contextlib.nullcontext(instance) if instance else DagsterInstance.get() as instance:
             try:
                 recorded = recorded_as_is(instance, around)
             except Exception:  # the scorecard's run meets it too, and reports it as its failure
@@ -238,15 +229,18 @@ def run_governance(verbose: bool, around: Survey, incremental: bool = False) -> 
 
 
 def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[str] | None = None, parallelism: int | None = None,
-                products: list[str] | None = None, verbose: bool = False, force: bool = False) -> list[DomainRun]:
+                products: list[str] | None = None, verbose: bool = False, force: bool = False,
+                checking: Checking | None = None) -> list[DomainRun]:
     """Run the selected domains' jobs (of some, only the products named), each after the selected
     domains upstream of it, then the governance scorecard. A run recomputes only the products whose
     data version changed (ports.data_versions), every selected one with `force`. A domain that does not load, or whose run
     fails, is skipped with every domain downstream of it; the domains independent of it still run.
-    `announce(n)`: what to tell of each of the n runs as it finishes."""
+    `announce(n)`: what to tell of each of the n runs as it finishes; `checking`: the check of the
+    mesh already under way (runs.unchanged), else started here."""
     if "workspace" in survey.problems:
         raise DescriptorError(survey.problems["workspace"])
     export_environment()
+    checking = checking or (None if force else Checking(survey.mesh))
     # Per domain, now that the workspace loaded: what does not load, and what binds no port.
     unbound = _unbound(survey)
     mesh, broken = survey.mesh, survey.problems | unbound
@@ -260,9 +254,11 @@ def run_domains(survey: Survey, announce: Callable[[int], Tell], domains: list[s
     # One instance for what this process does before any fork: each costs a fifth of a second.
     with DagsterInstance.get() as instance:
         _prepare_instance(instance)
-        told = _all_unchanged(mesh, selections, tell, instance)
+        told = _all_unchanged(mesh, selections, tell, instance, checking.result() if checking else None)
+        # With no run, the scorecard is checked on the same instance: another costs a tenth of a second.
+        governance = run_governance(verbose, survey, incremental=True, instance=instance) if told else None
     runs = skipped + (told or _run_in_order(mesh, selections, parallelism, verbose, tell))
-    governance = run_governance(verbose, survey, incremental=not force)
+    governance = governance or run_governance(verbose, survey, incremental=not force)
     tell(governance)
     return runs + [governance]
 
@@ -327,43 +323,44 @@ def _skipped(name: str, reason: str, tell: Tell) -> DomainRun:
     return run
 
 
-def _all_unchanged(mesh: Mesh, selections: dict[str, Selection], tell: Tell, instance: DagsterInstance) -> list[DomainRun]:
-    """Every domain told without a run when none has anything to recompute: then no producer
-    publishes, and no consumer has more to do than it has now. Checked before any fork (a fork
-    while this process reads the catalog would copy its locks held), and no dbt imported. Empty
-    when some domain must run: each then checks for itself in its forked run."""
+def _all_unchanged(mesh: Mesh, selections: dict[str, Selection], tell: Tell, instance: DagsterInstance,
+                   checked: MeshCheck | None) -> list[DomainRun]:
+    """Every domain told without a run when the check of the mesh (runs.unchanged, no dbt imported)
+    found nothing to recompute in any selected product: then no producer publishes, and no consumer
+    has more to do than it has now. Empty when some domain must run (or there was no check): each
+    then checks for itself in its forked run."""
     started = time.perf_counter()
-    checked = {}
+    if checked is None:
+        return []
+    unchanged = {}
     for name in (name for name in mesh.run_order() if name in selections):
-        try:
-            checked[name] = _unchanged(selections[name], mesh)
-        except Exception:  # the domain's run meets it too, and reports it as its failure
+        by_product = checked.plans.get(name)
+        if by_product is None:
             return []
-        if checked[name] is None:
+        selected = set(selections[name].ports.values())
+        unchanged[name] = [by_product[product.name] for product in mesh.domain(name).products if product.name in selected]
+        if any(product.stale for product in unchanged[name]):
             return []
-    runs = [_told_unchanged(mesh.domain(name), plans, started, instance) for name, plans in checked.items()]
+    runs = [_told_unchanged(mesh.domain(name), plans, started, instance, checked.current.get) for name, plans in unchanged.items()]
     for run in runs:
         tell(run)
     return runs
 
 
 def _prepare_instance(instance: DagsterInstance) -> None:
-    """What every forked domain run, or the checks of those that need none, would otherwise do
-    again, or race to do, done once here."""
-    # The instance's databases: forked runs creating them at the same time race in their schema
-    # migrations.
+    """The instance's databases, created once here: forked runs creating them at the same time race
+    in their schema migrations."""
     instance.get_runs(limit=1)
-    # The port catalog's tables likewise, and pyiceberg imported once for every forked run.
-    from platform_lib.ports.catalog import PortCatalog
-
-    _ = PortCatalog().catalog
 
 
 def _prepare_forks() -> None:
-    """What each forked domain run would otherwise pay again, paid once before the forks (and not
-    by a mesh with nothing changed, which forks none)."""
+    """What each forked domain run would otherwise pay again, or race to do, paid once before the
+    forks (and not by a mesh with nothing changed, which forks none)."""
+    from platform_lib.ports.catalog import PortCatalog
     from platform_lib.ports.storage import install_extensions
 
+    # The port catalog's tables, and pyiceberg imported once for every forked run.
+    _ = PortCatalog().catalog
     # DuckDB's extensions, which every run's first session would otherwise install at once.
     install_extensions()
     # dbt's imports and schemas, and dagster-dbt's, which each run would pay again. (GX is imported

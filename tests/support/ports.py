@@ -9,7 +9,8 @@ from unittest import mock
 
 import pyarrow as pa
 
-from platform_lib.ports.catalog import PortCatalog, PortVersion
+from platform_lib.ports.catalog import PortCatalog
+from platform_lib.ports.version import PortVersion
 
 SETTINGS = ("MESH_HOME", "MESH_PORT_CATALOG", "MESH_PORT_WAREHOUSE", "MESH_S3_ENDPOINT", "MESH_S3_ACCESS_KEY_ID", "MESH_S3_SECRET_ACCESS_KEY")
 
