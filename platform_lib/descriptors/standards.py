@@ -18,14 +18,16 @@ import json
 from difflib import get_close_matches
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from platform_lib.descriptors.errors import DescriptorError, Problem
 from platform_lib.descriptors.versions import parse_version
 from platform_lib.descriptors.yaml_file import YamlDocument
+
+if TYPE_CHECKING:
+    import jsonschema
 
 ODCS_SCHEMAS = Path(__file__).parent / "odcs_schemas"
 
@@ -198,6 +200,10 @@ def odcs_schema_for(data: Any) -> str:
 
 @cache
 def _odcs_validator(version: str) -> jsonschema.Validator:
+    # Imported only for a contract the fast validator rejects: every `mesh` command and code
+    # location would otherwise pay its 0.07 s.
+    import jsonschema
+
     return jsonschema.Draft201909Validator(odcs_schemas()[version])
 
 
@@ -227,7 +233,9 @@ def validate_odcs(doc: YamlDocument) -> str:
 def _most_specific(errors: list[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
     """One line per place and cause. An unknown field explains the other errors at its place (a
     misspelled key is also a missing one), so where there is one, only it is reported."""
-    leaves = [jsonschema.exceptions.best_match([error]) for error in errors]
+    from jsonschema.exceptions import best_match
+
+    leaves = [best_match([error]) for error in errors]
     unknown_at = {tuple(e.absolute_path) for e in leaves if e.validator in UNKNOWN_FIELD}
     kept, seen = [], set()
     for error in leaves:

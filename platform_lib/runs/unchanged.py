@@ -6,7 +6,7 @@ most of what such a run costs, so `Checking` asks in a process forked before eit
 while the command's own process imports Dagster and opens its instance: on two cores the halves
 overlap. A domain whose producers publish during the run asks again in its own run (`plans`).
 
-Dagster is never imported here.
+Dagster is never imported here, and what only the check needs is imported in its process.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from platform_lib.dbt.compile import prepared_manifest
 from platform_lib.descriptors.domain import Domain
 from platform_lib.descriptors.product import Product
 from platform_lib.mesh import Mesh
-from platform_lib.ports.data_versions import ProductPlan, current_pins, plan
 from platform_lib.ports.version import PortVersion
+
+if TYPE_CHECKING:
+    from platform_lib.ports.data_versions import ProductPlan
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,9 @@ def catalog_of(domain: str):
 def plans(domain: Domain, products: list[Product], mesh: Mesh, catalog) -> list[ProductPlan] | None:
     """Each of the products' plan, None when the domain's project is not compiled as written or an
     input port is unbound (the run refuses it, and tells why)."""
+    from platform_lib.dbt.compile import prepared_manifest
     from platform_lib.ports.binding import UnboundSource
+    from platform_lib.ports.data_versions import current_pins, plan
 
     manifest = prepared_manifest(domain.dbt_project_dir, mesh)
     if manifest is None:
