@@ -15,6 +15,9 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
+from platform_lib.mesh import load_mesh
+from platform_lib.runs import unchanged
+from platform_lib.runs.unchanged import Checking
 from tests.conftest import mesh_env
 from tests.support.mesh_copy import edit, mesh_copy
 from tests.support.ports import port_catalog
@@ -103,6 +106,14 @@ def test_with_nothing_changed_the_commands_own_process_never_opens_the_catalog(h
         env=home, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert sorted(UP_TO_DATE.findall(said.stderr)) == ["customers", "finance", "governance", "marketing", "sales", "supply"], said.stderr
     assert said.stdout.split("\n")[-2] == "0 ['dagster']", said.stdout + said.stderr
+
+
+def test_a_check_that_dies_answers_nothing_and_leaves_each_domain_to_check_in_its_own_run(home, monkeypatch):
+    """The check's process killed (out of memory, a crash in a native library) gives no answer, not
+    a wrong one: the command then runs each domain, whose run checks for itself."""
+    monkeypatch.setattr(unchanged, "check", lambda mesh: os._exit(9))
+    monkeypatch.setenv("MESH_HOME", home["MESH_HOME"])
+    assert Checking(load_mesh()).result() is None
 
 
 def test_a_changed_operational_source_recomputes_what_reads_it_across_domains_only(home):
