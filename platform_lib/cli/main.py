@@ -33,9 +33,23 @@ def _prepare(args) -> int:
 
 
 def _run(args) -> int:
+    if not args.cold:
+        from platform_lib.cli.warm import forward
+
+        # Run by the warm process serving this home, when one does (cli.warm).
+        code = forward(args.argv)
+        if code is not None:
+            return code
     from platform_lib.cli.run import run
 
     return run(args)
+
+
+def _warm(args) -> int:
+    from platform_lib.cli.warm import serve, socket_path
+
+    return serve(args.idle, ready=lambda: print(f"mesh warm: `mesh run` on this home forks from here ({socket_path()}); Ctrl-C stops",
+                                                file=sys.stderr, flush=True))
 
 
 def _ports(args) -> int:
@@ -140,9 +154,10 @@ def _ui(args) -> int:
 
     # dg's dev, on workspace.yaml (the governance location with the domains): `dagster dev` is superseded.
     # Run, not exec'd: one Ctrl-C stops it and every process it started (deploy/foreground.py).
-    dg = os.path.join(os.path.dirname(sys.executable), "dg")
+    dg, mesh = (os.path.join(os.path.dirname(sys.executable), name) for name in ("dg", "mesh"))
     os.chdir(MESH_ROOT)
-    return run_in_foreground([dg, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)])
+    # Beside it, a warm process: each `mesh run` on this home, while the UI is up, forks from it (cli.warm).
+    return run_in_foreground([dg, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host, "-p", str(args.port)], beside=([mesh, "warm"],))
 
 
 class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -173,7 +188,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--parallelism", type=int, help="domains run at once (default: one per core)")
     s.add_argument("--verbose", action="store_true", help="also print Dagster's and dbt's logs (the UI keeps them either way)")
     s.add_argument("--force", action="store_true", help="recompute every selected product, even those whose inputs and code did not change")
+    s.add_argument("--cold", action="store_true", help="run in this process, even when a warm process (`mesh warm`, `mesh ui`) serves this home")
     s.set_defaults(func=_run)
+    s = sub.add_parser("warm", help="keep what `mesh run` imports imported, and fork each `mesh run` on this home from here (`mesh ui` does too)")
+    s.add_argument("--idle", type=float, metavar="MINUTES", help="stop after this long without a command (default: only on Ctrl-C)")
+    s.set_defaults(func=_warm)
     s = sub.add_parser("ports", help="list every published output port; `mesh ports rollback` restores an older version")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_ports, ports_command=None)
@@ -248,6 +267,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return args.func(args)
     except (DescriptorError, KeyError, ValueError, RuntimeError, OSError) as exc:

@@ -23,9 +23,10 @@ from platform_lib.deploy.sockets import gone, parent_of, pids
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-def run_in_foreground(argv: list[str], grace: float = 6.0) -> int:
+def run_in_foreground(argv: list[str], grace: float = 6.0, beside: tuple[list[str], ...] = ()) -> int:
     """Run `argv` until it exits or this process is interrupted (SIGINT, SIGTERM); then stop it and
-    every process it started, within `grace` seconds and a second or two more. Its exit code."""
+    every process it started, within `grace` seconds and a second or two more. Its exit code.
+    `beside`: programs that serve while it runs, started and stopped with it."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     asked: list[float] = []
     started: list[subprocess.Popen] = []
@@ -44,6 +45,7 @@ def run_in_foreground(argv: list[str], grace: float = 6.0) -> int:
         signal.signal(signum, stop)
     child = subprocess.Popen(argv, start_new_session=True)
     started.append(child)  # interrupted before this line: the grace runs out and the sweep stops it
+    started.extend(subprocess.Popen(other, start_new_session=True) for other in beside)
     while child.poll() is None and not (asked and time.monotonic() - asked[0] > grace):
         time.sleep(0.2)
     _sweep(grace=1.5)

@@ -353,6 +353,15 @@ def _prepare_instance(instance: DagsterInstance) -> None:
     instance.get_runs(limit=1)
 
 
+def preload() -> None:
+    """What a warm process (cli.warm) holds for the commands it forks: everything `mesh run`
+    imports (and its home's databases made), none of it open."""
+    export_environment()
+    with DagsterInstance.get() as instance:
+        _prepare_instance(instance)
+    _prepare_forks()
+
+
 def _prepare_forks() -> None:
     """What each forked domain run would otherwise pay again, or race to do, paid once before the
     forks (and not by a mesh with nothing changed, which forks none)."""
