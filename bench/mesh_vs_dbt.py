@@ -81,9 +81,10 @@ def sampled(cmd: list[str], env: dict, cwd: Path = REPO, every: float = 0.1, als
     return seconds, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
-def timed(cmd: list[str], env: dict, cwd: Path = REPO, output: list | None = None) -> tuple[float, int]:
-    """Wall seconds and peak tree memory of a command; fails loudly if the command fails."""
-    seconds, peak, result = sampled(cmd, env, cwd)
+def timed(cmd: list[str], env: dict, cwd: Path = REPO, output: list | None = None, also: tuple[int, ...] = ()) -> tuple[float, int]:
+    """Wall seconds and peak tree memory of a command (`also`: as for sampled); fails loudly if the
+    command fails."""
+    seconds, peak, result = sampled(cmd, env, cwd, also=also)
     if result.returncode != 0:
         # Dagster's DEBUG stream buries the cause.
         told = "\n".join(line for line in result.stderr.splitlines() if " - DEBUG - " not in line)

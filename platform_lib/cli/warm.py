@@ -3,14 +3,14 @@ imports already imported (Dagster and its storage, pyiceberg, dbt and its schema
 of a command's start-up (4-8 s on one core) and most of a run with nothing changed.
 
 `mesh warm` serves MESH_HOME's socket until Ctrl-C or an idle timeout; `mesh ui` serves it for its
-lifetime. `mesh run` asks it first: the warm process forks a child that takes the command's standard
-streams (passed over the socket), working directory, environment and arguments, and runs the command
-as `mesh` would, in a process group of its own; the exit status comes back over the socket, and a
-Ctrl-C (SIGINT, SIGTERM, SIGHUP) of the command is passed to that group. A command that ends without
-waiting (killed) has its child's group stopped. With no warm process, or one that would run other
-code (the platform's files changed since it started, another interpreter, mesh root or home), the
-command runs in its own process, as it always did; the warm process that finds its code changed
-exits.
+lifetime. `mesh run` asks it first: the warm process forks a child that takes the command's
+standard streams (passed over the socket), working directory, umask, environment and arguments, and
+runs the command as `mesh` would, in a process group of its own; the exit status comes back over the
+socket, and a Ctrl-C (SIGINT, SIGTERM, SIGHUP) of the command is passed to that group. A command
+that ends without waiting (killed) has its child's group stopped. With no warm process, or one that
+would run other code (the platform's files changed since it started, another interpreter, mesh root
+or home), the command runs in its own process, as it always did; the warm process that finds its
+code changed starts again on the new code once its runs are done (the same process, exec'd).
 
 Only the warm process's own user may connect (SO_PEERCRED): a request carries an environment and
 arguments, which is code to run as that user. The socket is in a folder of the home only its owner
@@ -108,7 +108,10 @@ def forward(argv: list[str]) -> int | None:
     try:
         with _address(path) as address:
             conn.connect(address)
-        _send(conn, {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "identity": _identity()}, _standard_streams())
+        mask = os.umask(0o022)
+        os.umask(mask)
+        request = {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "umask": mask, "identity": _identity()}
+        _send(conn, request, _standard_streams())
         answer = json.loads(conn.recv(MESSAGE_LIMIT) or b"{}")
     except OSError:
         answer = {}  # gone, or going: the socket outlived a warm process killed outright
@@ -164,6 +167,8 @@ def serve(idle_minutes: float | None = None, ready=None) -> int:
     listener.listen(16)
     inode = path.stat().st_ino
     runs: dict[int, _Run] = {}
+    # The platform's code changed on disk: requests are refused (run cold) until this process starts again.
+    stale = False
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     if ready:
@@ -174,8 +179,7 @@ def serve(idle_minutes: float | None = None, ready=None) -> int:
             for key, _ in selector.select(timeout=0.2):
                 if key.fileobj is listener:
                     run = _accept(listener, stamp, identity, [selector, *(run.conn for run in runs.values())])
-                    if run is False:
-                        return 0  # the platform's code changed: a warm process of new code is to be started
+                    stale = stale or run is False
                     if run:
                         runs[run.pid] = run
                         selector.register(run.conn, selectors.EVENT_READ)
@@ -188,6 +192,8 @@ def serve(idle_minutes: float | None = None, ready=None) -> int:
                     selector.unregister(run.conn)
             if runs:
                 last = time.monotonic()
+            elif stale:
+                break
             elif idle_minutes is not None and time.monotonic() - last > idle_minutes * 60:
                 return 0
     finally:
@@ -198,6 +204,10 @@ def serve(idle_minutes: float | None = None, ready=None) -> int:
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_ino == inode:
                 path.unlink()
+    if stale:
+        # The same process on the code now on disk (once none of its runs is left to report on: exec
+        # closes their connections), in the same place under `mesh ui`.
+        os.execv(sys.executable, [sys.executable, "-m", "platform_lib.cli.main", "warm", *(["--idle", str(idle_minutes)] if idle_minutes else [])])
     return 0
 
 
@@ -302,6 +312,7 @@ def _run_command(request: dict, fds: list[int]) -> None:
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         os.chdir(request["cwd"])
+        os.umask(request["umask"])
         os.environ.clear()
         os.environ.update(request["env"])
         from platform_lib.cli.main import main
