@@ -194,4 +194,9 @@ def export_environment() -> None:
     instance_config = dagster_home() / "dagster.yaml"
     # A home made before the event log kept its connections has the first default: same databases.
     if not instance_config.exists() or instance_config.read_text() == _FIRST_EMBEDDED_INSTANCE:
-        instance_config.write_text(EMBEDDED_INSTANCE.format(event_logs=dagster_home() / "history" / "runs"))
+        write_embedded_instance(dagster_home())
+
+
+def write_embedded_instance(folder: Path) -> None:
+    """The embedded instance's dagster.yaml, for an instance in `folder`."""
+    (folder / "dagster.yaml").write_text(EMBEDDED_INSTANCE.format(event_logs=folder / "history" / "runs"))

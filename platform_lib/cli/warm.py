@@ -155,7 +155,10 @@ def serve(idle_minutes: float | None = None, ready=None) -> int:
     path.parent.chmod(0o700)
     if _serving(path):
         raise RuntimeError(f"a warm process already serves {mesh_home()} ({path})")
-    preload()
+    try:
+        preload()
+    except KeyboardInterrupt:  # stopped while starting (`mesh ui` stopped at once): nothing to tell
+        return 128 + signal.SIGINT
     stamp, identity = _code_stamp(), _identity()
     stopping: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -188,8 +191,9 @@ def serve(idle_minutes: float | None = None, ready=None) -> int:
                     next(run for run in runs.values() if run.conn is key.fileobj).abandon()
                     selector.unregister(key.fileobj)
             for run in _reap(runs):
-                with contextlib.suppress(KeyError, ValueError):
+                if run.conn in (key.fileobj for key in selector.get_map().values()):
                     selector.unregister(run.conn)
+                run.conn.close()
             if runs:
                 last = time.monotonic()
             elif stale:
@@ -243,10 +247,10 @@ class _Run:
         code = os.waitstatus_to_exitcode(status)
         with contextlib.suppress(OSError):
             _send(self.conn, {"exit": code if code >= 0 else 128 - code})
-        self.conn.close()
 
 
 def _reap(runs: dict[int, _Run]) -> list[_Run]:
+    """The runs that ended, each told to its command; the others stopped further if abandoned."""
     ended = []
     for pid, run in list(runs.items()):
         done, status = os.waitpid(pid, os.WNOHANG)

@@ -21,6 +21,7 @@ import os
 import queue
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from platform_lib.ports.data_versions import ProductPlan
 from platform_lib.ports.version import PortVersion
 from platform_lib.runs.report import PortOutcome, RunReport, run_report
 from platform_lib.runs.unchanged import Checking, MeshCheck, catalog_of, plans
-from platform_lib.settings import export_environment
+from platform_lib.settings import export_environment, write_embedded_instance
 
 
 @dataclass(frozen=True)
@@ -355,11 +356,15 @@ def _prepare_instance(instance: DagsterInstance) -> None:
 
 def preload() -> None:
     """What a warm process (cli.warm) holds for the commands it forks: everything `mesh run`
-    imports (and its home's databases made), none of it open."""
+    imports, nothing of the home made or open. The UI starting beside it may be making the home's
+    instance at this moment, and two processes making an instance's databases at once race in their
+    schema migrations: its storage is imported on a scratch instance."""
     export_environment()
-    with DagsterInstance.get() as instance:
-        _prepare_instance(instance)
-    _prepare_forks()
+    with tempfile.TemporaryDirectory(prefix="mesh-warm-") as scratch:
+        write_embedded_instance(Path(scratch))
+        with DagsterInstance.from_config(scratch) as instance:
+            _prepare_instance(instance)
+    _import_for_runs()
 
 
 def _prepare_forks() -> None:
@@ -368,14 +373,22 @@ def _prepare_forks() -> None:
     from platform_lib.ports.catalog import PortCatalog
     from platform_lib.ports.storage import install_extensions
 
-    # The port catalog's tables, and pyiceberg imported once for every forked run.
+    # The port catalog's tables.
     _ = PortCatalog().catalog
     # DuckDB's extensions, which every run's first session would otherwise install at once.
     install_extensions()
-    # dbt's imports and schemas, and dagster-dbt's, which each run would pay again. (GX is imported
-    # only by an audit that needs it: quality.audit.)
-    warm_up()
+    _import_for_runs()
+
+
+def _import_for_runs() -> None:
+    """pyiceberg, dbt's imports and schemas, and dagster-dbt's, which each forked run would pay
+    again. (GX is imported only by an audit that needs it: quality.audit.)"""
+    import pyiceberg.catalog.sql  # noqa: F401
+
     import platform_lib.assets.dbt  # noqa: F401
+    import platform_lib.ports.catalog  # noqa: F401
+
+    warm_up()
     # What this process built so far is every fork's, unchanged: out of the garbage collector's
     # reach, a fork's collections neither walk it nor copy the pages they would touch.
     gc.freeze()
