@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -39,7 +40,7 @@ from platform_lib.settings import MESH_ROOT, mesh_home
 FORKED = False
 # A request is JSON of a few kilobytes (mostly the environment); one datagram of a seqpacket socket.
 MESSAGE_LIMIT = 1 << 20
-# After SIGTERM, how long a run whose command went away may take to stop before SIGKILL.
+# How long a run may take to stop, once signalled (its command interrupted, or gone), before SIGKILL.
 GRACE = 10.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -97,11 +98,10 @@ def forward(argv: list[str]) -> int | None:
     group, held = None, []
 
     def pass_on(signum, frame) -> None:
-        if group is None:
-            held.append(signum)
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signum)
+        held.append(signum)
+        if group is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signum)
 
     before = {signum: signal.signal(signum, pass_on) for signum in SIGNALS}
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -122,13 +122,29 @@ def forward(argv: list[str]) -> int | None:
         return 128 + held[0] if held else None
     group = answer["pid"]
     for signum in held:
-        pass_on(signum, None)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signum)
     with conn:
-        ended = conn.recv(MESSAGE_LIMIT)
+        ended = _ended(conn, group, held)
     if not ended:
         print(f"mesh: the warm process ({path}) stopped before the command ended", file=sys.stderr)
         return 1
     return json.loads(ended)["exit"]
+
+
+def _ended(conn: socket.socket, group: int, signalled: list[int]) -> bytes:
+    """The warm process's word that the run ended (empty if it went away first). Once a signal
+    was passed on (`signalled` grows), the run has GRACE seconds to stop before its group is killed:
+    one Ctrl-C stops it, whatever it was doing."""
+    since = None
+    while not select.select([conn], [], [], 0.5)[0]:
+        if signalled and since is None:
+            since = time.monotonic()
+        elif since is not None and time.monotonic() - since > GRACE:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+            since = float("inf")
+    return conn.recv(MESSAGE_LIMIT)
 
 
 def _standard_streams() -> list[int]:
