@@ -31,6 +31,8 @@ from pathlib import Path
 import phases
 from mesh_vs_dbt import BIN, REPO, plain_dbt, timed
 
+from platform_lib.deploy.processes import stop_group
+
 # A port's line under its domain in `mesh run`'s report (platform_lib/runs/report.py).
 DOMAIN = re.compile(r"^\[\d+/\d+\] (\S+)")
 PORT = re.compile(r"^    (\S+)  +(\S+)  +(published|up to date|refused|held back|not published|not run)  +(.*)$")
@@ -140,12 +142,7 @@ def warm_process(env: dict) -> Iterator[int]:
             raise SystemExit(f"mesh warm did not start: {said}")
         yield proc.pid
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, signal.SIGINT, grace=30)
 
 
 def table(result: dict) -> str:

@@ -44,7 +44,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from generated_mesh import clean_env, generate_synthetic_mesh, prepare_manifests
 from mesh_vs_dbt import tree_memory_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from platform_lib.deploy.processes import stop_group
 from tests.support.free_ports import reserve_ports
 
 REPO = Path(__file__).resolve().parents[1]
@@ -244,22 +244,6 @@ class PeakMemory:
         self._done.set()
         self._thread.join()
         return self.peak
-
-
-def stop_group(proc: subprocess.Popen, timeout: float = 20) -> None:
-    """The webserver and its code servers share its process group: stop them all, then make sure."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-    try:  # code servers that outlived their parent
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def wait_for_workspace(url: str, proc: subprocess.Popen, started: float, expected: int) -> tuple[float | None, float, list[dict]]:

@@ -53,6 +53,9 @@ LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
 RUNS = """{ runsOrError(limit: 100) { ... on Runs { results {
   runId jobName status creationTime startTime endTime tags { key value } } } } }"""
 STEPS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { stepStats { stepKey status } } } }"""
+ERRORS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+  ... on MessageEvent { level stepKey message } ... on ExecutionStepFailureEvent { error { message } }
+  ... on RunFailureEvent { error { message } } } } } }"""
 TICKS = """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { sensorState {
   ticks(limit: 10) { timestamp status } } } } }"""
 LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
@@ -125,6 +128,17 @@ class Deployment:
     def finished(self, run_id: str, timeout: float = 300) -> dict:
         return self.wait(lambda: (r := self.run(run_id))["status"] in FINISHED and r, timeout, f"run {run_id}")
 
+    def succeeded(self, run_id: str, timeout: float = 300) -> dict:
+        """The run, once it ended; fails the test with the run's errors, as its log in the UI shows
+        them, unless it succeeded."""
+        run = self.finished(run_id, timeout)
+        if run["status"] != "SUCCESS":
+            events = graphql(self.url, ERRORS, {"id": run_id})["logsForRun"]["events"]
+            errors = [f"{e.get('stepKey') or 'run'}: {e['message']} {(e.get('error') or {}).get('message', '')}".strip()
+                      for e in events if e.get("level") == "ERROR"]
+            raise AssertionError(f"run {run_id} of {run['tags'].get('mesh/domain')} ended {run['status']}:\n" + "\n".join(errors))
+        return run
+
     def quiet(self, *domains: str, timeout: float = 600) -> None:
         """Returns once no run (of `domains`, or of any domain) is queued or running: what earlier tests
         launched, and the automation runs their publications set off, are done."""
@@ -139,7 +153,7 @@ class Deployment:
             with port_catalog(self.as_platform()) as catalog:
                 missing = [port for port in load_mesh().domain(domain).output_ports if catalog.current(port.asset_key) is None]
             if missing:
-                assert self.finished(self.launch(domain))["status"] == "SUCCESS", f"{domain}'s run to publish {missing[0].asset_key}"
+                self.succeeded(self.launch(domain))
 
     def ticked_since(self, domain: str, since: float, ticks: int = 2) -> bool:
         """Whether the domain's automation sensor has evaluated `ticks` times since `since`."""
@@ -262,12 +276,11 @@ def test_a_sales_publication_makes_the_daemon_run_finance_and_marketing(deployme
     # one in progress when sales publishes would be the materialization after it, and none would follow.
     deployment.published("customers", "supply")
     deployment.quiet()
-    sales = deployment.finished(deployment.launch("sales"))
-    assert sales["status"] == "SUCCESS"
+    sales = deployment.succeeded(deployment.launch("sales"))
     automated = lambda: [r for r in deployment.runs() if r["tags"].get("dagster/from_automation_condition") and r["creationTime"] >= sales["startTime"]]  # noqa: E731
     deployment.wait(lambda: {r["tags"]["mesh/domain"] for r in automated()} >= {"finance", "marketing"}, 240, "automation runs of finance and marketing")
     for run in automated():
-        assert deployment.finished(run["runId"])["status"] == "SUCCESS", run
+        deployment.succeeded(run["runId"])
     with port_catalog(deployment.as_platform()) as catalog:
         for (domain, product), query in TPCH_PRODUCTS.items():
             table = catalog.table((domain, f"{product}_v1"))
@@ -288,8 +301,7 @@ def test_a_scheduled_run_of_sales_that_finds_nothing_changed_wakes_no_consumer(d
     settled = time.time()
     deployment.wait(lambda: all(deployment.ticked_since(d, settled) for d in consumers), 240, "the consumers' automation evaluated")
     deployment.quiet()
-    sales = deployment.finished(deployment.launch("sales", tags=INCREMENTAL))
-    assert sales["status"] == "SUCCESS", sales
+    sales = deployment.succeeded(deployment.launch("sales", tags=INCREMENTAL))
     assert {key: current(deployment.as_platform(), key) for key in before} == before, "a run with nothing changed committed a snapshot"
     deployment.wait(lambda: all(deployment.ticked_since(d, sales["endTime"]) for d in consumers), 240, "the consumers' automation evaluated")
     woken = [r for r in deployment.runs() if r["tags"].get("mesh/domain") in consumers and r["creationTime"] >= sales["startTime"]]
@@ -335,8 +347,7 @@ def test_one_domain_cannot_act_as_another(deployment):
 
 def test_two_launches_of_one_domain_queue_one_behind_the_other(deployment):
     first, second = deployment.launch("supply"), deployment.launch("supply")
-    a, b = deployment.finished(first), deployment.finished(second)
-    assert a["status"] == b["status"] == "SUCCESS"
+    a, b = deployment.succeeded(first), deployment.succeeded(second)
     assert b["startTime"] >= a["endTime"], "the second run of a domain started before the first ended"
 
 
@@ -344,7 +355,7 @@ def test_a_killed_code_server_fails_its_run_clearly_and_a_restart_recovers(deplo
     # No other supply run to publish between `before` and the check, and a version of the port for
     # the killed run to leave alone, whichever tests ran before this one.
     deployment.quiet("supply")
-    assert deployment.finished(deployment.launch("supply"))["status"] == "SUCCESS"
+    deployment.succeeded(deployment.launch("supply"))
     others = {name: deployment.pid(f"code-server-{name}") for name in ("customers", "finance", "marketing")}
     with port_catalog(deployment.as_platform()) as catalog:
         before = catalog.current(("supply", "part_supply_v1"))
@@ -364,7 +375,7 @@ def test_a_killed_code_server_fails_its_run_clearly_and_a_restart_recovers(deplo
             assert catalog.table(("supply", "part_supply_v1")).scan().to_arrow().num_rows == before.facts["row-count"]
     finally:
         deployment.mesh("restart", "supply")  # the recovery under test, and supply served again for the tests after this one
-    assert deployment.finished(deployment.launch("supply"))["status"] == "SUCCESS"
+    deployment.succeeded(deployment.launch("supply"))
     with port_catalog(deployment.as_platform()) as catalog:
         assert catalog.current(("supply", "part_supply_v1")).snapshot_id != before.snapshot_id
 
@@ -381,7 +392,8 @@ def test_a_killed_daemon_resumes_its_queue_without_duplicates(deployment):
         assert deployment.run(first)["status"] == deployment.run(second)["status"] == "QUEUED"
     finally:
         deployment.mesh("up")  # starts only what is not running: the daemon
-    assert deployment.finished(first)["status"] == "SUCCESS" and deployment.finished(second)["status"] == "SUCCESS"
+    for run in (first, second):
+        deployment.succeeded(run)
     new_customer_runs = [r for r in deployment.runs() if r["creationTime"] >= started and r["tags"].get("mesh/domain") == "customers"]
     assert sorted(r["runId"] for r in new_customer_runs) == sorted([first, second]), "a queued run was launched twice"
 
@@ -390,7 +402,7 @@ def test_a_restarted_postgres_leaves_runs_resumed_or_failed_and_no_port_half_pub
     version, cluster = postgres_cluster()
     # The restart meets this test's runs alone, and versions of sales' ports, whichever tests ran before this one.
     deployment.quiet()
-    assert deployment.finished(deployment.launch("sales"))["status"] == "SUCCESS"
+    deployment.succeeded(deployment.launch("sales"))
     run_id = deployment.launch("sales")
     queued = deployment.launch("sales")
     subprocess.run(["pg_ctlcluster", version, cluster, "restart"], check=True, timeout=120)
@@ -404,7 +416,7 @@ def test_a_restarted_postgres_leaves_runs_resumed_or_failed_and_no_port_half_pub
             assert catalog.table(key).scan().to_arrow().num_rows == current.facts["row-count"], key
     # The webserver's pooled connections died with the server: its first writes fail (HTTP 500,
     # "server closed the connection unexpectedly"), then it reconnects; a client retries.
-    assert deployment.finished(deployment.launch("sales", attempts=5))["status"] == "SUCCESS"
+    deployment.succeeded(deployment.launch("sales", attempts=5))
 
 
 def test_a_schedule_fires_after_its_domain_alone_is_restarted_with_new_code(deployment):
@@ -418,7 +430,7 @@ def test_a_schedule_fires_after_its_domain_alone_is_restarted_with_new_code(depl
         assert {name: deployment.pid(f"code-server-{name}") for name in others} == others
         scheduled = deployment.wait(lambda: [r for r in deployment.runs() if r["tags"].get("dagster/schedule_name") == "supply_schedule"
                                              and r["creationTime"] >= started], 150, "a tick of supply_schedule")
-        assert deployment.finished(scheduled[0]["runId"])["status"] == "SUCCESS"
+        deployment.succeeded(scheduled[0]["runId"])
     finally:
         # Supply back on its daily schedule, and the runs its ticks queued done: none runs into the tests after this one.
         descriptor.write_text(original)
@@ -563,7 +575,7 @@ def test_a_domain_moved_to_spark_gets_its_own_cluster_run_as_itself(deployment):
             assert pwd.getpwuid(Path(f"/proc/{deployment.pid(service)}").stat().st_uid).pw_name == f"{deployment.plan.name}-marketing"
         assert deployment.environ("code-server-marketing")["MESH_SPARK_MASTER"] == cluster.master_url
         assert "MESH_SPARK_MASTER" not in deployment.environ("code-server-finance")
-        assert deployment.finished(deployment.launch("marketing"), 400)["status"] == "SUCCESS"
+        deployment.succeeded(deployment.launch("marketing"), 400)
         found = status(cluster)
         assert [w["state"] for w in found["workers"]] == ["ALIVE", "ALIVE"], found
         assert [a for a in found["completedapps"] if a["name"].startswith("mesh-marketing-") and a["cores"] == 2], found["completedapps"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from platform_lib.cli import warm as warm_module
+from platform_lib.deploy.processes import stop_group
 from platform_lib.deploy.separation import drop_users, ensure_user, separates_users
 from platform_lib.deploy.sockets import gone, parent_of, pids
 from tests.conftest import mesh_env
@@ -40,13 +41,7 @@ def warm(env: dict) -> Iterator[subprocess.Popen]:
         assert "forks from here" in said, said
         yield proc
     finally:
-        with _suppress_gone():
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, signal.SIGINT, grace=15)
         proc.stderr.close()
 
 
@@ -54,14 +49,6 @@ def line_within(proc: subprocess.Popen, seconds: float) -> str:
     """The next line `proc` writes to its stderr, or what is known after `seconds` without one."""
     ready, _, _ = select.select([proc.stderr], [], [], seconds)
     return proc.stderr.readline() if ready else f"no line in {seconds} s (exit status {proc.poll()})"
-
-
-@contextmanager
-def _suppress_gone():
-    try:
-        yield
-    except ProcessLookupError:
-        pass
 
 
 def descendants(pid: int) -> set[int]:

@@ -182,6 +182,19 @@ class Supervisor:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
+def stop_group(proc: subprocess.Popen, signum: int = signal.SIGTERM, grace: float = 20, leader_only: bool = False) -> None:
+    """Stop a program started in a session of its own, with its process group: `signum` to the
+    group (or to the program alone: dg dev stops what it started only on an interrupt to itself),
+    SIGKILL to the group after `grace` seconds, and to whatever of the group outlived its leader."""
+    with suppress(ProcessLookupError):
+        (os.kill if leader_only else os.killpg)(proc.pid, signum)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def refuse_taken(service: str, ports: Iterable[int]) -> None:
     """Raises PortTaken when a process listens on one of the ports the service is to listen on."""
     for port in ports:

@@ -12,7 +12,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from platform_lib.deploy.processes import port_open
+from platform_lib.deploy.processes import port_open, stop_group
 from tests.support.free_ports import free_port, reserve_ports  # noqa: F401  (free_port: callers not moved to reserve_ports yet)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,15 +58,7 @@ def webserver(env: dict, timeout: float = 180, root: Path = REPO, mesh_ui: bool 
         finally:
             # dg dev stops what it started (code servers in sessions of their own) on an interrupt to
             # itself; an interrupt to its whole group leaves them to their heartbeat's timeout.
-            if mesh_ui:
-                os.kill(proc.pid, signal.SIGINT)
-            else:
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc, signal.SIGINT if mesh_ui else signal.SIGTERM, leader_only=mesh_ui)
             log.close()
 
 
