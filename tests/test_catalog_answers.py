@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import mesh_env
-from tests.support.processes import free_port, mesh
+from tests.support.free_ports import free_port
+from tests.support.processes import mesh
 from tests.test_cli_run import fresh_home
 
 

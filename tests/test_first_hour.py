@@ -20,9 +20,10 @@ from platform_lib.descriptors.product import InputPort
 from platform_lib.mesh import load_mesh
 from platform_lib.scaffold.product import Upstream, plan_product, resolve_port
 from tests.conftest import mesh_env
+from tests.support.free_ports import free_port
 from tests.support.guide import blocks, section
 from tests.support.mesh_copy import edit, line_of, mesh_copy
-from tests.support.processes import BIN, REPO, free_port, graphql, mesh
+from tests.support.processes import BIN, REPO, graphql, mesh
 
 LOCATIONS = len(load_mesh().domains) + 1  # the domains and the platform's governance
 

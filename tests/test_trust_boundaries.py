@@ -22,7 +22,8 @@ from platform_lib.definitions import domain_definitions
 from platform_lib.deploy import object_store
 from platform_lib.deploy.processes import Service, Supervisor, http_answers
 from tests.conftest import mesh_env
-from tests.support.processes import REPO, free_port, other_server
+from tests.support.free_ports import free_port
+from tests.support.processes import REPO, other_server
 from tests.support.seaweed import free_ports
 
 

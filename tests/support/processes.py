@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from platform_lib.deploy.processes import port_open, stop_group
-from tests.support.free_ports import free_port, reserve_ports  # noqa: F401  (free_port: callers not moved to reserve_ports yet)
+from tests.support.free_ports import reserve_ports
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
