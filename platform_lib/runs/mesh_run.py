@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib.util
-import multiprocessing
+import multiprocessing.pool
 import os
 import queue
 import signal
@@ -394,6 +394,26 @@ def _import_for_runs() -> None:
     gc.freeze()
 
 
+@contextlib.contextmanager
+def _forks(processes: int) -> Iterator[multiprocessing.pool.Pool]:
+    """A pool forking a fresh process per domain run (maxtasksperchild=1): a worker that ran a big
+    domain keeps its allocator's high-water mark, which the next domain run in it would carry on
+    top of its own. Stopped after; a Ctrl-C reaches the workers too, and one interrupted while it
+    read its next task can leave half a message in the pool's queue, so the pool's own drain of it
+    raises EOFError over the interrupt (seen in CI: `mesh run` exited 1 instead of 130) before it
+    stops the workers. The interrupt is what the caller sees, and no worker outlives the pool."""
+    pool = multiprocessing.get_context("fork").Pool(processes, maxtasksperchild=1)
+    try:
+        yield pool
+    finally:
+        try:
+            pool.terminate()
+        except (EOFError, OSError):
+            for worker in multiprocessing.active_children():
+                worker.terminate()
+                worker.join(5)
+
+
 def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int | None, verbose: bool, tell: Tell) -> list[DomainRun]:
     """Each domain once every selected one upstream of it, directly or not, has succeeded; a failed
     run skips the domains downstream of it, and the others go on."""
@@ -402,9 +422,7 @@ def _run_in_order(mesh: Mesh, selections: dict[str, Selection], parallelism: int
     waiting, pending, succeeded, runs = set(selections), set(), set(), []
     finished: queue.Queue[DomainRun] = queue.Queue()
     _prepare_forks()
-    # A fresh fork per domain run (maxtasksperchild=1): a worker that ran a big domain keeps its
-    # allocator's high-water mark, which the next domain run in it would carry on top of its own.
-    with multiprocessing.get_context("fork").Pool(parallelism or os.cpu_count() or 1, maxtasksperchild=1) as pool:
+    with _forks(parallelism or os.cpu_count() or 1) as pool:
         while True:
             for name in sorted(name for name in waiting if after[name] <= succeeded):
                 pool.apply_async(_run_domain, (selections[name], mesh, verbose), callback=finished.put,
